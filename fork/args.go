@@ -1,0 +1,222 @@
+package fork
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"os"
+	"reflect"
+
+	"github.com/nsfork/nsfork/internal/wire"
+)
+
+// inlineMax is the largest []byte or string that travels inside the request
+// frame; bigger ones go in a sealed memfd of their own (no copy through gob,
+// no copy through a pipe buffer, and the child maps it).
+const inlineMax = 64 << 10
+
+var (
+	fileType  = reflect.TypeFor[*os.File]()
+	bytesKind = reflect.TypeFor[[]byte]()
+)
+
+// outgoing is an encoded argument list plus the descriptors that go with it.
+type outgoing struct {
+	args  []wire.Arg
+	files []*os.File // passed to the child in this order from fd firstFD on
+	owned []*os.File // the subset of files made here (memfds), closed after start
+}
+
+func (o *outgoing) close() {
+	for _, f := range o.owned {
+		f.Close()
+	}
+	o.owned = nil
+}
+
+func nillable(k reflect.Kind) bool {
+	switch k {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
+		return true
+	}
+	return false
+}
+
+func isBytesLike(t reflect.Type) bool {
+	return t.Kind() == reflect.String || (t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8)
+}
+
+// paramType returns the type of argument i of ft, for n arguments in all.
+func paramType(ft reflect.Type, i int) reflect.Type {
+	if ft.IsVariadic() && i >= ft.NumIn()-1 {
+		return ft.In(ft.NumIn() - 1).Elem()
+	}
+	return ft.In(i)
+}
+
+func checkArity(name string, ft reflect.Type, n int) error {
+	if ft.IsVariadic() {
+		if n < ft.NumIn()-1 {
+			return fmt.Errorf("%w: %s is %s: %d arguments given, at least %d needed", ErrArgs, name, ft, n, ft.NumIn()-1)
+		}
+		return nil
+	}
+	if n != ft.NumIn() {
+		return fmt.Errorf("%w: %s is %s: %d arguments given, %d needed", ErrArgs, name, ft, n, ft.NumIn())
+	}
+	return nil
+}
+
+// encodeArgs checks args against the parameters of ft and encodes them. The
+// i-th passed file lands at descriptor firstFD+i in the child.
+func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoing, error) {
+	if err := checkArity(name, ft, len(args)); err != nil {
+		return nil, err
+	}
+	o := &outgoing{args: make([]wire.Arg, len(args))}
+	fail := func(i int, format string, a ...any) (*outgoing, error) {
+		o.close()
+		return nil, fmt.Errorf("%w: %s argument %d: %s", ErrArgs, name, i, fmt.Sprintf(format, a...))
+	}
+	for i, a := range args {
+		pt := paramType(ft, i)
+		if a == nil {
+			if !nillable(pt.Kind()) {
+				return fail(i, "nil given for a parameter of type %s", pt)
+			}
+			o.args[i] = wire.Arg{Kind: wire.ArgNil}
+			continue
+		}
+		av := reflect.ValueOf(a)
+		if !av.Type().AssignableTo(pt) {
+			return fail(i, "%s is not assignable to the parameter type %s", av.Type(), pt)
+		}
+		switch {
+		case pt == fileType:
+			f := a.(*os.File)
+			if f == nil {
+				o.args[i] = wire.Arg{Kind: wire.ArgNil}
+				continue
+			}
+			o.args[i] = wire.Arg{Kind: wire.ArgFile, FD: uint32(firstFD + len(o.files))}
+			o.files = append(o.files, f)
+		case isBytesLike(pt) && isBytesLike(av.Type()):
+			var data []byte
+			if av.Kind() == reflect.String {
+				data = []byte(av.String())
+			} else {
+				if av.IsNil() {
+					o.args[i] = wire.Arg{Kind: wire.ArgNil}
+					continue
+				}
+				data = av.Bytes()
+			}
+			if len(data) <= inlineMax {
+				o.args[i] = wire.Arg{Kind: wire.ArgRaw, Data: data}
+				continue
+			}
+			f, err := sealedBlob(data)
+			if err != nil {
+				return fail(i, "%v", err)
+			}
+			o.args[i] = wire.Arg{Kind: wire.ArgBytes, FD: uint32(firstFD + len(o.files)), Len: uint64(len(data))}
+			o.files = append(o.files, f)
+			o.owned = append(o.owned, f)
+		case pt.Kind() == reflect.Func || pt.Kind() == reflect.Chan || pt.Kind() == reflect.UnsafePointer:
+			return fail(i, "a %s cannot be sent to another process", pt.Kind())
+		default:
+			data, err := gobValue(av, pt)
+			if err != nil {
+				return fail(i, "%v", err)
+			}
+			o.args[i] = wire.Arg{Kind: wire.ArgGob, Data: data}
+		}
+	}
+	return o, nil
+}
+
+// gobValue encodes v as a value of static type t (an interface type keeps
+// its dynamic type name, which gob.Register must know).
+func gobValue(v reflect.Value, t reflect.Type) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := gob.NewEncoder(&buf)
+	var err error
+	if t.Kind() == reflect.Interface {
+		p := reflect.New(t)
+		p.Elem().Set(v)
+		err = enc.EncodeValue(p)
+	} else {
+		err = enc.EncodeValue(v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeValue is the inverse of gobValue and of the raw/nil encodings, for
+// one value of type t. blob maps ArgBytes and ArgFile descriptors.
+func decodeValue(a *wire.Arg, t reflect.Type, fdv func(a *wire.Arg, t reflect.Type) (reflect.Value, error)) (reflect.Value, error) {
+	switch a.Kind {
+	case wire.ArgNil:
+		return reflect.Zero(t), nil
+	case wire.ArgRaw:
+		if !isBytesLike(t) {
+			return reflect.Value{}, fmt.Errorf("raw bytes for a parameter of type %s", t)
+		}
+		if t.Kind() == reflect.String {
+			return reflect.ValueOf(string(a.Data)).Convert(t), nil
+		}
+		return reflect.ValueOf(bytes.Clone(a.Data)).Convert(t), nil
+	case wire.ArgGob:
+		p := reflect.New(t)
+		if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(p); err != nil {
+			return reflect.Value{}, fmt.Errorf("decoding %s: %w", t, err)
+		}
+		return p.Elem(), nil
+	case wire.ArgBytes, wire.ArgFile:
+		if fdv == nil {
+			return reflect.Value{}, fmt.Errorf("descriptor value where none is allowed")
+		}
+		return fdv(a, t)
+	}
+	return reflect.Value{}, fmt.Errorf("unknown argument kind %d", a.Kind)
+}
+
+// encodeResults encodes a function's outputs (the trailing error excluded).
+func encodeResults(outs []reflect.Value) ([]wire.Arg, error) {
+	args := make([]wire.Arg, len(outs))
+	for i, v := range outs {
+		t := v.Type()
+		switch {
+		case nillable(t.Kind()) && v.IsNil():
+			args[i] = wire.Arg{Kind: wire.ArgNil}
+		case isBytesLike(t):
+			if t.Kind() == reflect.String {
+				args[i] = wire.Arg{Kind: wire.ArgRaw, Data: []byte(v.String())}
+			} else {
+				args[i] = wire.Arg{Kind: wire.ArgRaw, Data: v.Bytes()}
+			}
+		default:
+			data, err := gobValue(v, t)
+			if err != nil {
+				return nil, fmt.Errorf("result %d (%s): %w", i, t, err)
+			}
+			args[i] = wire.Arg{Kind: wire.ArgGob, Data: data}
+		}
+	}
+	return args, nil
+}
+
+// resultTypes lists ft's outputs without a trailing error.
+func resultTypes(ft reflect.Type) (types []reflect.Type, hasErr bool) {
+	n := ft.NumOut()
+	if n > 0 && ft.Out(n-1) == errType {
+		hasErr = true
+		n--
+	}
+	for i := 0; i < n; i++ {
+		types = append(types, ft.Out(i))
+	}
+	return types, hasErr
+}

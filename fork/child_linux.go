@@ -1,0 +1,261 @@
+package fork
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/nsinit"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// maxRequest bounds the request frame a child accepts (big []byte
+// arguments travel in memfds, not in the frame).
+const maxRequest = 256 << 20
+
+// requestTimeout bounds how long a child waits for its request.
+const requestTimeout = 30 * time.Second
+
+// Init turns this process into the registered function it was started for,
+// if it was started by Fork, ForkIsolated or Start, and never returns then.
+// In any other process it returns at once. Call it early: in an init()
+// after the functions are registered, or first thing in main.
+func Init() {
+	m, ok := os.LookupEnv(markerEnv)
+	if !ok {
+		return
+	}
+	os.Unsetenv(markerEnv)
+	// Setup below changes per-thread state before going process-wide; keep
+	// it, and the function, on this thread.
+	runtime.LockOSThread()
+	os.Exit(child(m))
+}
+
+type marker struct {
+	fd, nfds int
+	token    []byte
+}
+
+func parseMarker(v string) (marker, error) {
+	var m marker
+	parts := strings.Split(v, ":")
+	if len(parts) != 4 || parts[0] != "1" {
+		return m, fmt.Errorf("malformed marker")
+	}
+	var err error
+	if m.fd, err = strconv.Atoi(parts[1]); err != nil || m.fd < 3 || m.fd > 1<<20 {
+		return m, fmt.Errorf("malformed marker fd")
+	}
+	if m.nfds, err = strconv.Atoi(parts[2]); err != nil || m.nfds < 1 || m.nfds > 1<<16 {
+		return m, fmt.Errorf("malformed marker fd count")
+	}
+	if m.token, err = hex.DecodeString(parts[3]); err != nil || len(m.token) != 16 {
+		return m, fmt.Errorf("malformed marker token")
+	}
+	return m, nil
+}
+
+// checkChannel makes sure fd is the socket our parent made for us: an
+// AF_UNIX stream socket whose peer is our parent process.
+func checkChannel(fd int) error {
+	dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return fmt.Errorf("fd %d is not a socket: %w", fd, err)
+	}
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil || dom != unix.AF_UNIX || typ != unix.SOCK_STREAM {
+		return fmt.Errorf("fd %d is not an AF_UNIX stream socket", fd)
+	}
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		return fmt.Errorf("fd %d: SO_PEERCRED: %w", fd, err)
+	}
+	// In a new pid namespace both are 0: the parent is outside. A parent
+	// that let its child outlive it (the go-fork API) may be gone already:
+	// its request is queued in the socket.
+	if int(cred.Pid) != os.Getppid() && unix.Kill(int(cred.Pid), 0) != unix.ESRCH {
+		return fmt.Errorf("fd %d: the peer (pid %d) is not our parent (pid %d)", fd, cred.Pid, os.Getppid())
+	}
+	return nil
+}
+
+// closeStray closes every descriptor the child inherited by accident: one
+// without close-on-exec that is neither stdio nor in [first, first+n).
+// Descriptors the runtime or package initialisers opened are close-on-exec
+// and stay.
+func closeStray(first, n int) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		// No /proc: mark everything above the passed range close-on-exec
+		// at least, so that nothing reaches an exec'ed program.
+		unix.CloseRange(uint(first+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 || (fd >= first && fd < first+n) {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// child runs the child side and returns its exit code.
+func child(mv string) int {
+	m, err := parseMarker(mv)
+	if err == nil {
+		err = checkChannel(m.fd)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fork: %s is set but this process has no valid parent channel (%v): refusing to run any function\n", markerEnv, err)
+		return wire.ExitBadMarker
+	}
+	closeStray(m.fd, m.nfds)
+	passed := map[int]bool{}
+	for fd := m.fd + 1; fd < m.fd+m.nfds; fd++ {
+		passed[fd] = true
+	}
+	unix.CloseOnExec(m.fd)
+	unix.SetNonblock(m.fd, true)
+	ctrl := os.NewFile(uintptr(m.fd), "nsfork-ctrl")
+
+	send := func(k wire.Kind, p []byte) { wire.WriteFrame(ctrl, k, p) }
+	refuse := func(code int, step string, err error) int {
+		send(wire.KindProtocol, wire.EncodeSetupError(&wire.SetupError{Step: step, Op: "read request", Msg: err.Error()}))
+		return code
+	}
+
+	ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
+	k, payload, err := wire.ReadFrame(ctrl, maxRequest)
+	if err != nil {
+		return refuse(wire.ExitProtocol, "request", err)
+	}
+	ctrl.SetReadDeadline(time.Time{})
+	if k != wire.KindRequest {
+		return refuse(wire.ExitProtocol, "request", fmt.Errorf("expected a request frame, got %s", k))
+	}
+	req, err := wire.DecodeRequest(payload)
+	if err != nil {
+		return refuse(wire.ExitProtocol, "request", err)
+	}
+	if !bytes.Equal(req.Token, m.token) {
+		return refuse(wire.ExitProtocol, "request", errors.New("request token does not match the marker"))
+	}
+	f, ok := lookup(req.Name)
+	if !ok {
+		return refuse(wire.ExitUnknownFunc, "dispatch", fmt.Errorf("%w: %q in the child", ErrNotRegistered, req.Name))
+	}
+	ft := f.fn.Type()
+	if err := checkArity(f.Name, ft, len(req.Args)); err != nil {
+		return refuse(wire.ExitProtocol, "arguments", err)
+	}
+	in := make([]reflect.Value, len(req.Args))
+	fdv := fdValue(passed)
+	for i := range req.Args {
+		v, err := decodeValue(&req.Args[i], paramType(ft, i), fdv)
+		if err != nil {
+			return refuse(wire.ExitProtocol, "arguments", fmt.Errorf("argument %d: %w", i, err))
+		}
+		in[i] = v
+	}
+
+	if len(req.Sandbox) > 0 {
+		var opts sandbox.Options
+		if err := json.Unmarshal(req.Sandbox, &opts); err != nil {
+			return refuse(wire.ExitProtocol, "sandbox", err)
+		}
+		applied, err := nsinit.Setup(&opts, nsinit.Config{Ctrl: m.fd, DieWithParent: req.Flags&wire.FlagDieWithParent != 0})
+		if err != nil {
+			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
+			return wire.ExitSetup
+		}
+		if applied != nil {
+			send(wire.KindApplied, applied)
+		}
+	}
+	if req.Flags&wire.FlagDieWithParent != 0 {
+		go watchParent(ctrl)
+	}
+	if os.Getpid() == 1 {
+		startReaper()
+	}
+	send(wire.KindReady, nil)
+	return run(f, in, send)
+}
+
+func setupErrorOf(err error) *wire.SetupError {
+	s := &wire.SetupError{Msg: err.Error()}
+	var ne *nsinit.Error
+	if errors.As(err, &ne) {
+		s.Step, s.Op, s.Path = ne.Step, ne.Op, ne.Path
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		s.Errno = uint32(errno)
+	}
+	return s
+}
+
+// watchParent ends the child when the parent's end of the channel closes:
+// the parent died (Pdeathsig covers most of that, this covers the rest).
+func watchParent(ctrl *os.File) {
+	var b [1]byte
+	for {
+		_, err := ctrl.Read(b[:])
+		if err != nil {
+			os.Exit(wire.ExitParentGone)
+		}
+	}
+}
+
+// run calls the function and reports its outcome.
+func run(f *Function, in []reflect.Value, send func(wire.Kind, []byte)) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			send(wire.KindPanic, wire.EncodePanic(&wire.Panic{
+				Value: fmt.Sprint(r), Type: fmt.Sprintf("%T", r), Stack: string(debug.Stack()),
+			}))
+			code = wire.ExitPanic
+		}
+	}()
+	out := f.fn.Call(in)
+	_, hasErr := resultTypes(f.fn.Type())
+	if hasErr {
+		last := out[len(out)-1]
+		out = out[:len(out)-1]
+		if !last.IsNil() {
+			err := last.Interface().(error)
+			re := &wire.RemoteError{Msg: err.Error(), Type: fmt.Sprintf("%T", err)}
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				re.Errno = uint32(errno)
+			}
+			send(wire.KindError, wire.EncodeRemoteError(re))
+			return wire.ExitFuncError
+		}
+	}
+	vals, err := encodeResults(out)
+	if err != nil {
+		send(wire.KindError, wire.EncodeRemoteError(&wire.RemoteError{Msg: "fork: encoding results: " + err.Error(), Type: "fork.encode"}))
+		return wire.ExitFuncError
+	}
+	send(wire.KindResult, wire.EncodeValues(vals))
+	return wire.ExitOK
+}

@@ -1,0 +1,116 @@
+package fork
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// Errors returned before a child is started.
+var (
+	// ErrNotRegistered: the name was never registered in this binary.
+	ErrNotRegistered = errors.New("fork: function not registered")
+	// ErrArgs: the arguments do not fit the registered function.
+	ErrArgs = errors.New("fork: arguments do not match the function")
+	// ErrInitNotCalled: Fork was called in a child that fork.Init() never
+	// took over, which would otherwise fork again and again.
+	ErrInitNotCalled = errors.New("fork: this process was started as a fork child but fork.Init() did not run before Fork: call fork.Init() early (in init() or first thing in main)")
+	// ErrNoInit: the child exited without ever calling fork.Init().
+	ErrNoInit = errors.New("fork: the child exited before fork.Init() took it over: call fork.Init() early (in init() or first thing in main) and register the function before it")
+	// ErrResultTooLarge: the child sent more than Config.MaxResult bytes.
+	ErrResultTooLarge = errors.New("fork: result too large")
+)
+
+// RemoteError is a non-nil error returned by the function in the child.
+// Its text and dynamic type travel back; when the child's error wrapped a
+// syscall.Errno, errors.Is(err, thatErrno) holds in the parent too.
+type RemoteError struct {
+	Msg   string        // err.Error() in the child
+	Type  string        // the dynamic type, e.g. "*fs.PathError"
+	Errno syscall.Errno // found by errors.As in the child, 0 if none
+}
+
+func (e *RemoteError) Error() string { return e.Msg }
+
+// Unwrap returns the errno, if any.
+func (e *RemoteError) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
+}
+
+// PanicError is a panic in the child's function.
+type PanicError struct {
+	Value string // fmt.Sprint of the panic value
+	Type  string // its dynamic type
+	Stack string // the child's stack at the panic
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("fork: child panicked: %s", e.Value)
+}
+
+// SetupError is a sandbox setup step that failed in the child, before the
+// function ran. errors.Is(err, unix.EPERM) and friends hold.
+type SetupError struct {
+	Step  string        // e.g. "mount", "rlimit", "capabilities", "seccomp"
+	Op    string        // the operation, e.g. "mount proc"
+	Path  string        // the path involved, if any
+	Errno syscall.Errno // 0 if the failure was not an errno
+	Msg   string        // the full message from the child
+}
+
+func (e *SetupError) Error() string {
+	if e.Msg != "" {
+		return "fork: sandbox setup: " + e.Msg
+	}
+	s := "fork: sandbox setup: " + e.Step + ": " + e.Op
+	if e.Path != "" {
+		s += " " + e.Path
+	}
+	if e.Errno != 0 {
+		s += ": " + e.Errno.Error()
+	}
+	return s
+}
+
+// Unwrap returns the errno, if any.
+func (e *SetupError) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
+}
+
+// ExitError reports a child that ended without telling its parent why: it
+// called os.Exit, was killed by a signal, or broke the protocol.
+type ExitError struct {
+	*os.ProcessState
+	Reason string // what the parent knows beyond the status, may be empty
+}
+
+func (e *ExitError) Error() string {
+	s := "fork: child " + e.ProcessState.String()
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Signal returns the signal that killed the child, or 0.
+func (e *ExitError) Signal() syscall.Signal {
+	if ws, ok := e.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal()
+	}
+	return 0
+}
+
+// ProtocolError is a child that sent something the parent could not read.
+type ProtocolError struct {
+	Err error
+}
+
+func (e *ProtocolError) Error() string { return "fork: protocol: " + e.Err.Error() }
+func (e *ProtocolError) Unwrap() error { return e.Err }

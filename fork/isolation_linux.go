@@ -1,0 +1,222 @@
+package fork
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+var cloneFlag = map[specs.LinuxNamespaceType]uintptr{
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// isolation is the parent's half of a sandbox: what goes into SysProcAttr,
+// and what the parent does between the start and sending the request.
+type isolation struct {
+	opts       *sandbox.Options
+	cloneflags uintptr
+	uidMaps    []syscall.SysProcIDMap
+	gidMaps    []syscall.SysProcIDMap
+	setgroups  bool
+	helper     bool // maps written by newuidmap/newgidmap after the start
+	credential *syscall.Credential
+	ambient    []uintptr
+	joins      []specs.LinuxNamespace
+}
+
+// planIsolation validates o completely and works out how to start the child.
+// Nothing is created here.
+func planIsolation(o *sandbox.Options) (*isolation, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if len(o.TimeOffsets) > 0 {
+		return nil, fmt.Errorf("fork: timeOffsets: %w: time namespace offsets are not built yet (a time namespace without offsets is)", errors.ErrUnsupported)
+	}
+	if o.Resources != nil {
+		return nil, fmt.Errorf("fork: resources: %w: cgroup limits are not wired into the launcher yet", errors.ErrUnsupported)
+	}
+	p := &isolation{opts: o}
+	for _, ns := range o.Namespaces {
+		if ns.Path != "" {
+			p.joins = append(p.joins, ns)
+			continue
+		}
+		p.cloneflags |= cloneFlag[ns.Type]
+	}
+	if p.cloneflags&unix.CLONE_NEWUSER == 0 {
+		return p, nil
+	}
+	euid, egid := os.Geteuid(), os.Getegid()
+	uids, gids := o.UIDMappings, o.GIDMappings
+	if len(uids) == 0 {
+		uids = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}}
+	}
+	if len(gids) == 0 {
+		gids = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(egid), Size: 1}}
+	}
+	ownOnly := len(uids) == 1 && len(gids) == 1 &&
+		uids[0].HostID == uint32(euid) && uids[0].Size == 1 &&
+		gids[0].HostID == uint32(egid) && gids[0].Size == 1
+	p.helper = euid != 0 && !ownOnly
+	if p.helper {
+		for _, tool := range []string{"newuidmap", "newgidmap"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return nil, fmt.Errorf("fork: uidMappings: mapping more than your own id needs %s (Debian package uidmap) and ranges in /etc/subuid and /etc/subgid: %w", tool, err)
+			}
+		}
+		// The maps exist only after the exec: carry the capabilities over
+		// it in the ambient set (nsinit clears it).
+		last, _ := capability.LastCap()
+		for c := capability.Cap(0); c <= last; c++ {
+			p.ambient = append(p.ambient, uintptr(c))
+		}
+	} else {
+		p.uidMaps = toSysMaps(uids)
+		p.gidMaps = toSysMaps(gids)
+		p.setgroups = euid == 0
+		if mapsZero(uids) && mapsZero(gids) {
+			// Exec as root inside: the child keeps its capabilities there.
+			p.credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		} else {
+			last, _ := capability.LastCap()
+			for c := capability.Cap(0); c <= last; c++ {
+				p.ambient = append(p.ambient, uintptr(c))
+			}
+		}
+	}
+	if p.helper {
+		p.uidMaps, p.gidMaps = nil, nil
+		o2 := *o
+		o2.UIDMappings, o2.GIDMappings = uids, gids
+		p.opts = &o2
+	}
+	return p, nil
+}
+
+func toSysMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+func mapsZero(m []specs.LinuxIDMapping) bool {
+	for _, e := range m {
+		if e.ContainerID == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *isolation) apply(a *syscall.SysProcAttr) {
+	a.Cloneflags |= p.cloneflags
+	a.UidMappings = p.uidMaps
+	a.GidMappings = p.gidMaps
+	a.GidMappingsEnableSetgroups = p.setgroups
+	if p.credential != nil {
+		a.Credential = p.credential
+	}
+	a.AmbientCaps = p.ambient
+	// A new session: TIOCSTI from inside cannot reach the caller's terminal.
+	a.Setsid = true
+	a.Setctty = false
+	a.Foreground = false
+}
+
+// parentSteps reports whether the parent has work to do between the start
+// and the request.
+func (p *isolation) parentSteps() bool {
+	return p.helper || len(p.opts.Rlimits) > 0
+}
+
+// afterStart writes the id maps through the setuid helpers and sets the
+// rlimits with prlimit, which can raise a hard limit the child itself could
+// no longer raise.
+func (p *isolation) afterStart(pid int) error {
+	if p.helper {
+		if err := runMapHelper("newuidmap", pid, p.opts.UIDMappings); err != nil {
+			return err
+		}
+		if err := runMapHelper("newgidmap", pid, p.opts.GIDMappings); err != nil {
+			return err
+		}
+	}
+	for _, r := range p.opts.Rlimits {
+		res, _ := sandbox.RlimitResource(r.Type)
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(pid, res, &lim, nil); err != nil {
+			return &SetupError{Step: "rlimit", Op: fmt.Sprintf("prlimit %s soft=%d hard=%d", r.Type, r.Soft, r.Hard), Errno: errnoOf(err)}
+		}
+	}
+	return nil
+}
+
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	errors.As(err, &e)
+	return e
+}
+
+func runMapHelper(tool string, pid int, m []specs.LinuxIDMapping) error {
+	args := []string{strconv.Itoa(pid)}
+	for _, e := range m {
+		args = append(args, strconv.FormatUint(uint64(e.ContainerID), 10), strconv.FormatUint(uint64(e.HostID), 10), strconv.FormatUint(uint64(e.Size), 10))
+	}
+	out, err := exec.Command(tool, args...).CombinedOutput()
+	if err != nil {
+		return &SetupError{Step: "idmap", Op: tool, Path: "/proc/" + strconv.Itoa(pid), Msg: fmt.Sprintf("idmap: %s %v: %v: %s", tool, args, err, out)}
+	}
+	return nil
+}
+
+// startJoined starts cmd from a fresh thread that first joins the
+// namespaces given by path (children inherit the starting thread's
+// namespaces). The thread stays locked until release is closed, then exits
+// with its goroutine: it is never reused with foreign namespaces, and the
+// child's Pdeathsig, bound to this thread, fires only once the child is
+// waited for.
+func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, release <-chan struct{}) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		for _, ns := range joins {
+			fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				done <- &SetupError{Step: "namespace", Op: "open " + string(ns.Type) + " namespace", Path: ns.Path, Errno: errnoOf(err)}
+				return
+			}
+			err = unix.Setns(fd, int(cloneFlag[ns.Type]))
+			unix.Close(fd)
+			if err != nil {
+				done <- &SetupError{Step: "namespace", Op: "setns " + string(ns.Type), Path: ns.Path, Errno: errnoOf(err)}
+				return
+			}
+		}
+		err := cmd.Start()
+		done <- err
+		if err == nil {
+			<-release
+		}
+	}()
+	return <-done
+}

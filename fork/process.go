@@ -1,0 +1,314 @@
+package fork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"reflect"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// DefaultMaxResult bounds what a child may send back unless Config.MaxResult
+// says otherwise.
+const DefaultMaxResult = 256 << 20
+
+// Config is everything about a start that is not the function, its
+// arguments and its sandbox. The zero Config is the usual one: the child
+// shares the parent's stdio and dies with the parent.
+type Config struct {
+	// Stdin, Stdout and Stderr of the child; nil means the parent's own.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Args is the child's argv (Args[0] is what ps shows); nil means
+	// os.Args[0] alone. The binary is always /proc/self/exe.
+	Args []string
+	// SysProcAttr is a base the launcher adds its own settings to.
+	SysProcAttr *syscall.SysProcAttr
+	// KeepAlive lets the child outlive the parent (the compat API's
+	// behaviour). The default, false, kills the child when the parent dies.
+	KeepAlive bool
+	// MaxResult bounds the bytes of any one message from the child
+	// (results, errors); 0 means DefaultMaxResult.
+	MaxResult int
+}
+
+// Process is a started child.
+type Process struct {
+	// Pid is the child's process id in the parent's pid namespace.
+	Pid int
+	// ProcessState is set once Wait has returned.
+	ProcessState *os.ProcessState
+
+	cmd      *exec.Cmd
+	ctrl     *os.File
+	fn       *Function
+	readDone chan struct{}
+	release  chan struct{} // lets a namespace-joining start thread exit
+	waitOnce sync.Once
+	waitErr  error
+
+	mu       sync.Mutex
+	ready    bool
+	results  []any
+	gotRes   bool
+	childErr error // setup, protocol, panic or function error from a frame
+	readErr  error // the control channel broke
+	applied  []byte
+}
+
+// Start runs the registered function name in a new process with args and
+// no isolation. The child dies with the parent.
+func Start(name string, args ...any) (*Process, error) {
+	return (&Config{}).Start(context.Background(), name, nil, args...)
+}
+
+// ForkIsolated runs the registered function name in a new process isolated
+// as opts says, with args. A nil opts means no isolation. Wait returns the
+// function's own error, or the child's setup error.
+func ForkIsolated(name string, opts *sandbox.Options, args ...any) (*Process, error) {
+	return (&Config{}).Start(context.Background(), name, opts, args...)
+}
+
+// ForkIsolatedContext is ForkIsolated with a context: when ctx is done the
+// child (and, in a new pid namespace, everything in it) is killed and reaped.
+func ForkIsolatedContext(ctx context.Context, name string, opts *sandbox.Options, args ...any) (*Process, error) {
+	return (&Config{}).Start(ctx, name, opts, args...)
+}
+
+// Start runs the registered function name with args, isolated as opts says
+// (nil: not isolated), configured by c.
+func (c *Config) Start(ctx context.Context, name string, opts *sandbox.Options, args ...any) (*Process, error) {
+	if c == nil {
+		c = &Config{}
+	}
+	f, ok := lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (register it with fork.RegisterFunc before fork.Init)", ErrNotRegistered, name)
+	}
+	return launch(ctx, c, f, opts, args)
+}
+
+// Results returns the values the function returned, without its trailing
+// error, typed as the function declares them. It is valid after Wait.
+func (p *Process) Results() []any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.results
+}
+
+// Applied returns the child's JSON report of the sandbox settings it applied
+// (nil without a sandbox). It is valid after Wait, or once the function runs.
+func (p *Process) Applied() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applied
+}
+
+// Signal sends sig to the child.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill kills the child (and, in a new pid namespace, everything in it).
+func (p *Process) Kill() error { return p.cmd.Process.Kill() }
+
+// Wait waits for the child to exit and returns, in this order of
+// precedence: a *SetupError if a sandbox step failed, a *PanicError if the
+// function panicked, a *RemoteError if it returned a non-nil error, an
+// *ExitError if the child ended in any other way than returning, or nil.
+// Wait may be called more than once and from several goroutines.
+func (p *Process) Wait() error {
+	p.waitOnce.Do(func() { p.waitErr = p.wait() })
+	return p.waitErr
+}
+
+func (p *Process) wait() error {
+	werr := p.cmd.Wait()
+	close(p.release)
+	p.ProcessState = p.cmd.ProcessState
+	// The child is gone; its end of the channel closes with it unless the
+	// function handed it on, which close-on-exec prevents. Bound the wait
+	// for the reader anyway.
+	p.ctrl.SetReadDeadline(time.Now().Add(2 * time.Second))
+	<-p.readDone
+	p.ctrl.Close()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.cmd.ProcessState
+	if st == nil {
+		return fmt.Errorf("fork: wait: %w", werr)
+	}
+	if p.childErr != nil {
+		return p.childErr
+	}
+	if st.Success() {
+		switch {
+		case !p.ready:
+			return &ExitError{ProcessState: st, Reason: ErrNoInit.Error()}
+		case !p.gotRes:
+			return &ExitError{ProcessState: st, Reason: "the function did not return (runtime.Goexit?)"}
+		}
+		return nil
+	}
+	ee := &ExitError{ProcessState: st}
+	switch {
+	case p.readErr != nil:
+		ee.Reason = p.readErr.Error()
+	case !p.ready:
+		ee.Reason = reasonBeforeReady(st)
+	}
+	return ee
+}
+
+func reasonBeforeReady(st *os.ProcessState) string {
+	switch st.ExitCode() {
+	case wire.ExitProtocol:
+		return "the child could not read its request"
+	case wire.ExitBadMarker:
+		return "the child found no valid parent channel"
+	case wire.ExitParentGone:
+		return "the child lost its parent channel"
+	}
+	return "the child ended before running the function (" + ErrNoInit.Error() + ")"
+}
+
+// read collects the child's frames until the channel closes.
+func (p *Process) read(max uint32) {
+	defer close(p.readDone)
+	for {
+		k, payload, err := wire.ReadFrame(p.ctrl, max)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, os.ErrClosed) {
+				p.mu.Lock()
+				p.readErr = &ProtocolError{Err: err}
+				p.mu.Unlock()
+				if errors.Is(err, wire.ErrFrameTooLarge) {
+					p.mu.Lock()
+					p.readErr = &ProtocolError{Err: fmt.Errorf("%w: %v", ErrResultTooLarge, err)}
+					p.mu.Unlock()
+				}
+				// A child that breaks the protocol is not trusted to end
+				// on its own.
+				p.cmd.Process.Kill()
+			}
+			return
+		}
+		p.take(k, payload)
+	}
+}
+
+func (p *Process) take(k wire.Kind, payload []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bad := func(err error) {
+		if p.childErr == nil {
+			p.childErr = &ProtocolError{Err: fmt.Errorf("%s frame: %w", k, err)}
+		}
+	}
+	switch k {
+	case wire.KindReady:
+		p.ready = true
+	case wire.KindApplied:
+		p.applied = payload
+	case wire.KindResult:
+		vals, err := wire.DecodeValues(payload)
+		if err != nil {
+			bad(err)
+			return
+		}
+		types, _ := resultTypes(p.fn.fn.Type())
+		if len(vals) != len(types) {
+			bad(fmt.Errorf("%d results, %d expected", len(vals), len(types)))
+			return
+		}
+		res := make([]any, len(vals))
+		for i := range vals {
+			v, err := decodeValue(&vals[i], types[i], nil)
+			if err != nil {
+				bad(fmt.Errorf("result %d: %w", i, err))
+				return
+			}
+			res[i] = v.Interface()
+		}
+		p.results, p.gotRes = res, true
+	case wire.KindError:
+		r, err := wire.DecodeRemoteError(payload)
+		if err != nil {
+			bad(err)
+			return
+		}
+		p.gotRes = true
+		p.childErr = &RemoteError{Msg: r.Msg, Type: r.Type, Errno: syscall.Errno(r.Errno)}
+	case wire.KindPanic:
+		r, err := wire.DecodePanic(payload)
+		if err != nil {
+			bad(err)
+			return
+		}
+		p.childErr = &PanicError{Value: r.Value, Type: r.Type, Stack: r.Stack}
+	case wire.KindSetup, wire.KindProtocol:
+		r, err := wire.DecodeSetupError(payload)
+		if err != nil {
+			bad(err)
+			return
+		}
+		se := &SetupError{Step: r.Step, Op: r.Op, Path: r.Path, Errno: syscall.Errno(r.Errno), Msg: r.Msg}
+		if k == wire.KindProtocol {
+			p.childErr = &ProtocolError{Err: se}
+		} else {
+			p.childErr = se
+		}
+	default:
+		bad(fmt.Errorf("unexpected frame"))
+	}
+}
+
+// resultsInto copies p's results into pointers, for Call.
+func (p *Process) resultsInto(out []any) error {
+	res := p.Results()
+	if len(out) > len(res) {
+		return fmt.Errorf("fork: %d result pointers for %d results", len(out), len(res))
+	}
+	for i, o := range out {
+		rv := reflect.ValueOf(o)
+		if rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return fmt.Errorf("fork: result %d: need a non-nil pointer, got %T", i, o)
+		}
+		v := reflect.ValueOf(res[i])
+		if !v.IsValid() {
+			rv.Elem().Set(reflect.Zero(rv.Elem().Type()))
+			continue
+		}
+		if !v.Type().AssignableTo(rv.Elem().Type()) {
+			return fmt.Errorf("fork: result %d is %s, not assignable to %s", i, v.Type(), rv.Elem().Type())
+		}
+		rv.Elem().Set(v)
+	}
+	return nil
+}
+
+// Call runs the registered function name isolated as opts says, waits for
+// it, and returns its first result as T together with its error.
+func Call[T any](ctx context.Context, name string, opts *sandbox.Options, args ...any) (T, error) {
+	var zero T
+	p, err := ForkIsolatedContext(ctx, name, opts, args...)
+	if err != nil {
+		return zero, err
+	}
+	if err := p.Wait(); err != nil {
+		return zero, err
+	}
+	var out T
+	if err := p.resultsInto([]any{&out}); err != nil {
+		return zero, err
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package fork
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// markerEnv marks a process started by this package as a child. Its value
+// is "<version>:<first fd>:<fd count>:<token>": the control socket is at
+// <first fd>, the descriptors passed on purpose follow it, and the request
+// read from the socket must carry <token>.
+const markerEnv = "NSFORK_CHILD"
+
+const ctrlFD = 3 // ExtraFiles[0]
+
+// launch starts f in a child and returns at once.
+func launch(ctx context.Context, c *Config, f *Function, opts *sandbox.Options, args []any) (*Process, error) {
+	if _, child := os.LookupEnv(markerEnv); child {
+		return nil, ErrInitNotCalled
+	}
+	out, err := encodeArgs(f.Name, f.fn.Type(), args, ctrlFD+1)
+	if err != nil {
+		return nil, err
+	}
+	defer out.close()
+
+	var plan *isolation
+	if opts != nil {
+		if plan, err = planIsolation(opts); err != nil {
+			return nil, err
+		}
+	}
+
+	token := make([]byte, 16)
+	rand.Read(token)
+	req := &wire.Request{Version: wire.Version, Token: token, Name: f.Name, Args: out.args}
+	if !c.KeepAlive {
+		req.Flags |= wire.FlagDieWithParent
+	}
+	if opts != nil {
+		if req.Sandbox, err = json.Marshal(opts); err != nil {
+			return nil, fmt.Errorf("fork: encoding sandbox options: %w", err)
+		}
+	}
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fork: socketpair: %w", err)
+	}
+	unix.SetNonblock(fds[0], true)
+	parentEnd := os.NewFile(uintptr(fds[0]), "nsfork-ctrl")
+	childEnd := os.NewFile(uintptr(fds[1]), "nsfork-ctrl-child")
+	defer childEnd.Close()
+
+	argv := c.Args
+	if len(argv) == 0 {
+		argv = []string{os.Args[0]}
+	}
+	cmd := exec.CommandContext(orBackground(ctx), "/proc/self/exe")
+	cmd.Args = argv
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	if cmd.Stdin == nil {
+		cmd.Stdin = os.Stdin
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = os.Stdout
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	cmd.ExtraFiles = append([]*os.File{childEnd}, out.files...)
+	marker := fmt.Sprintf("%s=1:%d:%d:%s", markerEnv, ctrlFD, len(cmd.ExtraFiles), hex.EncodeToString(token))
+	cmd.Env = append(childEnv(opts), marker)
+	attr := &syscall.SysProcAttr{}
+	if c.SysProcAttr != nil {
+		a := *c.SysProcAttr
+		attr = &a
+	}
+	if !c.KeepAlive {
+		attr.Pdeathsig = syscall.SIGKILL
+	}
+	if plan != nil {
+		plan.apply(attr)
+	}
+	cmd.SysProcAttr = attr
+	cmd.Cancel = func() error {
+		// The whole session or group, if the child leads one.
+		if attr.Setsid || attr.Setpgid {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		return cmd.Process.Kill()
+	}
+	cmd.WaitDelay = 0
+
+	// A small request is queued before the start, so the child finds it at
+	// once; a big one is written while the child reads.
+	reqBytes := wire.EncodeRequest(req)
+	early := plan == nil || !plan.parentSteps()
+	early = early && len(reqBytes) < 32<<10
+	if early {
+		if err := wire.WriteFrame(parentEnd, wire.KindRequest, reqBytes); err != nil {
+			parentEnd.Close()
+			return nil, fmt.Errorf("fork: queueing request: %w", err)
+		}
+	}
+
+	release := make(chan struct{})
+	if plan != nil && len(plan.joins) > 0 {
+		err = startJoined(cmd, plan.joins, release)
+	} else if attr.Pdeathsig != 0 {
+		err = startLocked(cmd)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
+		parentEnd.Close()
+		return nil, fmt.Errorf("fork: starting child: %w", err)
+	}
+	childEnd.Close()
+	out.close()
+
+	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release}
+	if plan != nil && plan.parentSteps() {
+		if err := plan.afterStart(p.Pid); err != nil {
+			cmd.Cancel()
+			cmd.Wait()
+			close(release)
+			parentEnd.Close()
+			return nil, err
+		}
+	}
+	max := c.MaxResult
+	if max <= 0 {
+		max = DefaultMaxResult
+	}
+	go p.read(uint32(min(max, wire.MaxFrame)))
+	if !early {
+		go func() {
+			// An error here means the child is gone; Wait reports why.
+			wire.WriteFrame(parentEnd, wire.KindRequest, reqBytes)
+		}()
+	}
+	return p, nil
+}
+
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+// childEnv is the environment the child starts with: the parent's, or none
+// (sandbox ClearEnv), with the sandbox's additions on top. Building it here
+// keeps the parent's environment out of the child's memory entirely when it
+// is cleared.
+func childEnv(opts *sandbox.Options) []string {
+	var env []string
+	if opts == nil || !opts.ClearEnv {
+		env = os.Environ()
+	}
+	if opts == nil || len(opts.Env) == 0 {
+		return env
+	}
+	idx := map[string]int{}
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		idx[k] = i
+	}
+	for _, kv := range opts.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			env[i] = kv
+			continue
+		}
+		idx[k] = len(env)
+		env = append(env, kv)
+	}
+	return env
+}
+
+// Pdeathsig fires when the thread that started the child exits, not the
+// process (golang/go#27505). Children that must die with the parent are
+// started from goroutines locked, for good, to threads that never exit.
+var (
+	spawnOnce sync.Once
+	spawnCh   chan spawnReq
+)
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+const spawners = 2
+
+func startLocked(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnCh = make(chan spawnReq)
+		for range spawners {
+			go func() {
+				runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+				for r := range spawnCh {
+					r.done <- r.cmd.Start()
+				}
+			}()
+		}
+	})
+	r := spawnReq{cmd: cmd, done: make(chan error, 1)}
+	spawnCh <- r
+	return <-r.done
+}

@@ -1,0 +1,167 @@
+package nsinit
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/psx"
+
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// allThreadsPrctl runs prctl on every OS thread of the process.
+func allThreadsPrctl(op string, option, arg2, arg3 uintptr) error {
+	if _, _, e := psx.Syscall6(unix.SYS_PRCTL, option, arg2, arg3, 0, 0, 0); e != 0 {
+		return fail("capabilities", op, "", e)
+	}
+	return nil
+}
+
+func wantCaps(o *sandbox.Options) bool { return o.Capabilities != nil }
+
+// stepIDs drops the bounding set (it needs CAP_SETPCAP, which the id change
+// may take away), then switches groups, gid and uid on every thread (the
+// syscall package's Setuid family is process-wide), keeping the permitted
+// set across the uid change when capabilities are asked for.
+func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
+	if o.User.Umask != nil {
+		unix.Umask(int(*o.User.Umask))
+	}
+	if wantCaps(o) {
+		bset, err := capSet(o.Capabilities.Bounding)
+		if err != nil {
+			return fail("capabilities", "bounding set", "", err)
+		}
+		last, _ := capability.LastCap()
+		for c := capability.Cap(0); c <= last; c++ {
+			if bset&(1<<c) != 0 {
+				continue
+			}
+			if err := allThreadsPrctl(fmt.Sprintf("prctl PR_CAPBSET_DROP %s", c), unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil {
+				return err
+			}
+		}
+		if o.User.UID != 0 {
+			if err := allThreadsPrctl("prctl PR_SET_KEEPCAPS", unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
+				return err
+			}
+		}
+	}
+	gids := make([]int, len(o.User.AdditionalGids))
+	for i, g := range o.User.AdditionalGids {
+		gids[i] = int(g)
+	}
+	if len(gids) > 0 || setgroupsAllowed() {
+		if err := syscall.Setgroups(gids); err != nil {
+			return fail("ids", fmt.Sprintf("setgroups %v", gids), "", err)
+		}
+	}
+	if gid := int(o.User.GID); gid != unix.Getgid() || gid != unix.Getegid() {
+		if err := syscall.Setgid(gid); err != nil {
+			return fail("ids", fmt.Sprintf("setgid %d", gid), "", err)
+		}
+	}
+	if uid := int(o.User.UID); uid != unix.Getuid() || uid != unix.Geteuid() {
+		if err := syscall.Setuid(uid); err != nil {
+			return fail("ids", fmt.Sprintf("setuid %d", uid), "", err)
+		}
+	}
+	return nil
+}
+
+// setgroupsAllowed is false in a user namespace whose setgroups is "deny".
+func setgroupsAllowed() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err != nil || !bytes.HasPrefix(b, []byte("deny"))
+}
+
+func capSet(names []string) (uint64, error) {
+	var m uint64
+	for _, n := range names {
+		c, err := sandbox.CapabilityValue(n)
+		if err != nil {
+			return 0, err
+		}
+		m |= 1 << uint(c)
+	}
+	return m, nil
+}
+
+type capHeader struct {
+	version uint32
+	pid     int32
+}
+
+type capData struct {
+	effective, permitted, inheritable uint32
+}
+
+// stepCapabilities sets the effective, permitted and inheritable sets and
+// the ambient set exactly, on every thread. Without Capabilities in the
+// options only the ambient set is cleared (the launcher may have raised it
+// to carry capabilities across the exec into a user namespace).
+func stepCapabilities(o *sandbox.Options, _ Config, a *Applied) error {
+	if err := allThreadsPrctl("prctl PR_CAP_AMBIENT_CLEAR_ALL", unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
+		return err
+	}
+	if !wantCaps(o) {
+		return nil
+	}
+	c := o.Capabilities
+	var sets [4]uint64
+	for i, names := range [][]string{c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+		m, err := capSet(names)
+		if err != nil {
+			return fail("capabilities", "names", "", err)
+		}
+		sets[i] = m
+	}
+	hdr := capHeader{version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]capData
+	for i := range 2 {
+		data[i].effective = uint32(sets[0] >> (32 * i))
+		data[i].permitted = uint32(sets[1] >> (32 * i))
+		data[i].inheritable = uint32(sets[2] >> (32 * i))
+	}
+	_, _, e := psx.Syscall3(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	runtime.KeepAlive(&hdr)
+	runtime.KeepAlive(&data)
+	if e != 0 {
+		return fail("capabilities", fmt.Sprintf("capset effective=%#x permitted=%#x inheritable=%#x", sets[0], sets[1], sets[2]), "", e)
+	}
+	for bit := uint(0); bit < 64; bit++ {
+		if sets[3]&(1<<bit) == 0 {
+			continue
+		}
+		if err := allThreadsPrctl(fmt.Sprintf("prctl PR_CAP_AMBIENT_RAISE %s", capability.Cap(bit)), unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(bit)); err != nil {
+			return err
+		}
+	}
+	if o.User.UID != 0 {
+		if err := allThreadsPrctl("prctl PR_SET_KEEPCAPS 0", unix.PR_SET_KEEPCAPS, 0, 0); err != nil {
+			return err
+		}
+	}
+	a.Capabilities = map[string]string{
+		"effective": fmt.Sprintf("%#x", sets[0]), "permitted": fmt.Sprintf("%#x", sets[1]),
+		"inheritable": fmt.Sprintf("%#x", sets[2]), "ambient": fmt.Sprintf("%#x", sets[3]),
+	}
+	return nil
+}
+
+func stepNoNewPrivs(o *sandbox.Options, _ Config, a *Applied) error {
+	if !o.NoNewPrivileges {
+		return nil
+	}
+	if _, _, e := psx.Syscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+		return fail("no_new_privs", "prctl PR_SET_NO_NEW_PRIVS", "", e)
+	}
+	a.NoNewPrivileges = true
+	return nil
+}

@@ -1,0 +1,77 @@
+// Package nsinit applies sandbox.Options inside a freshly started child,
+// before the child's function runs or its command is executed.
+//
+// It knows nothing of registered functions or of the wire protocol: the fork
+// package calls Setup once, on a goroutine locked to its OS thread, after the
+// parent has written the id maps and set the rlimits, and reports the error,
+// if any, to the parent.
+//
+// # Order
+//
+// Setup works in the order of ../shared/DESIGN.md, "A child's life":
+// mounts (propagation, a new /proc once the pid namespace exists),
+// hostname and domain name, loopback up, the oom score, groups, gid and
+// uid, the parent-death signal again (an id change clears it), the
+// working directory, capabilities, no_new_privs, Landlock and seccomp, last.
+//
+// # Every thread
+//
+// A Go process runs several OS threads before Setup starts. Capabilities,
+// the bounding set, securebits and no_new_privs are per thread in Linux;
+// Setup changes them on every thread at once through psx (which is
+// syscall.AllThreadsSyscall when cgo is off, and libpsx when it is on), and
+// seccomp is loaded with SECCOMP_FILTER_FLAG_TSYNC. Threads made later are
+// copies of these.
+//
+// # Errors
+//
+// Every failure is an *Error naming the step, the operation, the path and
+// wrapping the errno, so errors.Is(err, unix.EPERM) holds in the parent.
+package nsinit
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error is a failed setup step.
+type Error struct {
+	Step string // "mount", "hostname", "network", "ids", "capabilities", ...
+	Op   string // the operation, e.g. "mount proc"
+	Path string // the path involved, or ""
+	Err  error  // the cause, usually a syscall.Errno
+}
+
+func (e *Error) Error() string {
+	s := e.Step + ": " + e.Op
+	if e.Path != "" {
+		s += " " + e.Path
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func fail(step, op, path string, err error) error {
+	return &Error{Step: step, Op: op, Path: path, Err: err}
+}
+
+// ErrUnsupported is wrapped by errors about options this build or kernel
+// cannot apply.
+var ErrUnsupported = errors.ErrUnsupported
+
+// Config is what the caller knows that the Options do not say.
+type Config struct {
+	// Ctrl is the descriptor of the channel to the parent; a hang-up on it
+	// after an id change means the parent died.
+	Ctrl int
+	// DieWithParent restores the parent-death signal after id changes.
+	DieWithParent bool
+}
+
+func unsupported(step, what string) error {
+	return fail(step, what, "", fmt.Errorf("%w: %s", ErrUnsupported, what))
+}
