@@ -160,7 +160,7 @@ func child(mv string) int {
 	}
 	f, ok := lookup(req.Name)
 	if !ok {
-		return refuse(wire.ExitUnknownFunc, "dispatch", fmt.Errorf("%w: %q in the child", ErrNotRegistered, req.Name))
+		return refuse(wire.ExitUnknownFunc, "dispatch", fmt.Errorf("%q", req.Name))
 	}
 	ft := f.fn.Type()
 	if err := checkArity(f.Name, ft, len(req.Args)); err != nil {

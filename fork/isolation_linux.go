@@ -64,18 +64,8 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	if p.cloneflags&unix.CLONE_NEWUSER == 0 {
 		return p, nil
 	}
-	euid, egid := os.Geteuid(), os.Getegid()
-	uids, gids := o.UIDMappings, o.GIDMappings
-	if len(uids) == 0 {
-		uids = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}}
-	}
-	if len(gids) == 0 {
-		gids = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(egid), Size: 1}}
-	}
-	ownOnly := len(uids) == 1 && len(gids) == 1 &&
-		uids[0].HostID == uint32(euid) && uids[0].Size == 1 &&
-		gids[0].HostID == uint32(egid) && gids[0].Size == 1
-	p.helper = euid != 0 && !ownOnly
+	uids, gids := o.EffectiveIDMappings()
+	p.helper = o.NeedsIDMapHelper()
 	if p.helper {
 		for _, tool := range []string{"newuidmap", "newgidmap"} {
 			if _, err := exec.LookPath(tool); err != nil {
@@ -84,31 +74,31 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 		}
 		// The maps exist only after the exec: carry the capabilities over
 		// it in the ambient set (nsinit clears it).
-		last, _ := capability.LastCap()
-		for c := capability.Cap(0); c <= last; c++ {
-			p.ambient = append(p.ambient, uintptr(c))
-		}
-	} else {
-		p.uidMaps = toSysMaps(uids)
-		p.gidMaps = toSysMaps(gids)
-		p.setgroups = euid == 0
-		if mapsZero(uids) && mapsZero(gids) {
-			// Exec as root inside: the child keeps its capabilities there.
-			p.credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
-		} else {
-			last, _ := capability.LastCap()
-			for c := capability.Cap(0); c <= last; c++ {
-				p.ambient = append(p.ambient, uintptr(c))
-			}
-		}
-	}
-	if p.helper {
-		p.uidMaps, p.gidMaps = nil, nil
+		p.ambient = allCaps()
 		o2 := *o
 		o2.UIDMappings, o2.GIDMappings = uids, gids
 		p.opts = &o2
+		return p, nil
+	}
+	p.uidMaps = toSysMaps(uids)
+	p.gidMaps = toSysMaps(gids)
+	p.setgroups = os.Geteuid() == 0
+	if mapsZero(uids) && mapsZero(gids) {
+		// Exec as root inside: the child keeps its capabilities there.
+		p.credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	} else {
+		p.ambient = allCaps()
 	}
 	return p, nil
+}
+
+func allCaps() []uintptr {
+	var caps []uintptr
+	last, _ := capability.LastCap()
+	for c := capability.Cap(0); c <= last; c++ {
+		caps = append(caps, uintptr(c))
+	}
+	return caps
 }
 
 func toSysMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {

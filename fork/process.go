@@ -260,12 +260,15 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 			bad(err)
 			return
 		}
-		se := &SetupError{Step: r.Step, Op: r.Op, Path: r.Path, Errno: syscall.Errno(r.Errno), Msg: r.Msg}
 		if k == wire.KindProtocol {
-			p.childErr = &ProtocolError{Err: se}
-		} else {
-			p.childErr = se
+			if r.Step == "dispatch" {
+				p.childErr = &ProtocolError{Err: fmt.Errorf("%w in the child: %s (register it before fork.Init, in every process)", ErrNotRegistered, r.Msg)}
+			} else {
+				p.childErr = &ProtocolError{Err: fmt.Errorf("the child refused its request (%s): %s", r.Step, r.Msg)}
+			}
+			return
 		}
+		p.childErr = &SetupError{Step: r.Step, Op: r.Op, Path: r.Path, Errno: syscall.Errno(r.Errno), Msg: r.Msg}
 	default:
 		bad(fmt.Errorf("unexpected frame"))
 	}

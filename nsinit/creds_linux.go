@@ -53,6 +53,9 @@ func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
 			}
 		}
 	}
+	if !o.AppliesUser() {
+		return nil
+	}
 	gids := make([]int, len(o.User.AdditionalGids))
 	for i, g := range o.User.AdditionalGids {
 		gids[i] = int(g)
