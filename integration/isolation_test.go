@@ -198,8 +198,10 @@ func TestJoinByPath(t *testing.T) {
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer holder.Process.Kill()
-	defer holder.Wait()
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
 	var want map[string]string
 	for range 100 { // wait for unshare to exec sleep
 		time.Sleep(10 * time.Millisecond)

@@ -1,0 +1,216 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var staleName = regexp.MustCompile(`^nsfork-([0-9]+)-[0-9a-f]+$`)
+
+// hierarchyDirs lists the caller's own cgroup directory in every hierarchy
+// this package uses.
+func (h *host) hierarchyDirs() map[string]string {
+	out := map[string]string{}
+	if h.mode == 2 {
+		if d, ok := h.ownDir(""); ok {
+			out["unified"] = d
+		}
+		return out
+	}
+	for _, c := range v1Controllers {
+		if d, ok := h.ownDir(c); ok {
+			out[c] = d
+		}
+	}
+	return out
+}
+
+func cleanup(h *host, olderThan time.Duration) ([]string, error) {
+	// Group the candidates by name: on v1 one sandbox has a directory per
+	// hierarchy.
+	type cand struct {
+		dirs    []string
+		freezer string
+		pid     int
+		born    time.Time
+	}
+	cands := map[string]*cand{}
+	var order []string
+	for ctrl, own := range h.hierarchyDirs() {
+		entries, err := os.ReadDir(own)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			m := staleName.FindStringSubmatch(e.Name())
+			if m == nil || !e.IsDir() {
+				continue
+			}
+			dir := filepath.Join(own, e.Name())
+			var st unix.Stat_t
+			if unix.Stat(dir, &st) != nil {
+				continue
+			}
+			born := time.Unix(st.Ctim.Unix())
+			c, ok := cands[e.Name()]
+			if !ok {
+				pid, _ := strconv.Atoi(m[1])
+				c = &cand{pid: pid, born: born}
+				cands[e.Name()] = c
+				order = append(order, e.Name())
+			}
+			if born.Before(c.born) {
+				c.born = born
+			}
+			c.dirs = append(c.dirs, dir)
+			if ctrl == "freezer" || h.mode == 2 {
+				c.freezer = dir
+			}
+		}
+	}
+	var removed []string
+	var errs []error
+	for _, name := range order {
+		c := cands[name]
+		if _, mine := live.Load(name); mine {
+			continue
+		}
+		if time.Since(c.born) < olderThan {
+			continue
+		}
+		gone := !h.alive(c.pid, c.born)
+		empty := len(unionPids(c.dirs)) == 0
+		if !gone && !empty {
+			continue
+		}
+		if err := killAll(h.mode, c.dirs, c.freezer, destroyTimeout); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, d := range c.dirs {
+			if err := removeTree(d); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, d)
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// alive says whether pid is a process that started no later than born (a
+// later start means the pid was reused).
+func (h *host) alive(pid int, born time.Time) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+		return false
+	}
+	start, err := h.startTime(pid)
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	return !start.After(born.Add(time.Second))
+}
+
+// startTime reads when pid started, from /proc/<pid>/stat and btime.
+func (h *host) startTime(pid int) (time.Time, error) {
+	b, err := os.ReadFile(filepath.Join(h.procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("bad stat line")
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); starttime is field 22.
+	if len(f) < 20 {
+		return time.Time{}, fmt.Errorf("bad stat line")
+	}
+	ticks, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	st, err := os.ReadFile(filepath.Join(h.procRoot, "stat"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			bt, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, err
+			}
+			const hz = 100 // USER_HZ is 100 on every Linux ABI Go supports
+			return time.Unix(bt, 0).Add(time.Duration(ticks) * time.Second / hz), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("no btime in /proc/stat")
+}
+
+func probe(h *host) Report {
+	r := Report{Version: h.mode, Hierarchies: h.hierarchyDirs(), Rootless: h.euid != 0}
+	if len(r.Hierarchies) == 0 {
+		r.Reason = "cgroups are mounted, but this process's own cgroup is not visible (cgroup namespace?); no sandbox cgroup can be made"
+		return r
+	}
+	if h.mode == 1 {
+		var ok, not []string
+		for c, d := range r.Hierarchies {
+			if h.canWrite(d) {
+				ok = append(ok, c)
+			} else {
+				not = append(not, c)
+			}
+		}
+		slices.Sort(ok)
+		slices.Sort(not)
+		r.Delegated = len(not) == 0
+		switch {
+		case r.Delegated:
+			r.Reason = fmt.Sprintf("cgroup v1: sandbox cgroups are made under this process's own cgroup in %s; all limits can be applied", strings.Join(ok, ", "))
+		case len(ok) > 0:
+			r.Reason = fmt.Sprintf("cgroup v1: only %s are writable by uid %d; limits on %s fail (or are skipped with BestEffort). To get delegation: %s",
+				strings.Join(ok, ", "), h.euid, strings.Join(not, ", "), delegationHint)
+		default:
+			r.Reason = fmt.Sprintf("cgroup v1: uid %d may not create cgroups; asking for limits fails (BestEffort skips them). To get delegation: %s", h.euid, delegationHint)
+		}
+		return r
+	}
+	own := r.Hierarchies["unified"]
+	offered := fields(filepath.Join(own, "cgroup.controllers"))
+	enabled := fields(filepath.Join(own, "cgroup.subtree_control"))
+	procs, _ := readPids(filepath.Join(own, "cgroup.procs"))
+	writable := h.canWrite(own) && h.canWrite(filepath.Join(own, "cgroup.procs"))
+	r.Delegated = writable && (h.euid == 0 || h.canWrite(filepath.Join(own, "cgroup.subtree_control")))
+	switch {
+	case !r.Delegated:
+		r.Reason = fmt.Sprintf("cgroup v2: %s is not delegated to uid %d; asking for limits fails (BestEffort skips them). To get delegation: %s", own, h.euid, delegationHint)
+	default:
+		r.Reason = fmt.Sprintf("cgroup v2: sandbox cgroups are made under %s; controllers offered: %q, enabled for children: %q", own, strings.Join(offered, " "), strings.Join(enabled, " "))
+		if len(procs) > 0 && own != h.v2.point {
+			var missing []string
+			for _, c := range offered {
+				if !slices.Contains(enabled, c) {
+					missing = append(missing, c)
+				}
+			}
+			if len(missing) > 0 {
+				r.Reason += fmt.Sprintf("; %s cannot be enabled because %s holds processes (cgroup v2 no-internal-process rule): limits on them fail unless Path names a cgroup whose parent enables them", strings.Join(missing, ", "), own)
+			}
+		}
+	}
+	return r
+}

@@ -1,0 +1,157 @@
+//go:build linux
+
+package cgroups
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const childEnv = "NSFORK_CGTEST_MODE"
+
+// TestMain doubles as the child processes the tests start: with
+// NSFORK_CGTEST_MODE set, the test binary runs one child role and exits.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(runChild(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// need skips the test for reason, or fails it when NSFORK_REQUIRE_ALL=1
+// (CI), where a missing prerequisite is a broken test machine.
+func need(t testing.TB, ok bool, reason string, args ...any) {
+	t.Helper()
+	if ok {
+		return
+	}
+	msg := fmt.Sprintf(reason, args...)
+	if os.Getenv("NSFORK_REQUIRE_ALL") == "1" {
+		t.Fatalf("prerequisite missing (NSFORK_REQUIRE_ALL=1): %s", msg)
+	}
+	t.Skip("skipped: " + msg)
+}
+
+// waitGo blocks until the parent writes to fd 3 (after it placed us).
+func waitGo() {
+	f := os.NewFile(3, "go")
+	var b [1]byte
+	_, _ = f.Read(b[:])
+	f.Close()
+}
+
+func runChild(mode string) int {
+	switch mode {
+	case "alloc":
+		waitGo()
+		buf := make([]byte, 128<<20)
+		for i := 0; i < len(buf); i += 4096 {
+			buf[i] = 1
+		}
+		fmt.Println("survived", len(buf))
+		return 0
+	case "spin":
+		waitGo()
+		for i := 0; i < 2; i++ {
+			go func() {
+				for {
+				}
+			}()
+		}
+		time.Sleep(time.Hour)
+		return 0
+	case "stale":
+		c, err := New(Config{Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](10)}}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_ = json.NewEncoder(os.Stdout).Encode(c.Paths())
+		return 0 // exits without Destroy, like a killed parent
+	case "rootless":
+		res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](32 << 20)}}
+		_, err := New(Config{Resources: res})
+		fmt.Printf("ERR=%v\nNODELEG=%v\nEACCES=%v\n", err, errors.Is(err, ErrNoDelegation), errors.Is(err, unix.EACCES))
+		c, err := New(Config{Resources: res, BestEffort: true})
+		if err == nil {
+			fmt.Printf("BE=ok skipped=%d\n", len(c.Skipped()))
+			_ = c.Destroy()
+		} else {
+			fmt.Printf("BE=%v\n", err)
+		}
+		rep := Probe()
+		fmt.Printf("PROBE delegated=%v rootless=%v reason=%s\n", rep.Delegated, rep.Rootless, rep.Reason)
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "unknown child mode", mode)
+	return 2
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// child is a re-executed test binary waiting on fd 3.
+type child struct {
+	cmd *exec.Cmd
+	goW *os.File
+	out strings.Builder
+}
+
+func startChild(t *testing.T, mode string) *child {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &child{goW: w}
+	ch.cmd = exec.Command(os.Args[0])
+	ch.cmd.Env = append(os.Environ(), childEnv+"="+mode)
+	ch.cmd.ExtraFiles = []*os.File{r}
+	ch.cmd.Stdout = &ch.out
+	ch.cmd.Stderr = &ch.out
+	if err := ch.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	t.Cleanup(func() {
+		if ch.cmd.ProcessState == nil {
+			_ = ch.cmd.Process.Kill()
+			_ = ch.cmd.Wait()
+		}
+		ch.goW.Close()
+	})
+	return ch
+}
+
+func (ch *child) release() { _, _ = ch.goW.Write([]byte{1}); ch.goW.Close() }
+
+// exeForOthers copies the test binary where another uid can run it.
+func exeForOthers(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nsfork-cgtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "cgroups.test")
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}

@@ -1,0 +1,85 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// host is everything Validate reads from the running system, behind small
+// functions so that tests can stand in for it. None of them changes anything.
+type host struct {
+	euid, egid int
+	// userName returns the name of uid, or "" when it has none.
+	userName func(uid int) string
+	// readFile reads /etc/subuid, /etc/subgid and /proc/self/status.
+	readFile func(name string) ([]byte, error)
+	// stat follows symbolic links, like os.Stat.
+	stat         func(name string) (fs.FileInfo, error)
+	evalSymlinks func(name string) (string, error)
+	// nsType returns the type of the namespace file at path, "" when the
+	// kernel cannot tell, or an error when path is no namespace file.
+	nsType func(path string) (specs.LinuxNamespaceType, error)
+}
+
+// liveHost returns the host the calling process runs on.
+func liveHost() *host {
+	return &host{
+		euid:         os.Geteuid(),
+		egid:         os.Getegid(),
+		userName:     userName,
+		readFile:     os.ReadFile,
+		stat:         os.Stat,
+		evalSymlinks: filepath.EvalSymlinks,
+		nsType:       nsType,
+	}
+}
+
+func userName(uid int) string {
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}
+
+// rootless reports whether the caller is not root, the test Validate uses
+// for id map ownership.
+func (h *host) rootless() bool { return h.euid != 0 }
+
+// capSysAdmin is CAP_SYS_ADMIN's bit number.
+const capSysAdmin = 21
+
+// privileged reports whether the caller may create namespaces other than a
+// user namespace: it is root or holds CAP_SYS_ADMIN in its effective set.
+func (h *host) privileged() bool {
+	if h.euid == 0 {
+		return true
+	}
+	b, err := h.readFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	return hasEffectiveCap(b, capSysAdmin)
+}
+
+// hasEffectiveCap reads the CapEff line of a /proc/PID/status file.
+func hasEffectiveCap(status []byte, bit uint) bool {
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), "CapEff:")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		return err == nil && n&(1<<bit) != 0
+	}
+	return false
+}

@@ -1,0 +1,53 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+var errNotNsfs = errors.New("not a namespace file (nsfs), such as /proc/PID/ns/net or a bind mount of one")
+
+// nsType inspects a namespace file without joining it: statfs tells an nsfs
+// file from anything else, and the NS_GET_NSTYPE ioctl (Linux 4.11) tells
+// its type.
+func nsType(path string) (specs.LinuxNamespaceType, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return "", &fs.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	if st.Type != unix.NSFS_MAGIC {
+		return "", errNotNsfs
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	t, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if err != nil {
+		return "", nil // older kernel: the type is checked when joining
+	}
+	switch t {
+	case unix.CLONE_NEWNET:
+		return specs.NetworkNamespace, nil
+	case unix.CLONE_NEWUTS:
+		return specs.UTSNamespace, nil
+	case unix.CLONE_NEWIPC:
+		return specs.IPCNamespace, nil
+	case unix.CLONE_NEWCGROUP:
+		return specs.CgroupNamespace, nil
+	case unix.CLONE_NEWNS:
+		return specs.MountNamespace, nil
+	case unix.CLONE_NEWPID:
+		return specs.PIDNamespace, nil
+	case unix.CLONE_NEWUSER:
+		return specs.UserNamespace, nil
+	case unix.CLONE_NEWTIME:
+		return specs.TimeNamespace, nil
+	}
+	return "", fmt.Errorf("unknown namespace type %#x", t)
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func nsType(string) (specs.LinuxNamespaceType, error) {
+	return "", errors.ErrUnsupported
+}

@@ -1,0 +1,251 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Annotations carry the nsfork extensions of Options (ClearEnv, Landlock,
+// DieWithParent) in an OCI config, so that ToSpec and FromSpec lose nothing.
+// Every annotation key starting with AnnotationPrefix must be one of these.
+const (
+	AnnotationPrefix        = "com.github.nsfork."
+	AnnotationClearEnv      = AnnotationPrefix + "clearEnv"      // "false" keeps the parent's environment
+	AnnotationLandlock      = AnnotationPrefix + "landlock"      // Landlock as JSON
+	AnnotationDieWithParent = AnnotationPrefix + "dieWithParent" // "true" or "false"
+)
+
+// FromSpec turns an OCI runtime configuration into Options. It takes
+// everything Options can say: process.user, env (with ClearEnv, since an OCI
+// process starts from exactly that environment), cwd, capabilities,
+// rlimits, noNewPrivileges and oomScoreAdj; root, hostname, domainname and
+// mounts; linux.namespaces, uidMappings, gidMappings, timeOffsets,
+// maskedPaths, readonlyPaths, rootfsPropagation, resources, cgroupsPath and
+// seccomp; and the nsfork annotations (see AnnotationPrefix).
+//
+// A field that has no place in Options is an *Error naming it that matches
+// errors.ErrUnsupported, never silently dropped: hooks, apparmorProfile,
+// selinuxLabel, scheduler, ioPriority, execCPUAffinity, commandLine,
+// linux.devices, netDevices, sysctl, mountLabel, intelRdt, memoryPolicy,
+// personality and the sections of other platforms. Three fields are
+// accepted and left to the caller because they describe how to start the
+// command rather than how to isolate it: process.args (see SpecArgs),
+// process.terminal and process.consoleSize (a command-line tool gives the
+// child a terminal itself; a function has none). Other annotations are
+// metadata and ignored.
+//
+// FromSpec does not validate what it takes (call Validate) and keeps paths
+// as they are: a relative root.path or bind source is relative to the
+// bundle, which FromBundle resolves. The result shares no memory with s.
+func FromSpec(s *specs.Spec) (*Options, error) {
+	if s == nil {
+		return nil, &Error{Field: "spec", Reason: "is nil"}
+	}
+	var errs errList
+	if s.Version != "" && !strings.HasPrefix(s.Version, "1.") {
+		errs.unsupported("ociVersion", s.Version, "nsfork reads runtime-spec 1.x configurations")
+	}
+	o := &Options{ClearEnv: true}
+	if p := s.Process; p != nil {
+		o.User = p.User
+		o.Env = p.Env
+		o.Cwd = p.Cwd
+		o.Capabilities = p.Capabilities
+		o.Rlimits = p.Rlimits
+		o.NoNewPrivileges = p.NoNewPrivileges
+		o.OOMScoreAdj = p.OOMScoreAdj
+		unsupported(&errs, "process.commandLine", p.CommandLine)
+		unsupported(&errs, "process.apparmorProfile", p.ApparmorProfile)
+		unsupported(&errs, "process.selinuxLabel", p.SelinuxLabel)
+		unsupported(&errs, "process.scheduler", p.Scheduler)
+		unsupported(&errs, "process.ioPriority", p.IOPriority)
+		unsupported(&errs, "process.execCPUAffinity", p.ExecCPUAffinity)
+	}
+	o.Root = s.Root
+	o.Hostname = s.Hostname
+	o.Domainname = s.Domainname
+	o.Mounts = s.Mounts
+	if h := s.Hooks; h != nil {
+		v := reflect.ValueOf(*h)
+		for i := range v.NumField() {
+			if v.Field(i).Len() > 0 {
+				errs.unsupported("hooks."+jsonName(v.Type().Field(i)), "", "nsfork runs no hooks")
+			}
+		}
+	}
+	unsupported(&errs, "solaris", s.Solaris)
+	unsupported(&errs, "windows", s.Windows)
+	unsupported(&errs, "vm", s.VM)
+	unsupported(&errs, "zos", s.ZOS)
+	unsupported(&errs, "freebsd", s.FreeBSD)
+	if l := s.Linux; l != nil {
+		o.UIDMappings = l.UIDMappings
+		o.GIDMappings = l.GIDMappings
+		o.Resources = l.Resources
+		o.CgroupsPath = l.CgroupsPath
+		o.Namespaces = l.Namespaces
+		o.Seccomp = l.Seccomp
+		o.RootfsPropagation = l.RootfsPropagation
+		o.MaskedPaths = l.MaskedPaths
+		o.ReadonlyPaths = l.ReadonlyPaths
+		o.TimeOffsets = l.TimeOffsets
+		unsupported(&errs, "linux.sysctl", l.Sysctl)
+		unsupported(&errs, "linux.devices", l.Devices)
+		unsupported(&errs, "linux.netDevices", l.NetDevices)
+		unsupported(&errs, "linux.mountLabel", l.MountLabel)
+		unsupported(&errs, "linux.intelRdt", l.IntelRdt)
+		unsupported(&errs, "linux.memoryPolicy", l.MemoryPolicy)
+		unsupported(&errs, "linux.personality", l.Personality)
+	}
+	for _, k := range sortedKeys(s.Annotations) {
+		if !strings.HasPrefix(k, AnnotationPrefix) {
+			continue
+		}
+		v, f := s.Annotations[k], "annotations."+k
+		var err error
+		switch k {
+		case AnnotationClearEnv:
+			o.ClearEnv, err = strconv.ParseBool(v)
+		case AnnotationDieWithParent:
+			o.DieWithParent, err = strconv.ParseBool(v)
+		case AnnotationLandlock:
+			o.Landlock = new(Landlock)
+			err = json.Unmarshal([]byte(v), o.Landlock)
+		default:
+			errs.add(f, "", "unknown nsfork annotation")
+			continue
+		}
+		if err != nil {
+			errs.addErr(f, v, "cannot be parsed", err)
+		}
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return o.Clone(), nil
+}
+
+// unsupported records an error for a field of the OCI config that is set
+// and that nsfork cannot honour.
+func unsupported(errs *errList, field string, v any) {
+	rv := reflect.ValueOf(v)
+	set := !rv.IsZero()
+	if k := rv.Kind(); k == reflect.Slice || k == reflect.Map {
+		set = rv.Len() > 0
+	}
+	if set {
+		errs.unsupported(field, "", "is set and nsfork cannot honour it")
+	}
+}
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name
+}
+
+// SpecArgs returns the command an OCI configuration runs, process.args, or
+// nil. FromSpec leaves it out of Options: what runs is the caller's choice.
+func SpecArgs(s *specs.Spec) []string {
+	if s == nil || s.Process == nil {
+		return nil
+	}
+	return slices.Clone(s.Process.Args)
+}
+
+// FromBundle reads dir/config.json of an OCI bundle and returns its Options
+// (see FromSpec) and its process.args. A relative root.path and relative
+// bind mount sources are made absolute against dir, as the runtime-spec
+// defines them.
+func FromBundle(dir string) (*Options, []string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, nil, fmt.Errorf("sandbox: %s: %w", filepath.Join(dir, "config.json"), err)
+	}
+	o, err := FromSpec(&s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Root != nil && o.Root.Path != "" && !filepath.IsAbs(o.Root.Path) {
+		o.Root.Path = filepath.Join(dir, o.Root.Path)
+	}
+	for i, m := range o.Mounts {
+		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		if bind && m.Source != "" && !filepath.IsAbs(m.Source) {
+			o.Mounts[i].Source = filepath.Join(dir, m.Source)
+		}
+	}
+	return o, SpecArgs(&s), nil
+}
+
+// ToSpec returns an OCI configuration that says what o says, with the nsfork
+// extensions as annotations, so that FromSpec(o.ToSpec()) equals o. Its
+// process.args is empty for the caller to fill in. The result shares no
+// memory with o.
+func (o *Options) ToSpec() *specs.Spec {
+	c := o.Clone()
+	if c == nil {
+		c = &Options{ClearEnv: true}
+	}
+	s := &specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			User:            c.User,
+			Env:             c.Env,
+			Cwd:             c.Cwd,
+			Capabilities:    c.Capabilities,
+			Rlimits:         c.Rlimits,
+			NoNewPrivileges: c.NoNewPrivileges,
+			OOMScoreAdj:     c.OOMScoreAdj,
+		},
+		Root:       c.Root,
+		Hostname:   c.Hostname,
+		Domainname: c.Domainname,
+		Mounts:     c.Mounts,
+	}
+	l := &specs.Linux{
+		UIDMappings:       c.UIDMappings,
+		GIDMappings:       c.GIDMappings,
+		Resources:         c.Resources,
+		CgroupsPath:       c.CgroupsPath,
+		Namespaces:        c.Namespaces,
+		Seccomp:           c.Seccomp,
+		RootfsPropagation: c.RootfsPropagation,
+		MaskedPaths:       c.MaskedPaths,
+		ReadonlyPaths:     c.ReadonlyPaths,
+		TimeOffsets:       c.TimeOffsets,
+	}
+	if !reflect.ValueOf(*l).IsZero() {
+		s.Linux = l
+	}
+	a := map[string]string{}
+	if !c.ClearEnv {
+		a[AnnotationClearEnv] = "false"
+	}
+	if c.DieWithParent {
+		a[AnnotationDieWithParent] = "true"
+	}
+	if c.Landlock != nil {
+		b, _ := json.Marshal(c.Landlock) // plain data: cannot fail
+		a[AnnotationLandlock] = string(b)
+	}
+	if len(a) > 0 {
+		s.Annotations = a
+	}
+	return s
+}
