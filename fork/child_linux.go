@@ -181,7 +181,11 @@ func child(mv string) int {
 		if err := json.Unmarshal(req.Sandbox, &opts); err != nil {
 			return refuse(wire.ExitProtocol, "sandbox", err)
 		}
-		applied, err := nsinit.Setup(&opts, nsinit.Config{Ctrl: m.fd, DieWithParent: req.Flags&wire.FlagDieWithParent != 0})
+		filter, err := nsinit.DecodeFilter(req.Filter)
+		if err != nil {
+			return refuse(wire.ExitProtocol, "sandbox", err)
+		}
+		applied, err := nsinit.Setup(&opts, nsinit.Config{Ctrl: m.fd, DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter})
 		if err != nil {
 			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
 			return wire.ExitSetup
@@ -195,6 +199,12 @@ func child(mv string) int {
 	}
 	if os.Getpid() == 1 {
 		startReaper()
+	}
+	if req.Flags&wire.FlagCommand != 0 {
+		if len(req.Argv) == 0 {
+			return refuse(wire.ExitProtocol, "request", errors.New("command mode without a command"))
+		}
+		return execCommand(req.Argv, send)
 	}
 	send(wire.KindReady, nil)
 	return run(f, in, send)

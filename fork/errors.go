@@ -114,3 +114,21 @@ type ProtocolError struct {
 
 func (e *ProtocolError) Error() string { return "fork: protocol: " + e.Err.Error() }
 func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// SeccompError is a child killed by its seccomp filter (SIGSYS). The
+// kernel does not tell the parent which system call it was; Syscall is
+// empty then.
+type SeccompError struct {
+	*ExitError
+	Syscall string
+}
+
+func (e *SeccompError) Error() string {
+	s := "fork: seccomp violation: the filter killed the child (SIGSYS)"
+	if e.Syscall != "" {
+		s += " at " + e.Syscall
+	}
+	return s
+}
+
+func (e *SeccompError) Unwrap() error { return e.ExitError }

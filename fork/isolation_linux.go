@@ -10,10 +10,12 @@ import (
 	"syscall"
 
 	"github.com/moby/sys/capability"
+	"golang.org/x/net/bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 var cloneFlag = map[specs.LinuxNamespaceType]uintptr{
@@ -39,6 +41,7 @@ type isolation struct {
 	credential *syscall.Credential
 	ambient    []uintptr
 	joins      []specs.LinuxNamespace
+	filter     []bpf.RawInstruction
 }
 
 // planIsolation validates o completely and works out how to start the child.
@@ -54,6 +57,18 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 		return nil, fmt.Errorf("fork: resources: %w: cgroup limits are not wired into the launcher yet", errors.ErrUnsupported)
 	}
 	p := &isolation{opts: o}
+	if o.Seccomp != nil {
+		prog, err := seccomp.Compile(o.Seccomp, runtime.GOARCH)
+		if err != nil {
+			return nil, fmt.Errorf("fork: seccomp: %w", err)
+		}
+		if _, err := seccomp.FlagBits(o.Seccomp.Flags); err != nil {
+			return nil, fmt.Errorf("fork: seccomp: %w", err)
+		}
+		if p.filter, err = bpf.Assemble(prog); err != nil {
+			return nil, fmt.Errorf("fork: seccomp: %w", err)
+		}
+	}
 	for _, ns := range o.Namespaces {
 		if ns.Path != "" {
 			p.joins = append(p.joins, ns)

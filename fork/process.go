@@ -53,6 +53,7 @@ type Process struct {
 	fn       *Function
 	readDone chan struct{}
 	release  chan struct{} // lets a namespace-joining start thread exit
+	command  bool          // StartCommand: no results, the command's status
 	waitOnce sync.Once
 	waitErr  error
 
@@ -153,12 +154,15 @@ func (p *Process) wait() error {
 		switch {
 		case !p.ready:
 			return &ExitError{ProcessState: st, Reason: ErrNoInit.Error()}
-		case !p.gotRes:
+		case !p.gotRes && !p.command:
 			return &ExitError{ProcessState: st, Reason: "the function did not return (runtime.Goexit?)"}
 		}
 		return nil
 	}
 	ee := &ExitError{ProcessState: st}
+	if ee.Signal() == syscall.SIGSYS {
+		return &SeccompError{ExitError: ee}
+	}
 	switch {
 	case p.readErr != nil:
 		ee.Reason = p.readErr.Error()

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -29,6 +30,11 @@ const ctrlFD = 3 // ExtraFiles[0]
 
 // launch starts f in a child and returns at once.
 func launch(ctx context.Context, c *Config, f *Function, opts *sandbox.Options, args []any) (*Process, error) {
+	return launchMode(ctx, c, f, opts, args, nil)
+}
+
+// launchMode starts f with args, or, with argv, the command argv.
+func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Options, args []any, argv []string) (*Process, error) {
 	if _, child := os.LookupEnv(markerEnv); child {
 		return nil, ErrInitNotCalled
 	}
@@ -47,9 +53,20 @@ func launch(ctx context.Context, c *Config, f *Function, opts *sandbox.Options, 
 
 	token := make([]byte, 16)
 	rand.Read(token)
-	req := &wire.Request{Version: wire.Version, Token: token, Name: f.Name, Args: out.args}
+	req := &wire.Request{Version: wire.Version, Token: token, Name: f.Name, Args: out.args, Argv: argv}
+	if argv != nil {
+		req.Flags |= wire.FlagCommand
+		if plan != nil && plan.filter != nil {
+			if err := checkFilterAllowsExec(plan.filter); err != nil {
+				return nil, fmt.Errorf("fork: seccomp: %w", err)
+			}
+		}
+	}
 	if !c.KeepAlive {
 		req.Flags |= wire.FlagDieWithParent
+	}
+	if plan != nil && plan.filter != nil {
+		req.Filter = nsinit.EncodeFilter(plan.filter)
 	}
 	if opts != nil {
 		if req.Sandbox, err = json.Marshal(opts); err != nil {
@@ -66,12 +83,12 @@ func launch(ctx context.Context, c *Config, f *Function, opts *sandbox.Options, 
 	childEnd := os.NewFile(uintptr(fds[1]), "nsfork-ctrl-child")
 	defer childEnd.Close()
 
-	argv := c.Args
-	if len(argv) == 0 {
-		argv = []string{os.Args[0]}
+	childArgv := c.Args
+	if len(childArgv) == 0 {
+		childArgv = []string{os.Args[0]}
 	}
 	cmd := exec.CommandContext(orBackground(ctx), "/proc/self/exe")
-	cmd.Args = argv
+	cmd.Args = childArgv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
 	if cmd.Stdin == nil {
 		cmd.Stdin = os.Stdin
@@ -133,7 +150,7 @@ func launch(ctx context.Context, c *Config, f *Function, opts *sandbox.Options, 
 	childEnd.Close()
 	out.close()
 
-	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release}
+	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release, command: argv != nil}
 	if plan != nil && plan.parentSteps() {
 		if err := plan.afterStart(p.Pid); err != nil {
 			cmd.Cancel()

@@ -70,6 +70,9 @@ type Config struct {
 	Ctrl int
 	// DieWithParent restores the parent-death signal after id changes.
 	DieWithParent bool
+	// Filter is the seccomp program compiled by the parent from
+	// Options.Seccomp (nil without a profile).
+	Filter *Filter
 }
 
 func unsupported(step, what string) error {

@@ -1,19 +1,88 @@
 package nsinit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"golang.org/x/net/bpf"
+
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // SeccompReport says what filter was loaded.
 type SeccompReport struct {
 	Instructions int    `json:"instructions"`
-	Digest       string `json:"digest"`
+	Digest       string `json:"digest"` // sha256 of the BPF program
+	Early        bool   `json:"early"`  // loaded before the id change (no no_new_privs)
 }
 
-// stepSeccomp loads the profile last, on every thread.
-func stepSeccomp(o *sandbox.Options, _ Config, a *Applied) error {
-	if o.Seccomp == nil {
+// Filter is a compiled seccomp program as the parent sends it.
+type Filter struct {
+	Raw []bpf.RawInstruction
+}
+
+// DecodeFilter turns the 8-byte-per-instruction wire form into a Filter.
+func DecodeFilter(b []byte) (*Filter, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if len(b)%8 != 0 || len(b)/8 > seccomp.MaxInstructions {
+		return nil, fmt.Errorf("seccomp filter of %d bytes is not a program", len(b))
+	}
+	f := &Filter{Raw: make([]bpf.RawInstruction, len(b)/8)}
+	for i := range f.Raw {
+		w := b[i*8:]
+		f.Raw[i] = bpf.RawInstruction{Op: uint16(w[0]) | uint16(w[1])<<8, Jt: w[2], Jf: w[3],
+			K: uint32(w[4]) | uint32(w[5])<<8 | uint32(w[6])<<16 | uint32(w[7])<<24}
+	}
+	return f, nil
+}
+
+// EncodeFilter is the inverse of DecodeFilter.
+func EncodeFilter(raw []bpf.RawInstruction) []byte {
+	b := make([]byte, 0, len(raw)*8)
+	for _, r := range raw {
+		b = append(b, byte(r.Op), byte(r.Op>>8), r.Jt, r.Jf, byte(r.K), byte(r.K>>8), byte(r.K>>16), byte(r.K>>24))
+	}
+	return b
+}
+
+func loadFilter(o *sandbox.Options, cfg Config, a *Applied, early bool) error {
+	if cfg.Filter == nil {
+		if o.Seccomp != nil {
+			return fail("seccomp", "load", "", fmt.Errorf("a profile without a compiled filter"))
+		}
 		return nil
 	}
-	return unsupported("seccomp", "seccomp profiles (not built yet)")
+	prog, ok := bpf.Disassemble(cfg.Filter.Raw)
+	if !ok {
+		return fail("seccomp", "disassemble", "", fmt.Errorf("not a classic BPF program"))
+	}
+	if err := seccomp.Load(prog, o.Seccomp.Flags...); err != nil {
+		return fail("seccomp", "load filter", "", err)
+	}
+	sum := sha256.Sum256(EncodeFilter(cfg.Filter.Raw))
+	a.Seccomp = &SeccompReport{Instructions: len(prog), Digest: hex.EncodeToString(sum[:]), Early: early}
+	return nil
+}
+
+// stepSeccompEarly: without no_new_privs the kernel takes a filter only from
+// a process holding CAP_SYS_ADMIN, so it is loaded before the id change
+// and the capability steps can take that away (the filter must then allow
+// what those steps do).
+func stepSeccompEarly(o *sandbox.Options, cfg Config, a *Applied) error {
+	if o.NoNewPrivileges {
+		return nil
+	}
+	return loadFilter(o, cfg, a, true)
+}
+
+// stepSeccomp loads the filter last, on every thread (TSYNC).
+func stepSeccomp(o *sandbox.Options, cfg Config, a *Applied) error {
+	if !o.NoNewPrivileges {
+		return nil
+	}
+	return loadFilter(o, cfg, a, false)
 }

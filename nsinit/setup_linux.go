@@ -42,6 +42,7 @@ func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 		stepNetwork,
 		stepOOM,
 		stepRlimitCache,
+		stepSeccompEarly,
 		stepIDs,
 		stepParent,
 		stepCwd,

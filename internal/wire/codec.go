@@ -41,6 +41,8 @@ type Request struct {
 	Name    string // registered function
 	Sandbox []byte // JSON of sandbox.Options; empty for none
 	Flags   uint32
+	Filter  []byte // a seccomp BPF program, 8 bytes per instruction, loaded last
+	Argv    []string // command mode: the command
 	Args    []Arg
 }
 
@@ -211,6 +213,11 @@ func EncodeRequest(r *Request) []byte {
 	e.str(r.Name)
 	e.bytes(r.Sandbox)
 	e.u32(r.Flags)
+	e.bytes(r.Filter)
+	e.u32(uint32(len(r.Argv)))
+	for _, a := range r.Argv {
+		e.str(a)
+	}
 	encodeArgs(e, r.Args)
 	return e.b
 }
@@ -227,6 +234,17 @@ func DecodeRequest(p []byte) (*Request, error) {
 	r.Name = d.str("name")
 	r.Sandbox = d.bytes("sandbox")
 	r.Flags = d.u32("flags")
+	r.Filter = d.bytes("filter")
+	if n := d.u32("argv count"); d.err == nil {
+		if uint64(n) > uint64(len(d.b))/4 {
+			d.fail(fmt.Sprintf("argv count %d out of range", n))
+		} else {
+			r.Argv = make([]string, n)
+			for i := range r.Argv {
+				r.Argv[i] = d.str("argv")
+			}
+		}
+	}
 	r.Args = decodeArgs(d)
 	if err := d.done("request"); err != nil {
 		return nil, err

@@ -1,0 +1,132 @@
+package fork
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// commandFunc is the registry entry behind StartCommand; it is never called
+// as a function, the child execs instead.
+var commandFunc = func() *Function {
+	f := NewFork("nsfork:exec", func() {})
+	Register(f)
+	return f
+}()
+
+// Exit codes of a command that could not be started, as in shells.
+const (
+	ExitNotExecutable = 126
+	ExitNotFound      = 127
+)
+
+// StartCommand runs argv isolated as opts says (nil: not isolated). The
+// child applies the sandbox, then execs argv[0] (looked up in the PATH of
+// the child's environment): nothing of the launcher survives the exec. In a
+// new pid namespace the launcher stays as pid 1 instead, reaping orphans,
+// forwarding signals (TERM, INT, HUP, QUIT, USR1, USR2, WINCH, CONT) and
+// exiting with the command's status (128+N when signal N killed it).
+// Wait returns nil for exit 0 and an *ExitError otherwise; a command that
+// cannot be found or run gives a *SetupError with step "exec" and exit
+// code 127 or 126.
+func (c *Config) StartCommand(ctx context.Context, opts *sandbox.Options, argv ...string) (*Process, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return nil, fmt.Errorf("%w: StartCommand needs a command", ErrArgs)
+	}
+	if c == nil {
+		c = &Config{}
+	}
+	return launchMode(ctx, c, commandFunc, opts, nil, argv)
+}
+
+// checkFilterAllowsExec refuses a filter that would kill the launcher's
+// own execve in command mode.
+func checkFilterAllowsExec(raw []bpf.RawInstruction) error {
+	prog, ok := bpf.Disassemble(raw)
+	if !ok {
+		return errors.New("not a classic BPF program")
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		return err
+	}
+	// seccomp_data: nr, arch, then ip and args. x/net/bpf's VM loads words
+	// big-endian; the kernel loads them in native (little) order, so each
+	// 32-bit field is written big-endian here.
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[0:], unix.SYS_EXECVE)
+	binary.BigEndian.PutUint32(data[4:], auditArch)
+	ret, err := vm.Run(data)
+	if err != nil {
+		return err
+	}
+	const retAllow, retLog = 0x7fff0000, 0x7ffc0000
+	if act := uint32(ret) & 0xffff0000; act != retAllow && act != retLog {
+		return fmt.Errorf("the profile does not allow execve (action %#x): the command could never start", uint32(ret))
+	}
+	return nil
+}
+
+// execCommand is the child's command mode: it returns only on failure,
+// with the exit code to use.
+func execCommand(argv []string, send func(wire.Kind, []byte)) int {
+	fail := func(op, path string, err error) int {
+		code := ExitNotExecutable
+		if errors.Is(err, fs.ErrNotExist) {
+			code = ExitNotFound
+		}
+		send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "exec", Op: op, Path: path, Errno: uint32(errnoOf(err)),
+			Msg: fmt.Sprintf("exec: %s %s: %v", op, path, err)}))
+		return code
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			err = fmt.Errorf("%w (%w)", fs.ErrNotExist, syscall.ENOENT)
+		}
+		return fail("find command", argv[0], err)
+	}
+	if os.Getpid() == 1 {
+		return runAsInit(path, argv, send, fail)
+	}
+	send(wire.KindReady, nil)
+	err = unix.Exec(path, argv, os.Environ())
+	return fail("execve", path, err)
+}
+
+// runAsInit starts the command as the only child of pid 1 and mirrors it.
+func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail func(string, string, error) int) int {
+	cmd := exec.Command(path)
+	cmd.Args = argv
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT)
+	if err := cmd.Start(); err != nil {
+		return fail("start", path, err)
+	}
+	send(wire.KindReady, nil)
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	cmd.Wait()
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite: vet, unit tests with -race and with cgo off, the
+# integration suite as the calling user and, when run as root, again as an
+# unprivileged user (uid 65534), and a short run of every fuzz target.
+# NSFORK_REQUIRE_ALL=1 turns every skip for a missing prerequisite into a
+# failure (CI sets it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+FUZZTIME="${FUZZTIME:-5s}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "build (cgo off and on)"
+CGO_ENABLED=0 go build ./...
+go build ./...
+
+step "go vet"
+go vet ./...
+
+UNIT=$(go list ./... | grep -v /integration)
+
+step "unit tests, -race"
+go test -race -count=1 $UNIT
+
+step "all tests, CGO_ENABLED=0 (integration as $(id -un))"
+CGO_ENABLED=0 go test -count=1 ./...
+
+step "integration, cgo on, as $(id -un)"
+go test -count=1 ./integration/
+
+if [ "$(id -u)" = 0 ]; then
+  step "integration as uid 65534 (rootless), cgo on and off"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  chmod 755 "$tmp"
+  go test -c -o "$tmp/integration.test" ./integration/
+  CGO_ENABLED=0 go test -c -o "$tmp/integration-nocgo.test" ./integration/
+  chmod 755 "$tmp"/*.test
+  for bin in integration.test integration-nocgo.test; do
+    (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+      env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)
+  done
+fi
+
+step "fuzz targets, $FUZZTIME each"
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+    echo "-- $pkg $f"
+    go test -run='^$' -fuzz="^$f\$" -fuzztime="$FUZZTIME" -fuzzminimizetime=0 "$pkg" >/dev/null
+  done
+done
+
+step "all checks passed"
