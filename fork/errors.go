@@ -132,3 +132,16 @@ func (e *SeccompError) Error() string {
 }
 
 func (e *SeccompError) Unwrap() error { return e.ExitError }
+
+// OOMError is a child killed by the kernel's OOM killer at its cgroup's
+// memory limit.
+type OOMError struct {
+	*ExitError
+	Usage Usage
+}
+
+func (e *OOMError) Error() string {
+	return fmt.Sprintf("fork: out of memory: the child was OOM-killed at its cgroup memory limit (peak %d bytes)", e.Usage.MemoryPeak)
+}
+
+func (e *OOMError) Unwrap() error { return e.ExitError }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/moby/sys/capability"
@@ -14,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/cgroups"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
@@ -42,6 +44,8 @@ type isolation struct {
 	ambient    []uintptr
 	joins      []specs.LinuxNamespace
 	filter     []bpf.RawInstruction
+	cgroup     *cgroups.Cgroup // made before the start, removed after Wait
+	cgroupFD   bool            // the child is cloned into it (v2)
 }
 
 // planIsolation validates o completely and works out how to start the child.
@@ -52,9 +56,6 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	}
 	if len(o.TimeOffsets) > 0 {
 		return nil, fmt.Errorf("fork: timeOffsets: %w: time namespace offsets are not built yet (a time namespace without offsets is)", errors.ErrUnsupported)
-	}
-	if o.Resources != nil {
-		return nil, fmt.Errorf("fork: resources: %w: cgroup limits are not wired into the launcher yet", errors.ErrUnsupported)
 	}
 	p := &isolation{opts: o}
 	if o.Seccomp != nil {
@@ -133,7 +134,32 @@ func mapsZero(m []specs.LinuxIDMapping) bool {
 	return false
 }
 
+// makeCgroup creates the sandbox's cgroup with its limits (nothing is
+// created without Resources). Stale cgroups of earlier, killed parents are
+// removed first.
+func (p *isolation) makeCgroup() error {
+	o := p.opts
+	if o.Resources == nil && o.CgroupsPath == "" {
+		return nil
+	}
+	cleanupOnce.Do(func() { cgroups.Cleanup(0) })
+	cg, err := cgroups.New(cgroups.Config{Resources: o.Resources, Path: o.CgroupsPath, BestEffort: o.CgroupsBestEffort})
+	if err != nil {
+		return fmt.Errorf("fork: cgroup: %w", err)
+	}
+	p.cgroup = cg
+	_, p.cgroupFD = cg.FD()
+	return nil
+}
+
+var cleanupOnce sync.Once
+
 func (p *isolation) apply(a *syscall.SysProcAttr) {
+	if p.cgroup != nil {
+		if fd, ok := p.cgroup.FD(); ok {
+			a.UseCgroupFD, a.CgroupFD = true, fd
+		}
+	}
 	a.Cloneflags |= p.cloneflags
 	a.UidMappings = p.uidMaps
 	a.GidMappings = p.gidMaps
@@ -151,13 +177,20 @@ func (p *isolation) apply(a *syscall.SysProcAttr) {
 // parentSteps reports whether the parent has work to do between the start
 // and the request.
 func (p *isolation) parentSteps() bool {
-	return p.helper || len(p.opts.Rlimits) > 0
+	return p.helper || len(p.opts.Rlimits) > 0 || (p.cgroup != nil && !p.cgroupFD)
 }
 
 // afterStart writes the id maps through the setuid helpers and sets the
 // rlimits with prlimit, which can raise a hard limit the child itself could
 // no longer raise.
 func (p *isolation) afterStart(pid int) error {
+	if p.cgroup != nil && !p.cgroupFD {
+		// cgroup v1: placed before the child gets its request, so before
+		// any of the function's code runs.
+		if err := p.cgroup.Add(pid); err != nil {
+			return fmt.Errorf("fork: cgroup: %w", err)
+		}
+	}
 	if p.helper {
 		if err := runMapHelper("newuidmap", pid, p.opts.UIDMappings); err != nil {
 			return err

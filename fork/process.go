@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsfork/nsfork/internal/cgroups"
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/sandbox"
 )
@@ -54,6 +55,8 @@ type Process struct {
 	readDone chan struct{}
 	release  chan struct{} // lets a namespace-joining start thread exit
 	command  bool          // StartCommand: no results, the command's status
+	cgroup   *cgroups.Cgroup
+	usage    *Usage
 	waitOnce sync.Once
 	waitErr  error
 
@@ -114,6 +117,31 @@ func (p *Process) Applied() []byte {
 	return p.applied
 }
 
+// Usage returns what the child's cgroup accounted (nil without cgroup
+// limits). It is valid after Wait.
+func (p *Process) Usage() *Usage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.usage
+}
+
+// Usage is the accounting of a sandbox's cgroup when it ended.
+type Usage struct {
+	MemoryPeak     uint64        // bytes
+	MemoryLimitHit bool          // the memory limit was reached
+	OOMKilled      bool          // the kernel's OOM killer killed a process in it
+	CPU            time.Duration // user + system
+	CPUUser        time.Duration
+	CPUSystem      time.Duration
+	PidsPeak       uint64
+	PidsLimitHit   bool // a fork failed at the pids limit
+}
+
+func usageOf(s *cgroups.Stats) *Usage {
+	return &Usage{MemoryPeak: s.MemoryPeak, MemoryLimitHit: s.MemoryLimitHit, OOMKilled: s.OOMKilled,
+		CPU: s.CPUUsage, CPUUser: s.CPUUser, CPUSystem: s.CPUSystem, PidsPeak: s.PidsPeak, PidsLimitHit: s.PidsLimitHit}
+}
+
 // Signal sends sig to the child.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
@@ -134,6 +162,13 @@ func (p *Process) wait() error {
 	werr := p.cmd.Wait()
 	close(p.release)
 	p.ProcessState = p.cmd.ProcessState
+	if p.cgroup != nil {
+		if st, err := p.cgroup.Stats(); err == nil {
+			p.usage = usageOf(st)
+		}
+		// Kills whatever is left in the cgroup, then removes it.
+		p.cgroup.Destroy()
+	}
 	// The child is gone; its end of the channel closes with it unless the
 	// function handed it on, which close-on-exec prevents. Bound the wait
 	// for the reader anyway.
@@ -160,6 +195,9 @@ func (p *Process) wait() error {
 		return nil
 	}
 	ee := &ExitError{ProcessState: st}
+	if p.usage != nil && p.usage.OOMKilled && ee.Signal() == syscall.SIGKILL {
+		return &OOMError{ExitError: ee, Usage: *p.usage}
+	}
 	if ee.Signal() == syscall.SIGSYS {
 		return &SeccompError{ExitError: ee}
 	}

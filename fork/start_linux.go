@@ -49,7 +49,17 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		if plan, err = planIsolation(opts); err != nil {
 			return nil, err
 		}
+		if err := plan.makeCgroup(); err != nil {
+			return nil, err
+		}
 	}
+	// Whatever fails from here on removes the cgroup again.
+	started := false
+	defer func() {
+		if !started && plan != nil && plan.cgroup != nil {
+			plan.cgroup.Destroy()
+		}
+	}()
 
 	token := make([]byte, 16)
 	rand.Read(token)
@@ -159,6 +169,10 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 			parentEnd.Close()
 			return nil, err
 		}
+	}
+	started = true
+	if plan != nil {
+		p.cgroup = plan.cgroup
 	}
 	max := c.MaxResult
 	if max <= 0 {

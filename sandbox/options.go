@@ -97,6 +97,9 @@ type Options struct {
 	// cgroup to create them in, OCI linux.cgroupsPath.
 	Resources   *specs.LinuxResources `json:"resources,omitempty"`
 	CgroupsPath string                `json:"cgroupsPath,omitempty"`
+	// CgroupsBestEffort skips the limits that cannot be applied (rootless
+	// without a delegated cgroup) instead of failing (nsfork extension).
+	CgroupsBestEffort bool `json:"cgroupsBestEffort,omitempty"`
 
 	// Env is added to the child's environment (KEY=VALUE), OCI process.env.
 	// With ClearEnv (an nsfork extension, set by FromSpec as OCI implies) the
