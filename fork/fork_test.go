@@ -314,10 +314,10 @@ func TestRegisterPanics(t *testing.T) {
 		name string
 		fn   any
 	}{
-		{"add", func() {}},   // duplicate
-		{"", func() {}},      // empty
-		{"a b", func() {}},   // space
-		{"notfunc", 42},      // not a function
+		{"add", func() {}}, // duplicate
+		{"", func() {}},    // empty
+		{"a b", func() {}}, // space
+		{"notfunc", 42},    // not a function
 	} {
 		func() {
 			defer func() {

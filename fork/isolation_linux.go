@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/moby/sys/capability"
-	"golang.org/x/net/bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/cgroups"

@@ -2,11 +2,11 @@ package fork
 
 import (
 	"os"
-	"unsafe"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )

@@ -187,4 +187,5 @@ func TestCgroupNestedAndRemoved(t *testing.T) {
 }
 
 var _ = context.Background
+
 func ptr[T any](v T) *T { return &v }
