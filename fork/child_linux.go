@@ -48,15 +48,21 @@ func Init() {
 type marker struct {
 	fd, nfds int
 	token    []byte
+	staged   int // >0: the request is in this descriptor (second stage)
 }
 
 func parseMarker(v string) (marker, error) {
 	var m marker
 	parts := strings.Split(v, ":")
-	if len(parts) != 4 || parts[0] != "1" {
+	if (len(parts) != 4 && len(parts) != 5) || parts[0] != "1" {
 		return m, fmt.Errorf("malformed marker")
 	}
 	var err error
+	if len(parts) == 5 {
+		if m.staged, err = strconv.Atoi(parts[4]); err != nil || m.staged < 3 || m.staged > 1<<20 {
+			return m, fmt.Errorf("malformed marker request fd")
+		}
+	}
 	if m.fd, err = strconv.Atoi(parts[1]); err != nil || m.fd < 3 || m.fd > 1<<20 {
 		return m, fmt.Errorf("malformed marker fd")
 	}
@@ -97,7 +103,7 @@ func checkChannel(fd int) error {
 // without close-on-exec that is neither stdio nor in [first, first+n).
 // Descriptors the runtime or package initialisers opened are close-on-exec
 // and stay.
-func closeStray(first, n int) {
+func closeStray(first, n int, keep int) {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		// No /proc: mark everything above the passed range close-on-exec
@@ -107,7 +113,7 @@ func closeStray(first, n int) {
 	}
 	for _, e := range ents {
 		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd <= 2 || (fd >= first && fd < first+n) {
+		if err != nil || fd <= 2 || (fd >= first && fd < first+n) || fd == keep {
 			continue
 		}
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
@@ -127,7 +133,7 @@ func child(mv string) int {
 		fmt.Fprintf(os.Stderr, "fork: %s is set but this process has no valid parent channel (%v): refusing to run any function\n", markerEnv, err)
 		return wire.ExitBadMarker
 	}
-	closeStray(m.fd, m.nfds)
+	closeStray(m.fd, m.nfds, m.staged)
 	passed := map[int]bool{}
 	for fd := m.fd + 1; fd < m.fd+m.nfds; fd++ {
 		passed[fd] = true
@@ -142,12 +148,18 @@ func child(mv string) int {
 		return code
 	}
 
-	ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
-	k, payload, err := wire.ReadFrame(ctrl, maxRequest)
+	var k wire.Kind
+	var payload []byte
+	if m.staged > 0 {
+		k, payload, err = readStagedRequest(m.staged)
+	} else {
+		ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
+		k, payload, err = wire.ReadFrame(ctrl, maxRequest)
+		ctrl.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		return refuse(wire.ExitProtocol, "request", err)
 	}
-	ctrl.SetReadDeadline(time.Time{})
 	if k != wire.KindRequest {
 		return refuse(wire.ExitProtocol, "request", fmt.Errorf("expected a request frame, got %s", k))
 	}
@@ -180,6 +192,13 @@ func child(mv string) int {
 		var opts sandbox.Options
 		if err := json.Unmarshal(req.Sandbox, &opts); err != nil {
 			return refuse(wire.ExitProtocol, "sandbox", err)
+		}
+		if wantsTimeOffsets(&opts) && m.staged == 0 {
+			var frame bytesBuffer
+			wire.WriteFrame(&frame, wire.KindRequest, payload)
+			err := enterTimeNamespace(&opts, m, frame)
+			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
+			return wire.ExitSetup
 		}
 		filter, err := nsinit.DecodeFilter(req.Filter)
 		if err != nil {
@@ -269,3 +288,7 @@ func run(f *Function, in []reflect.Value, send func(wire.Kind, []byte)) (code in
 	send(wire.KindResult, wire.EncodeValues(vals))
 	return wire.ExitOK
 }
+
+type bytesBuffer []byte
+
+func (b *bytesBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }

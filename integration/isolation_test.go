@@ -506,3 +506,30 @@ func TestPid1Signals(t *testing.T) {
 		r.Close()
 	}
 }
+
+func clocks() ([2]int64, error) {
+	var mono, boot unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot)
+	return [2]int64{mono.Sec, boot.Sec}, nil
+}
+
+func init() { fork.RegisterFunc("clocks", clocks) }
+
+// TestTimeNamespaceOffsets: the function's monotonic and boot clocks run
+// with the offsets asked for.
+func TestTimeNamespaceOffsets(t *testing.T) {
+	opts := sandbox.Default().WithNamespaces(specs.TimeNamespace)
+	opts.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1000000}, "boottime": {Secs: 2000000}}
+	host, _ := clocks()
+	got, err := fork.Call[[2]int64](context.Background(), "clocks", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got[0] - host[0]; d < 1000000-5 || d > 1000000+5 {
+		t.Errorf("monotonic offset %d s, want 1000000", d)
+	}
+	if d := got[1] - host[1]; d < 2000000-5 || d > 2000000+5 {
+		t.Errorf("boottime offset %d s, want 2000000", d)
+	}
+}
