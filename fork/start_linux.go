@@ -160,6 +160,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	childEnd.Close()
 	out.close()
 
+	if testHookAfterStart != nil {
+		testHookAfterStart(cmd.Process.Pid)
+	}
 	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release, command: argv != nil}
 	if plan != nil && plan.parentSteps() {
 		if err := plan.afterStart(p.Pid); err != nil {
@@ -187,6 +190,10 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	}
 	return p, nil
 }
+
+// testHookAfterStart, set only by this package's tests, runs between the
+// start and the parent's steps.
+var testHookAfterStart func(pid int)
 
 func orBackground(ctx context.Context) context.Context {
 	if ctx == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -15,8 +16,25 @@ import (
 	"github.com/nsfork/nsfork/sandbox"
 )
 
+// psxUsable: in a cgo build libpsx lists /proc/<getpid()>/task to find
+// the threads to change; with a new pid namespace and the host's /proc
+// that is another process's directory, and libpsx would wait forever.
+func psxUsable(op string) error {
+	if !cgoBuild {
+		return nil
+	}
+	link, err := os.Readlink("/proc/self")
+	if err == nil && link == strconv.Itoa(os.Getpid()) {
+		return nil
+	}
+	return fail("capabilities", op, "/proc", fmt.Errorf("%w: in a cgo build per-thread settings go through libpsx, which needs a /proc of this pid namespace: add a mount namespace (a new /proc is mounted then) or build with CGO_ENABLED=0", ErrUnsupported))
+}
+
 // allThreadsPrctl runs prctl on every OS thread of the process.
 func allThreadsPrctl(op string, option, arg2, arg3 uintptr) error {
+	if err := psxUsable(op); err != nil {
+		return err
+	}
 	if _, _, e := psx.Syscall6(unix.SYS_PRCTL, option, arg2, arg3, 0, 0, 0); e != 0 {
 		return fail("capabilities", op, "", e)
 	}
@@ -125,6 +143,9 @@ func stepCapabilities(o *sandbox.Options, _ Config, a *Applied) error {
 		}
 		sets[i] = m
 	}
+	if err := psxUsable("capset"); err != nil {
+		return err
+	}
 	hdr := capHeader{version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]capData
 	for i := range 2 {
@@ -161,6 +182,9 @@ func stepCapabilities(o *sandbox.Options, _ Config, a *Applied) error {
 func stepNoNewPrivs(o *sandbox.Options, _ Config, a *Applied) error {
 	if !o.NoNewPrivileges {
 		return nil
+	}
+	if err := psxUsable("prctl PR_SET_NO_NEW_PRIVS"); err != nil {
+		return err
 	}
 	if _, _, e := psx.Syscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		return fail("no_new_privs", "prctl PR_SET_NO_NEW_PRIVS", "", e)
