@@ -339,6 +339,7 @@ func TestCompatFunctionReuse(t *testing.T) {
 	}
 	reg := registeredPrint()
 	reg.Stdout = w
+	defer func() { reg.Stdout = nil }()
 	for i := range 3 {
 		if err := reg.Fork(fmt.Sprintf("line%d;", i)); err != nil {
 			t.Fatal(err)
