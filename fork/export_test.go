@@ -13,3 +13,14 @@ func ForgedRequest(name string, token []byte) []byte {
 type bytesWriter []byte
 
 func (b *bytesWriter) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+// ForgedRequestArgs frames a request with raw gob argument bytes.
+func ForgedRequestArgs(name string, token []byte, gobs [][]byte) []byte {
+	var b bytesWriter
+	req := &wire.Request{Version: wire.Version, Token: token, Name: name}
+	for _, g := range gobs {
+		req.Args = append(req.Args, wire.Arg{Kind: wire.ArgGob, Data: g})
+	}
+	wire.WriteFrame(&b, wire.KindRequest, wire.EncodeRequest(req))
+	return b
+}

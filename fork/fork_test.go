@@ -68,6 +68,7 @@ func init() {
 	fork.RegisterFunc("env", func(k string) string { return os.Getenv(k) })
 	fork.RegisterFunc("fds", func() []string { return listFDs() })
 	fork.RegisterFunc("nothing", func() (int, error) { return 42, nil })
+	fork.RegisterFunc("stopSelf", func() { syscall.Kill(os.Getpid(), syscall.SIGSTOP); time.Sleep(time.Hour) })
 	fork.Init()
 }
 

@@ -201,9 +201,10 @@ func (p *Process) wait() error {
 	if ee.Signal() == syscall.SIGSYS {
 		return &SeccompError{ExitError: ee}
 	}
+	if p.readErr != nil {
+		return p.readErr // the parent killed a child that broke the protocol
+	}
 	switch {
-	case p.readErr != nil:
-		ee.Reason = p.readErr.Error()
 	case !p.ready:
 		ee.Reason = reasonBeforeReady(st)
 	}
