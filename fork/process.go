@@ -229,7 +229,8 @@ func (p *Process) read(max uint32) {
 	for {
 		k, payload, err := wire.ReadFrame(p.ctrl, max)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, os.ErrClosed) {
+			// A reset means the child exited with our request unread.
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, os.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) {
 				p.mu.Lock()
 				p.readErr = &ProtocolError{Err: err}
 				p.mu.Unlock()
