@@ -370,10 +370,12 @@ var printFn = func() *fork.Function {
 
 func registeredPrint() *fork.Function { return printFn }
 
+var lateOnce sync.Once
+
 // TestUnregisteredInChild: a function registered in the parent only (after
 // Init ran) is refused by the child with a clear error.
 func TestUnregisteredInChild(t *testing.T) {
-	fork.RegisterFunc("lateRegistered", func() {})
+	lateOnce.Do(func() { fork.RegisterFunc("lateRegistered", func() {}) })
 	p, err := fork.Start("lateRegistered")
 	if err != nil {
 		t.Fatal(err)
