@@ -1,0 +1,185 @@
+package nsinit
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountOptions is an OCI mount's option list, sorted into what goes where:
+// flags for a new file system's mount(2), attributes for mount_setattr(2) on
+// a bind, the propagation, and the file system's own data string.
+type mountOptions struct {
+	bind, recursive bool
+	// set and clr are MOUNT_ATTR_* bits the options ask to set or clear;
+	// atime is the MOUNT_ATTR_* atime mode when atimeSet.
+	set, clr uint64
+	atime    uint64
+	atimeSet bool
+	// msFlags are the MS_* flags for mount(2) of a new file system.
+	msFlags uintptr
+	// prop is an MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE flag, with
+	// MS_REC for the r- variants; 0 leaves the propagation alone.
+	prop uintptr
+	data []string
+}
+
+type flagOpt struct {
+	set, clr uint64 // MOUNT_ATTR bits
+	ms       uintptr
+}
+
+var attrOptions = map[string]flagOpt{
+	"ro":          {set: unix.MOUNT_ATTR_RDONLY, ms: unix.MS_RDONLY},
+	"rw":          {clr: unix.MOUNT_ATTR_RDONLY},
+	"nosuid":      {set: unix.MOUNT_ATTR_NOSUID, ms: unix.MS_NOSUID},
+	"suid":        {clr: unix.MOUNT_ATTR_NOSUID},
+	"nodev":       {set: unix.MOUNT_ATTR_NODEV, ms: unix.MS_NODEV},
+	"dev":         {clr: unix.MOUNT_ATTR_NODEV},
+	"noexec":      {set: unix.MOUNT_ATTR_NOEXEC, ms: unix.MS_NOEXEC},
+	"exec":        {clr: unix.MOUNT_ATTR_NOEXEC},
+	"nosymfollow": {set: unix.MOUNT_ATTR_NOSYMFOLLOW, ms: unix.MS_NOSYMFOLLOW},
+	"symfollow":   {clr: unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"nodiratime":  {set: unix.MOUNT_ATTR_NODIRATIME, ms: unix.MS_NODIRATIME},
+	"diratime":    {clr: unix.MOUNT_ATTR_NODIRATIME},
+}
+
+// atimeOptions map to the MOUNT_ATTR atime mode and the MS flag.
+var atimeOptions = map[string]flagOpt{
+	"relatime":    {set: unix.MOUNT_ATTR_RELATIME, ms: unix.MS_RELATIME},
+	"noatime":     {set: unix.MOUNT_ATTR_NOATIME, ms: unix.MS_NOATIME},
+	"strictatime": {set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME},
+	// atime, norelatime and nostrictatime undo a mode: strict atime.
+	"atime":         {set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME},
+	"norelatime":    {set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME},
+	"nostrictatime": {set: unix.MOUNT_ATTR_RELATIME, ms: unix.MS_RELATIME},
+}
+
+// msOnly are options for a new file system only (no mount attribute).
+var msOnly = map[string]uintptr{
+	"sync":     unix.MS_SYNCHRONOUS,
+	"async":    0,
+	"dirsync":  unix.MS_DIRSYNC,
+	"lazytime": unix.MS_LAZYTIME,
+	"mand":     unix.MS_MANDLOCK,
+	"nomand":   0,
+	"silent":   unix.MS_SILENT,
+	"loud":     0,
+}
+
+var propagationOptions = map[string]uintptr{
+	"shared":      unix.MS_SHARED,
+	"rshared":     unix.MS_SHARED | unix.MS_REC,
+	"slave":       unix.MS_SLAVE,
+	"rslave":      unix.MS_SLAVE | unix.MS_REC,
+	"private":     unix.MS_PRIVATE,
+	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+	"unbindable":  unix.MS_UNBINDABLE,
+	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+func parseMountOptions(opts []string) (*mountOptions, error) {
+	mo := &mountOptions{}
+	for _, o := range opts {
+		switch o {
+		case "bind":
+			mo.bind = true
+			continue
+		case "rbind":
+			mo.bind, mo.recursive = true, true
+			continue
+		case "remount":
+			return nil, fmt.Errorf("option %q is not supported in a mount list", o)
+		}
+		if f, ok := attrOptions[o]; ok {
+			mo.set = mo.set&^f.clr | f.set
+			mo.clr = mo.clr&^f.set | f.clr
+			// "rw" after "ro" and the like: the later one wins.
+			mo.msFlags = mo.msFlags&^attrMS(f.clr) | f.ms
+			continue
+		}
+		if f, ok := atimeOptions[o]; ok {
+			mo.atime, mo.atimeSet = f.set, true
+			mo.msFlags = mo.msFlags&^(unix.MS_RELATIME|unix.MS_NOATIME|unix.MS_STRICTATIME) | f.ms
+			continue
+		}
+		if f, ok := msOnly[o]; ok {
+			mo.msFlags |= f
+			continue
+		}
+		if p, ok := propagationOptions[o]; ok {
+			mo.prop = p
+			continue
+		}
+		if o == "" || strings.ContainsRune(o, 0) {
+			return nil, fmt.Errorf("empty or NUL-containing option %q", o)
+		}
+		mo.data = append(mo.data, o)
+	}
+	return mo, nil
+}
+
+// attrMS maps MOUNT_ATTR bits to the matching MS_* flags.
+func attrMS(a uint64) uintptr {
+	var ms uintptr
+	for _, f := range attrOptions {
+		if f.set&a != 0 {
+			ms |= f.ms
+		}
+	}
+	return ms
+}
+
+// dataString is the comma-joined data options, for mount(2).
+func (mo *mountOptions) dataString() string { return strings.Join(mo.data, ",") }
+
+// propagationAttr turns an MS_* propagation flag into mount_setattr's
+// propagation value and whether it is recursive.
+func propagationAttr(p uintptr) (uint64, bool) {
+	return uint64(p &^ unix.MS_REC), p&unix.MS_REC != 0
+}
+
+// statfsAttrs returns the MOUNT_ATTR bits of the mount at fd, read with
+// fstatfs: in a user namespace these are the flags the kernel locked on a
+// mount copied from the parent namespace, which a bind must keep.
+func statfsAttrs(fd int) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return 0, err
+	}
+	var a uint64
+	for _, m := range []struct {
+		st   int64
+		attr uint64
+	}{
+		{unix.ST_RDONLY, unix.MOUNT_ATTR_RDONLY},
+		{unix.ST_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.ST_NODEV, unix.MOUNT_ATTR_NODEV},
+		{unix.ST_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+		{unix.ST_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	} {
+		if st.Flags&m.st != 0 {
+			a |= m.attr
+		}
+	}
+	return a, nil
+}
+
+// attrNames names MOUNT_ATTR bits for the report.
+func attrNames(a uint64) string {
+	var n []string
+	for _, m := range []struct {
+		attr uint64
+		name string
+	}{
+		{unix.MOUNT_ATTR_RDONLY, "ro"}, {unix.MOUNT_ATTR_NOSUID, "nosuid"},
+		{unix.MOUNT_ATTR_NODEV, "nodev"}, {unix.MOUNT_ATTR_NOEXEC, "noexec"},
+		{unix.MOUNT_ATTR_NODIRATIME, "nodiratime"}, {unix.MOUNT_ATTR_NOSYMFOLLOW, "nosymfollow"},
+	} {
+		if a&m.attr != 0 {
+			n = append(n, m.name)
+		}
+	}
+	return strings.Join(n, ",")
+}
