@@ -97,7 +97,13 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if len(childArgv) == 0 {
 		childArgv = []string{os.Args[0]}
 	}
-	cmd := exec.CommandContext(orBackground(ctx), "/proc/self/exe")
+	exe := "/proc/self/exe"
+	if plan != nil {
+		if exe, err = sealedSelf(); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.CommandContext(orBackground(ctx), exe)
 	cmd.Args = childArgv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
 	if cmd.Stdin == nil {

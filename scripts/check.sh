@@ -37,6 +37,9 @@ if [ "$(id -u)" = 0 ]; then
   go test -c -o "$tmp/integration.test" ./integration/
   CGO_ENABLED=0 go test -c -o "$tmp/integration-nocgo.test" ./integration/
   chmod 755 "$tmp"/*.test
+  # Owned by the unprivileged user, as a user's own program would be: the
+  # self-exe overwrite attack then has the file permissions on its side.
+  chown 65534:65534 "$tmp"/*.test
   for bin in integration.test integration-nocgo.test; do
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)

@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// exeAttack tries, from inside the sandbox, to open the launcher's binary
+// for writing through every /proc path that leads to it, and through a
+// read-only descriptor re-opened for writing (the CVE-2019-5736 way).
+// It returns one line per attempt that succeeded.
+func exeAttack(ppid int) []string {
+	var won []string
+	paths := []string{"/proc/self/exe", "/proc/1/exe"}
+	if ppid > 0 {
+		paths = append(paths, fmt.Sprintf("/proc/%d/exe", ppid))
+	}
+	for _, p := range paths {
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			f.Close()
+			won = append(won, "opened for writing: "+p)
+		}
+		if r, err := os.Open(p); err == nil {
+			if f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", r.Fd()), os.O_WRONLY, 0); err == nil {
+				if _, err := f.Write([]byte("owned")); err == nil {
+					won = append(won, "wrote through a re-opened descriptor: "+p)
+				}
+				f.Close()
+			}
+			r.Close()
+		}
+	}
+	return won
+}
+
+// exeIsDisk reports whether /proc/self/exe is the given file.
+func exeIsDisk(path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Stat("/proc/self/exe", &a); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(path, &b); err != nil {
+		return false, err
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+}
+
+func init() {
+	fork.RegisterFunc("exeAttack", exeAttack)
+	fork.RegisterFunc("exeIsDisk", exeIsDisk)
+}
+
+func fileHash(t *testing.T, p string) [32]byte {
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+// TestSelfExeCannotBeOverwritten: from a sandbox (with and without a pid
+// namespace, so that the launcher's /proc entry is visible too), no path
+// through /proc reaches the launcher's binary for writing, the child runs
+// from a sealed copy, and the binary's hash is unchanged.
+func TestSelfExeCannotBeOverwritten(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fileHash(t, self)
+	for _, opts := range []*sandbox.Options{sandbox.Default(), sandbox.Default().WithoutNamespaces(specs.PIDNamespace)} {
+		won, err := fork.Call[[]string](context.Background(), "exeAttack", opts, os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range won {
+			t.Errorf("attack succeeded: %s", w)
+		}
+		same, err := fork.Call[bool](context.Background(), "exeIsDisk", opts, self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if same {
+			t.Errorf("the sandboxed child runs the binary on disk, not a sealed copy")
+		}
+	}
+	if fileHash(t, self) != before {
+		t.Fatal("the launcher's binary changed")
+	}
+}
