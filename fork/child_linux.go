@@ -212,6 +212,20 @@ func child(mv string) int {
 		if applied != nil {
 			send(wire.KindApplied, applied)
 		}
+		if req.Flags&wire.FlagWaitGo != 0 {
+			ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
+			k, why, err := wire.ReadFrame(ctrl, 1<<20)
+			ctrl.SetReadDeadline(time.Time{})
+			switch {
+			case err != nil:
+				return refuse(wire.ExitProtocol, "go", err)
+			case k == wire.KindStop:
+				send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "refused", Op: "the parent refused the applied settings", Msg: "refused: " + string(why)}))
+				return wire.ExitSetup
+			case k != wire.KindGo:
+				return refuse(wire.ExitProtocol, "go", fmt.Errorf("expected go or stop, got %s", k))
+			}
+		}
 	}
 	if req.Flags&wire.FlagDieWithParent != 0 {
 		go watchParent(ctrl)

@@ -29,7 +29,6 @@ func init() {
 	})
 }
 
-
 func TestParentDeathHelper(t *testing.T) {
 	stage := os.Getenv("NSFORK_PD_STAGE")
 	if stage == "" {
@@ -144,4 +143,3 @@ func alive(pid int) bool {
 	i := strings.LastIndex(s, ")")
 	return i < 0 || !strings.HasPrefix(s[i+2:], "Z")
 }
-

@@ -40,6 +40,11 @@ type Config struct {
 	// MaxResult bounds the bytes of any one message from the child
 	// (results, errors); 0 means DefaultMaxResult.
 	MaxResult int
+	// OnApplied, with a sandbox, is called with the child's JSON report of
+	// what it applied, after setup and before the function runs or the
+	// command is exec'ed; the child waits for it. A non-nil error stops the
+	// child there: Wait then returns a *SetupError with step "refused".
+	OnApplied func(p *Process, applied []byte) error
 }
 
 // Process is a started child.
@@ -49,16 +54,17 @@ type Process struct {
 	// ProcessState is set once Wait has returned.
 	ProcessState *os.ProcessState
 
-	cmd      *exec.Cmd
-	ctrl     *os.File
-	fn       *Function
-	readDone chan struct{}
-	release  chan struct{} // lets a namespace-joining start thread exit
-	command  bool          // StartCommand: no results, the command's status
-	cgroup   *cgroups.Cgroup
-	usage    *Usage
-	waitOnce sync.Once
-	waitErr  error
+	cmd       *exec.Cmd
+	ctrl      *os.File
+	fn        *Function
+	readDone  chan struct{}
+	release   chan struct{} // lets a namespace-joining start thread exit
+	command   bool          // StartCommand: no results, the command's status
+	cgroup    *cgroups.Cgroup
+	usage     *Usage
+	onApplied func(*Process, []byte) error
+	waitOnce  sync.Once
+	waitErr   error
 
 	mu       sync.Mutex
 	ready    bool
@@ -246,6 +252,13 @@ func (p *Process) read(max uint32) {
 			return
 		}
 		p.take(k, payload)
+		if k == wire.KindApplied && p.onApplied != nil {
+			if err := p.onApplied(p, payload); err != nil {
+				wire.WriteFrame(p.ctrl, wire.KindStop, []byte(err.Error()))
+			} else {
+				wire.WriteFrame(p.ctrl, wire.KindGo, nil)
+			}
+		}
 	}
 }
 

@@ -78,6 +78,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if plan != nil && plan.filter != nil {
 		req.Filter = nsinit.EncodeFilter(plan.filter)
 	}
+	if opts != nil && c.OnApplied != nil {
+		req.Flags |= wire.FlagWaitGo
+	}
 	if opts != nil {
 		if req.Sandbox, err = json.Marshal(opts); err != nil {
 			return nil, fmt.Errorf("fork: encoding sandbox options: %w", err)
@@ -170,6 +173,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		testHookAfterStart(cmd.Process.Pid)
 	}
 	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release, command: argv != nil}
+	if opts != nil {
+		p.onApplied = c.OnApplied
+	}
 	if plan != nil && plan.parentSteps() {
 		if err := plan.afterStart(p.Pid); err != nil {
 			cmd.Cancel()

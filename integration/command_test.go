@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,5 +79,42 @@ func TestCommandPid1ForwardsSignals(t *testing.T) {
 	}
 	if l, _ := br.ReadString('\n'); l != "got-term\n" {
 		t.Fatalf("trap output %q", l)
+	}
+}
+
+// TestOnAppliedGate: the parent sees the applied settings before the
+// command starts, and refusing them stops the command from ever running.
+func TestOnAppliedGate(t *testing.T) {
+	marker := t.TempDir() + "/ran"
+	var seen []byte
+	c := &fork.Config{OnApplied: func(p *fork.Process, applied []byte) error {
+		seen = applied
+		return errors.New("not what I asked for")
+	}}
+	p, err := c.StartCommand(context.Background(), sandbox.Default(), "/bin/sh", "-c", "touch "+marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Wait()
+	var se *fork.SetupError
+	if !errors.As(err, &se) || se.Step != "refused" || !strings.Contains(err.Error(), "not what I asked for") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the command ran although its settings were refused")
+	}
+	if !strings.Contains(string(seen), `"namespaces"`) {
+		t.Fatalf("applied report %q", seen)
+	}
+	c.OnApplied = func(*fork.Process, []byte) error { return nil }
+	p, err = c.StartCommand(context.Background(), sandbox.Default(), "/bin/sh", "-c", "touch "+marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("accepted settings, but the command did not run")
 	}
 }

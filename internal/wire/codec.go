@@ -50,6 +50,7 @@ type Request struct {
 const (
 	FlagDieWithParent uint32 = 1 << 0 // child exits when the control socket closes
 	FlagCommand       uint32 = 1 << 1 // command mode: nothing of the launcher survives exec
+	FlagWaitGo        uint32 = 1 << 2 // after sending Applied, wait for KindGo or KindStop
 )
 
 // Panic is a recovered panic in the child.

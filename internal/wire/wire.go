@@ -19,14 +19,16 @@ import (
 type Kind byte
 
 const (
-	KindRequest  Kind = 1 // parent -> child: Request
-	KindReady    Kind = 2 // child -> parent: setup done, function about to run
-	KindResult   Kind = 3 // child -> parent: Values (the function's results)
-	KindError    Kind = 4 // child -> parent: RemoteError (function returned an error)
-	KindPanic    Kind = 5 // child -> parent: Panic
-	KindSetup    Kind = 6 // child -> parent: SetupError
-	KindApplied  Kind = 7 // child -> parent: JSON report of applied settings
-	KindProtocol Kind = 8 // child -> parent: SetupError for a request it could not take
+	KindRequest  Kind = 1  // parent -> child: Request
+	KindReady    Kind = 2  // child -> parent: setup done, function about to run
+	KindResult   Kind = 3  // child -> parent: Values (the function's results)
+	KindError    Kind = 4  // child -> parent: RemoteError (function returned an error)
+	KindPanic    Kind = 5  // child -> parent: Panic
+	KindSetup    Kind = 6  // child -> parent: SetupError
+	KindApplied  Kind = 7  // child -> parent: JSON report of applied settings
+	KindProtocol Kind = 8  // child -> parent: SetupError for a request it could not take
+	KindGo       Kind = 9  // parent -> child: the applied settings are accepted, go on
+	KindStop     Kind = 10 // parent -> child: refused (payload: why), give up
 )
 
 func (k Kind) String() string {
@@ -47,6 +49,10 @@ func (k Kind) String() string {
 		return "applied"
 	case KindProtocol:
 		return "protocol-error"
+	case KindGo:
+		return "go"
+	case KindStop:
+		return "stop"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/nsinit"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// reportDoc is what --report writes.
+type reportDoc struct {
+	Version  int          `json:"version"`
+	Command  []string     `json:"command"`
+	Launcher launcherInfo `json:"launcher"`
+	// Requested is what sandboxrun asked for; the seccomp profile is
+	// summarised in Seccomp.
+	Requested *sandbox.Options `json:"requested"`
+	Seccomp   *seccompInfo     `json:"seccompProfile,omitempty"`
+	// Applied is the sandbox's own record (nsinit.Applied), made inside
+	// after the last setup step and before the command runs.
+	Applied json.RawMessage `json:"applied"`
+	Parent  parentView      `json:"parent"`
+	Strict  *strictInfo     `json:"strict,omitempty"`
+	// Notes say how sandboxrun read an OCI config where it had a choice.
+	Notes []string `json:"notes,omitempty"`
+	// Result is added to a report FILE once the command has ended.
+	Result *resultInfo `json:"result,omitempty"`
+}
+
+type seccompInfo struct {
+	Name          string   `json:"name"` // default, a file, or "config"
+	DefaultAction string   `json:"defaultAction"`
+	Architectures []string `json:"architectures,omitempty"`
+	Rules         int      `json:"rules"`
+	Syscalls      int      `json:"syscalls"` // names with a rule
+}
+
+type launcherInfo struct {
+	EUID          int    `json:"euid"`
+	EGID          int    `json:"egid"`
+	Rootless      bool   `json:"rootless"`
+	Seccomp       string `json:"seccomp"` // default, unconfined, a file, or "config"
+	Timeout       string `json:"timeout,omitempty"`
+	KillAfter     string `json:"killAfter,omitempty"`
+	DieWithParent bool   `json:"dieWithParent"`
+}
+
+// parentView is the sandbox seen from sandboxrun, outside it.
+type parentView struct {
+	Pid           int               `json:"pid"` // the sandbox's first process, in sandboxrun's pid namespace
+	Namespaces    map[string]string `json:"namespaces,omitempty"`
+	NewNamespaces []string          `json:"newNamespaces,omitempty"` // those that differ from sandboxrun's own
+	UIDMap        string            `json:"uidMap,omitempty"`
+	GIDMap        string            `json:"gidMap,omitempty"`
+	Cgroup        string            `json:"cgroup,omitempty"` // /proc/PID/cgroup
+	NewCgroup     bool              `json:"newCgroup"`
+}
+
+type strictInfo struct {
+	OK      bool     `json:"ok"`
+	Missing []string `json:"missing,omitempty"`
+}
+
+type resultInfo struct {
+	ExitCode int         `json:"exitCode"`
+	Error    string      `json:"error,omitempty"`
+	Usage    *fork.Usage `json:"usage,omitempty"`
+}
+
+// reporter writes --report and checks --strict.
+type reporter struct {
+	pl     *plan
+	f      *runFlags
+	p      *fork.Process
+	stdout io.Writer
+	doc    *reportDoc
+	wrote  bool
+}
+
+func newReporter(pl *plan, f *runFlags, p *fork.Process, stdout io.Writer) *reporter {
+	if f.report == "" && !f.strict {
+		return nil
+	}
+	return &reporter{pl: pl, f: f, p: p, stdout: stdout}
+}
+
+func (r *reporter) build(applied []byte) {
+	o := r.pl.opts
+	req := o.Clone()
+	req.Seccomp = nil
+	d := &reportDoc{
+		Version:   1,
+		Command:   r.pl.argv,
+		Requested: req,
+		Notes:     r.pl.notes,
+		Applied:   json.RawMessage(applied),
+		Launcher: launcherInfo{
+			EUID: os.Geteuid(), EGID: os.Getegid(), Rootless: os.Geteuid() != 0,
+			Seccomp: r.pl.seccomp, DieWithParent: o.DieWithParent,
+		},
+		Parent: parentOf(r.p.Pid),
+	}
+	if s := o.Seccomp; s != nil {
+		si := &seccompInfo{Name: r.pl.seccomp, DefaultAction: string(s.DefaultAction), Rules: len(s.Syscalls)}
+		for _, a := range s.Architectures {
+			si.Architectures = append(si.Architectures, string(a))
+		}
+		for _, sc := range s.Syscalls {
+			si.Syscalls += len(sc.Names)
+		}
+		d.Seccomp = si
+	}
+	if r.f.timeout > 0 {
+		d.Launcher.Timeout = r.f.timeout.String()
+	}
+	if r.f.killAft > 0 {
+		d.Launcher.KillAfter = r.f.killAft.String()
+	}
+	if len(applied) == 0 {
+		d.Applied = nil
+	}
+	if r.f.strict && applied != nil {
+		var a nsinit.Applied
+		missing := []string{"the sandbox's record of what it applied cannot be read"}
+		if json.Unmarshal(applied, &a) == nil {
+			missing = strictCheck(o, &a, &d.Parent)
+		}
+		d.Strict = &strictInfo{OK: len(missing) == 0, Missing: missing}
+	}
+	r.doc = d
+}
+
+// finish completes the report once the command has ended.
+func (r *reporter) finish(werr error, code int) error {
+	if r.f.report == "" {
+		return nil
+	}
+	if r.doc == nil {
+		r.build(r.p.Applied())
+	}
+	if r.f.report == "-" && r.wrote {
+		return nil
+	}
+	res := &resultInfo{ExitCode: code, Usage: r.p.Usage()}
+	if werr != nil {
+		res.Error = werr.Error()
+	}
+	r.doc.Result = res
+	return r.write()
+}
+
+func (r *reporter) write() error {
+	b, err := json.MarshalIndent(r.doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	r.wrote = true
+	if r.f.report == "-" {
+		_, err := r.stdout.Write(b)
+		return err
+	}
+	// Replace the file in one step, so a reader never sees half of it.
+	dir := filepath.Dir(r.f.report)
+	tmp, err := os.CreateTemp(dir, ".sandboxrun-report-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), r.f.report)
+}
+
+// procNames are the /proc/PID/ns names of the OCI namespace types.
+var procNames = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace: "user", specs.PIDNamespace: "pid", specs.MountNamespace: "mnt",
+	specs.NetworkNamespace: "net", specs.UTSNamespace: "uts", specs.IPCNamespace: "ipc",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+var nsOrder = []string{"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"}
+
+func nsLinks(pid string) map[string]string {
+	m := map[string]string{}
+	for _, n := range nsOrder {
+		if l, err := os.Readlink("/proc/" + pid + "/ns/" + n); err == nil {
+			m[n] = l
+		}
+	}
+	return m
+}
+
+func parentOf(pid int) parentView {
+	v := parentView{Pid: pid}
+	ps := strconv.Itoa(pid)
+	v.Namespaces = nsLinks(ps)
+	own := nsLinks("self")
+	for _, n := range nsOrder {
+		if l, ok := v.Namespaces[n]; ok && own[n] != "" && l != own[n] {
+			v.NewNamespaces = append(v.NewNamespaces, n)
+		}
+	}
+	if b, err := os.ReadFile("/proc/" + ps + "/uid_map"); err == nil {
+		v.UIDMap = string(b)
+	}
+	if b, err := os.ReadFile("/proc/" + ps + "/gid_map"); err == nil {
+		v.GIDMap = string(b)
+	}
+	if b, err := os.ReadFile("/proc/" + ps + "/cgroup"); err == nil {
+		v.Cgroup = string(b)
+		self, _ := os.ReadFile("/proc/self/cgroup")
+		v.NewCgroup = !bytes.Equal(b, self)
+	}
+	return v
+}
+
+// strictCheck lists what o asked for and the sandbox did not apply.
+func strictCheck(o *sandbox.Options, a *nsinit.Applied, pv *parentView) []string {
+	var miss []string
+	own := nsLinks("self")
+	for _, ns := range o.Namespaces {
+		n := procNames[ns.Type]
+		got := a.Namespaces[n]
+		switch {
+		case got == "":
+			miss = append(miss, fmt.Sprintf("%s namespace: not reported by the sandbox", ns.Type))
+		case ns.Path == "" && got == own[n]:
+			miss = append(miss, fmt.Sprintf("new %s namespace: the sandbox shares sandboxrun's (%s)", ns.Type, got))
+		}
+	}
+	if o.Hostname != "" && a.Hostname != o.Hostname {
+		miss = append(miss, fmt.Sprintf("hostname %q: got %q", o.Hostname, a.Hostname))
+	}
+	if o.NewNamespace(specs.UserNamespace) || os.Geteuid() == 0 {
+		if a.UID != int(o.User.UID) || a.GID != int(o.User.GID) {
+			miss = append(miss, fmt.Sprintf("user %d:%d: the sandbox runs as %d:%d", o.User.UID, o.User.GID, a.UID, a.GID))
+		}
+	}
+	for _, r := range o.Rlimits {
+		if got, ok := a.Rlimits[r.Type]; !ok || got != [2]uint64{r.Soft, r.Hard} {
+			miss = append(miss, fmt.Sprintf("rlimit %s=%d:%d: not applied", r.Type, r.Soft, r.Hard))
+		}
+	}
+	if c := o.Capabilities; c != nil {
+		for _, s := range []struct {
+			name  string
+			names []string
+		}{{"effective", c.Effective}, {"permitted", c.Permitted}, {"inheritable", c.Inheritable}, {"ambient", c.Ambient}} {
+			want := capMask(s.names)
+			got, err := strconv.ParseUint(strings.TrimPrefix(a.Capabilities[s.name], "0x"), 16, 64)
+			if err != nil || got != want {
+				miss = append(miss, fmt.Sprintf("%s capabilities %#x: the sandbox reports %q", s.name, want, a.Capabilities[s.name]))
+			}
+		}
+	}
+	if o.NoNewPrivileges && !a.NoNewPrivileges {
+		miss = append(miss, "no_new_privs: not set")
+	}
+	if o.Seccomp != nil && a.Seccomp == nil {
+		miss = append(miss, "seccomp: no filter loaded")
+	}
+	if o.Landlock != nil && a.Landlock == nil {
+		miss = append(miss, "landlock: not enforced")
+	}
+	if o.Root != nil && o.Root.Path != "/" && a.Root == "" {
+		miss = append(miss, "root "+o.Root.Path+": not entered")
+	}
+	if len(a.Mounts) < len(o.Mounts) {
+		miss = append(miss, fmt.Sprintf("mounts: %d asked for, %d reported", len(o.Mounts), len(a.Mounts)))
+	}
+	if o.Resources != nil && !pv.NewCgroup {
+		miss = append(miss, "cgroup limits: the sandbox is in sandboxrun's own cgroup")
+	}
+	return miss
+}
+
+func capMask(names []string) uint64 {
+	var m uint64
+	for _, n := range names {
+		if c, err := sandbox.CapabilityValue(n); err == nil {
+			m |= 1 << uint(c)
+		}
+	}
+	return m
+}
