@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"runtime"
@@ -170,22 +171,9 @@ func child(mv string) int {
 	if !bytes.Equal(req.Token, m.token) {
 		return refuse(wire.ExitProtocol, "request", errors.New("request token does not match the marker"))
 	}
-	f, ok := lookup(req.Name)
-	if !ok {
-		return refuse(wire.ExitUnknownFunc, "dispatch", fmt.Errorf("%q", req.Name))
-	}
-	ft := f.fn.Type()
-	if err := checkArity(f.Name, ft, len(req.Args)); err != nil {
-		return refuse(wire.ExitProtocol, "arguments", err)
-	}
-	in := make([]reflect.Value, len(req.Args))
-	fdv := fdValue(passed)
-	for i := range req.Args {
-		v, err := decodeValue(&req.Args[i], paramType(ft, i), fdv)
-		if err != nil {
-			return refuse(wire.ExitProtocol, "arguments", fmt.Errorf("argument %d: %w", i, err))
-		}
-		in[i] = v
+	f, in, code, err := dispatch(req, fdValue(passed))
+	if err != nil {
+		return refuse(code, stepOf(code), err)
 	}
 
 	if len(req.Sandbox) > 0 {
@@ -227,6 +215,27 @@ func child(mv string) int {
 			}
 		}
 	}
+	if req.Flags&wire.FlagPooled != 0 {
+		// Set up and waiting: the call brings the function and arguments.
+		send(wire.KindIdle, nil)
+		k, payload, err := wire.ReadFrame(ctrl, maxRequest)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return wire.ExitParentGone // the pool closed
+			}
+			return refuse(wire.ExitProtocol, "call", err)
+		}
+		if k != wire.KindCall {
+			return refuse(wire.ExitProtocol, "call", fmt.Errorf("expected a call frame, got %s", k))
+		}
+		call, err := wire.DecodeRequest(payload)
+		if err != nil {
+			return refuse(wire.ExitProtocol, "call", err)
+		}
+		if f, in, code, err = dispatch(call, nil); err != nil {
+			return refuse(code, stepOf(code), err)
+		}
+	}
 	if req.Flags&wire.FlagDieWithParent != 0 {
 		go watchParent(ctrl)
 	}
@@ -241,6 +250,34 @@ func child(mv string) int {
 	}
 	send(wire.KindReady, nil)
 	return run(f, in, send)
+}
+
+// dispatch finds the requested function and decodes its arguments.
+func dispatch(req *wire.Request, fdv func(*wire.Arg, reflect.Type) (reflect.Value, error)) (*Function, []reflect.Value, int, error) {
+	f, ok := lookup(req.Name)
+	if !ok {
+		return nil, nil, wire.ExitUnknownFunc, fmt.Errorf("%q", req.Name)
+	}
+	ft := f.fn.Type()
+	if err := checkArity(f.Name, ft, len(req.Args)); err != nil {
+		return nil, nil, wire.ExitProtocol, err
+	}
+	in := make([]reflect.Value, len(req.Args))
+	for i := range req.Args {
+		v, err := decodeValue(&req.Args[i], paramType(ft, i), fdv)
+		if err != nil {
+			return nil, nil, wire.ExitProtocol, fmt.Errorf("argument %d: %w", i, err)
+		}
+		in[i] = v
+	}
+	return f, in, 0, nil
+}
+
+func stepOf(code int) string {
+	if code == wire.ExitUnknownFunc {
+		return "dispatch"
+	}
+	return "arguments"
 }
 
 func setupErrorOf(err error) *wire.SetupError {

@@ -24,3 +24,23 @@ func ForgedRequestArgs(name string, token []byte, gobs [][]byte) []byte {
 	wire.WriteFrame(&b, wire.KindRequest, wire.EncodeRequest(req))
 	return b
 }
+
+// PoolIdlePids lists the pids of the children waiting in p.
+func PoolIdlePids(p *Pool) []int {
+	var ps []*Process
+	for {
+		select {
+		case c := <-p.ready:
+			ps = append(ps, c)
+			continue
+		default:
+		}
+		break
+	}
+	var pids []int
+	for _, c := range ps {
+		pids = append(pids, c.Pid)
+		p.ready <- c
+	}
+	return pids
+}

@@ -45,6 +45,8 @@ type Config struct {
 	// command is exec'ed; the child waits for it. A non-nil error stops the
 	// child there: Wait then returns a *SetupError with step "refused".
 	OnApplied func(p *Process, applied []byte) error
+
+	pooled bool // NewPool: the child sets up, then waits for a call
 }
 
 // Process is a started child.
@@ -63,6 +65,10 @@ type Process struct {
 	cgroup    *cgroups.Cgroup
 	usage     *Usage
 	onApplied func(*Process, []byte) error
+	idle      chan struct{} // pooled: closed when the child is set up and waits
+	idleOnce  sync.Once
+	readyCh   chan struct{} // pooled: closed when the function is about to run
+	readyOnce sync.Once
 	waitOnce  sync.Once
 	waitErr   error
 
@@ -273,6 +279,13 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 	switch k {
 	case wire.KindReady:
 		p.ready = true
+		if p.readyCh != nil {
+			p.readyOnce.Do(func() { close(p.readyCh) })
+		}
+	case wire.KindIdle:
+		if p.idle != nil {
+			p.idleOnce.Do(func() { close(p.idle) })
+		}
 	case wire.KindApplied:
 		p.applied = payload
 	case wire.KindResult:

@@ -78,6 +78,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if plan != nil && plan.filter != nil {
 		req.Filter = nsinit.EncodeFilter(plan.filter)
 	}
+	if c.pooled {
+		req.Flags |= wire.FlagPooled
+	}
 	if opts != nil && c.OnApplied != nil {
 		req.Flags |= wire.FlagWaitGo
 	}
@@ -175,6 +178,10 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release, command: argv != nil}
 	if opts != nil {
 		p.onApplied = c.OnApplied
+	}
+	if c.pooled {
+		p.idle = make(chan struct{})
+		p.readyCh = make(chan struct{})
 	}
 	if plan != nil && plan.parentSteps() {
 		if err := plan.afterStart(p.Pid); err != nil {

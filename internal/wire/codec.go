@@ -51,6 +51,7 @@ const (
 	FlagDieWithParent uint32 = 1 << 0 // child exits when the control socket closes
 	FlagCommand       uint32 = 1 << 1 // command mode: nothing of the launcher survives exec
 	FlagWaitGo        uint32 = 1 << 2 // after sending Applied, wait for KindGo or KindStop
+	FlagPooled        uint32 = 1 << 3 // after setup, send KindIdle and wait for a KindCall
 )
 
 // Panic is a recovered panic in the child.

@@ -29,6 +29,8 @@ const (
 	KindProtocol Kind = 8  // child -> parent: SetupError for a request it could not take
 	KindGo       Kind = 9  // parent -> child: the applied settings are accepted, go on
 	KindStop     Kind = 10 // parent -> child: refused (payload: why), give up
+	KindIdle     Kind = 11 // child -> parent: a pooled child is set up and waits for a call
+	KindCall     Kind = 12 // parent -> pooled child: Request with the function and arguments
 )
 
 func (k Kind) String() string {
@@ -53,6 +55,10 @@ func (k Kind) String() string {
 		return "go"
 	case KindStop:
 		return "stop"
+	case KindIdle:
+		return "idle"
+	case KindCall:
+		return "call"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }

@@ -1,0 +1,241 @@
+package fork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// ErrPoolClosed is returned by a closed Pool.
+var ErrPoolClosed = errors.New("fork: pool closed")
+
+// poolFunc is what a pooled child is started as: it stands for "set up the
+// sandbox, then wait for the call".
+var poolFunc = func() *Function {
+	f := NewFork("nsfork:pool", func() {})
+	Register(f)
+	return f
+}()
+
+// A Pool keeps children already started and already isolated (namespaces,
+// id maps, mounts, rlimits, cgroup, capabilities, seccomp all applied),
+// each waiting on its channel. Start hands one the function and its
+// arguments, and it runs at once. Each child serves exactly one call, so
+// isolation is never shared between calls; the pool starts a replacement in
+// the background. A child that died while waiting is replaced, never handed
+// out. Arguments that are descriptors (*os.File) cannot be given to a
+// pooled child, and []byte arguments travel inside the call message.
+type Pool struct {
+	cfg  Config
+	opts *sandbox.Options
+	size int
+
+	ready  chan *Process
+	wake   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+	err    error // the last start failure, for Start to report
+}
+
+// NewPool starts size children isolated as opts says. It returns once the
+// first of them is ready, so a configuration that cannot start is an error
+// here.
+func NewPool(opts *sandbox.Options, size int) (*Pool, error) {
+	return (&Config{}).NewPool(opts, size)
+}
+
+// NewPool is NewPool with c's settings for every child (stdio, KeepAlive,
+// MaxResult). OnApplied is not used.
+func (c *Config) NewPool(opts *sandbox.Options, size int) (*Pool, error) {
+	if size < 1 {
+		return nil, fmt.Errorf("fork: pool size %d, want at least 1", size)
+	}
+	if opts == nil {
+		opts = &sandbox.Options{}
+	}
+	if _, err := planIsolation(opts); err != nil {
+		return nil, err
+	}
+	cfg := *c
+	cfg.OnApplied = nil
+	cfg.pooled = true
+	p := &Pool{cfg: cfg, opts: opts, size: size, ready: make(chan *Process, size),
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	first, err := p.spawn()
+	if err != nil {
+		return nil, err
+	}
+	p.ready <- first
+	p.wg.Add(1)
+	go p.fill(size - 1)
+	return p, nil
+}
+
+// spawn starts one child and waits until it is set up and idle.
+func (p *Pool) spawn() (*Process, error) {
+	child, err := launchMode(context.Background(), &p.cfg, poolFunc, p.opts, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-child.idle:
+		return child, nil
+	case <-child.readDone:
+		// It died before it was ready: its Wait says why.
+		err := child.Wait()
+		if err == nil {
+			err = errors.New("fork: pooled child exited before it was ready")
+		}
+		return nil, err
+	}
+}
+
+// fill keeps the pool at its size until it is closed.
+func (p *Pool) fill(missing int) {
+	defer p.wg.Done()
+	for {
+		for missing > 0 {
+			select {
+			case <-p.done:
+				return
+			default:
+			}
+			child, err := p.spawn()
+			if err != nil {
+				p.mu.Lock()
+				p.err = err
+				p.mu.Unlock()
+				select { // back off, then try again
+				case <-p.done:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				continue
+			}
+			p.mu.Lock()
+			closed := p.closed
+			if !closed {
+				p.ready <- child
+			}
+			p.mu.Unlock()
+			if closed {
+				child.Kill()
+				child.Wait()
+				return
+			}
+			missing--
+		}
+		select {
+		case <-p.done:
+			return
+		case <-p.wake:
+			missing = p.size - len(p.ready)
+		}
+	}
+}
+
+// Start runs the registered function name with args in a pooled child and
+// returns it once the function runs; Wait, Results and the rest work as
+// for ForkIsolated. When no child is ready, Start waits for one, or for ctx.
+func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, error) {
+	f, ok := lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (register it with fork.RegisterFunc before fork.Init)", ErrNotRegistered, name)
+	}
+	out, err := encodeArgs(f.Name, f.fn.Type(), args, ctrlFD+1)
+	if err != nil {
+		return nil, err
+	}
+	defer out.close()
+	if len(out.files) > 0 {
+		return nil, fmt.Errorf("%w: %s: a pooled child cannot receive descriptors (*os.File, or []byte over %d KiB): use ForkIsolated", ErrArgs, name, inlineMax>>10)
+	}
+	call := wire.EncodeRequest(&wire.Request{Version: wire.Version, Name: f.Name, Args: out.args})
+	for {
+		var child *Process
+		select {
+		case child = <-p.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-p.done:
+			return nil, ErrPoolClosed
+		}
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+		select {
+		case <-child.readDone: // died while waiting: replace, never hand out
+			child.Wait()
+			continue
+		default:
+		}
+		child.mu.Lock()
+		child.fn = f
+		child.mu.Unlock()
+		if err := wire.WriteFrame(child.ctrl, wire.KindCall, call); err != nil {
+			child.Kill()
+			child.Wait()
+			continue
+		}
+		// Handed over only once the child says the function runs: one that
+		// died meanwhile never ran it, and the call goes to the next.
+		select {
+		case <-child.readyCh:
+		case <-child.readDone:
+			child.Wait()
+			continue
+		case <-ctx.Done():
+			child.Kill()
+			child.Wait()
+			return nil, ctx.Err()
+		}
+		if ctx.Done() != nil {
+			go func() {
+				select {
+				case <-ctx.Done():
+					child.Kill()
+				case <-child.readDone:
+				}
+			}()
+		}
+		return child, nil
+	}
+}
+
+// Close stops refilling, kills the idle children and waits for them.
+// Children already handed out by Start are the caller's.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.done)
+	p.mu.Unlock()
+	p.wg.Wait()
+	for {
+		select {
+		case child := <-p.ready:
+			child.Kill()
+			child.Wait()
+		default:
+			return nil
+		}
+	}
+}
+
+// Err returns the last error a background start met, if any.
+func (p *Pool) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}

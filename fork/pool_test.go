@@ -1,0 +1,127 @@
+package fork_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+func alivePid(pid int) bool {
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	return err == nil && !bytesContainsState(b, 'Z')
+}
+
+func bytesContainsState(b []byte, st byte) bool {
+	for i := len(b) - 1; i > 0; i-- {
+		if b[i] == ')' {
+			return i+2 < len(b) && b[i+2] == st
+		}
+	}
+	return false
+}
+
+// TestPoolServesEachCallOnce: results are right, every call gets a child
+// of its own, and the pool refills.
+func TestPoolServesEachCallOnce(t *testing.T) {
+	pool, err := fork.NewPool(sandbox.Default(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	seen := map[int]bool{}
+	for i := range 20 {
+		p, err := pool.Start(context.Background(), "add", i, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[p.Pid] {
+			t.Fatalf("pid %d served twice", p.Pid)
+		}
+		seen[p.Pid] = true
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Results()[0]; got != i+1 {
+			t.Fatalf("add(%d,1) = %v", i, got)
+		}
+		if alivePid(p.Pid) {
+			t.Fatalf("pid %d alive after its call", p.Pid)
+		}
+	}
+}
+
+// TestPoolReplacesDeadChildren: a child killed while it waits is never
+// handed out.
+func TestPoolReplacesDeadChildren(t *testing.T) {
+	pool, err := fork.NewPool(sandbox.Default(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	time.Sleep(200 * time.Millisecond) // let it fill
+	idle := fork.PoolIdlePids(pool)
+	if len(idle) == 0 {
+		t.Fatal("no idle child")
+	}
+	dead := map[int]bool{}
+	for _, pid := range idle {
+		syscall.Kill(pid, syscall.SIGKILL)
+		dead[pid] = true
+	}
+	time.Sleep(50 * time.Millisecond)
+	for range 4 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel() // cancelling kills the started child, like ForkIsolatedContext
+		p, err := pool.Start(ctx, "add", 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dead[p.Pid] {
+			t.Fatalf("dead child %d handed out", p.Pid)
+		}
+		if err := p.Wait(); err != nil || p.Results()[0] != 2 {
+			t.Fatalf("%v %v", err, p.Results())
+		}
+	}
+}
+
+// TestPoolCloseLeavesNothing: Close kills and reaps the idle children;
+// Start afterwards fails; descriptors are refused.
+func TestPoolCloseLeavesNothing(t *testing.T) {
+	pool, err := fork.NewPool(sandbox.Default(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Start(context.Background(), "readFile", os.Stdin); !errors.Is(err, fork.ErrArgs) {
+		t.Fatalf("file argument: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	idle := fork.PoolIdlePids(pool)
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range idle {
+		if alivePid(pid) {
+			t.Errorf("idle child %d alive after Close", pid)
+		}
+	}
+	if _, err := pool.Start(context.Background(), "add", 1, 1); !errors.Is(err, fork.ErrPoolClosed) {
+		t.Fatalf("Start after Close: %v", err)
+	}
+}
+
+// TestPoolBadOptions: a configuration that cannot start is an error from
+// NewPool, not a pool that never fills.
+func TestPoolBadOptions(t *testing.T) {
+	opts := sandbox.Default()
+	opts.Cwd = "/nonexistent/nsfork"
+	if _, err := fork.NewPool(opts, 1); err == nil {
+		t.Fatal("NewPool with an impossible cwd succeeded")
+	}
+}
