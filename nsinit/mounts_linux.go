@@ -14,16 +14,13 @@ import (
 	"github.com/nsfork/nsfork/sandbox"
 )
 
-var propagationFlags = map[string]uintptr{
-	"":            unix.MS_SLAVE | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+// propagationFlags maps rootfsPropagation to mount flags; "" is rslave.
+func propagationFlags(p string) (uintptr, bool) {
+	if p == "" {
+		p = "rslave"
+	}
+	f, ok := propagationOptions[p]
+	return f, ok
 }
 
 // stepMounts builds the child's file system view in its new mount
@@ -124,7 +121,7 @@ func (m *mounter) run() error {
 	if m.rootfs != "" {
 		prop = "rslave"
 	}
-	flags, ok := propagationFlags[prop]
+	flags, ok := propagationFlags(prop)
 	if !ok {
 		return fail("mount", "rootfsPropagation", prop, unix.EINVAL)
 	}

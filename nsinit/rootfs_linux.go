@@ -56,7 +56,8 @@ func (m *mounter) enterRoot() error {
 		m.report("root read-only")
 	}
 	if p := m.o.RootfsPropagation; p != "" && p != "rslave" {
-		if err := unix.Mount("", "/", "", propagationFlags[p], ""); err != nil {
+		flags, _ := propagationFlags(p)
+		if err := unix.Mount("", "/", "", flags, ""); err != nil {
 			return fail("rootfs", "make / "+p, "/", err)
 		}
 	}
