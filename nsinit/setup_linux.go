@@ -16,20 +16,20 @@ import (
 // Applied is the child's record of what it set up, sent to the parent as
 // JSON before the function runs.
 type Applied struct {
-	Namespaces      map[string]string `json:"namespaces"` // type -> "type:[inode]"
-	UIDMap          string            `json:"uidMap,omitempty"`
-	GIDMap          string            `json:"gidMap,omitempty"`
-	UID             int               `json:"uid"`
-	GID             int               `json:"gid"`
-	Groups          []int             `json:"groups,omitempty"`
-	Hostname        string            `json:"hostname,omitempty"`
+	Namespaces      map[string]string    `json:"namespaces"` // type -> "type:[inode]"
+	UIDMap          string               `json:"uidMap,omitempty"`
+	GIDMap          string               `json:"gidMap,omitempty"`
+	UID             int                  `json:"uid"`
+	GID             int                  `json:"gid"`
+	Groups          []int                `json:"groups,omitempty"`
+	Hostname        string               `json:"hostname,omitempty"`
 	Rlimits         map[string][2]uint64 `json:"rlimits,omitempty"`
-	Capabilities    map[string]string `json:"capabilities,omitempty"` // set -> hex mask
-	NoNewPrivileges bool              `json:"noNewPrivileges"`
-	Seccomp         *SeccompReport    `json:"seccomp,omitempty"`
-	Landlock        *LandlockReport   `json:"landlock,omitempty"`
-	Root            string            `json:"root,omitempty"` // "pivot_root", "move+chroot" or ""
-	Mounts          []string          `json:"mounts,omitempty"`
+	Capabilities    map[string]string    `json:"capabilities,omitempty"` // set -> hex mask
+	NoNewPrivileges bool                 `json:"noNewPrivileges"`
+	Seccomp         *SeccompReport       `json:"seccomp,omitempty"`
+	Landlock        *LandlockReport      `json:"landlock,omitempty"`
+	Root            string               `json:"root,omitempty"` // "pivot_root", "move+chroot" or ""
+	Mounts          []string             `json:"mounts,omitempty"`
 }
 
 // Setup applies o in the calling process. It must run on a goroutine locked
