@@ -114,6 +114,12 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT)
+	// The command shares our ids and capabilities: without this it could
+	// ptrace us or read /proc/1/mem and reach the channel to the caller.
+	// Its own execve makes it dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fail("prctl PR_SET_DUMPABLE", "", err)
+	}
 	if err := cmd.Start(); err != nil {
 		return fail("start", path, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -222,7 +223,8 @@ func runMapHelper(tool string, pid int, m []specs.LinuxIDMapping) error {
 	}
 	out, err := exec.Command(tool, args...).CombinedOutput()
 	if err != nil {
-		return &SetupError{Step: "idmap", Op: tool, Path: "/proc/" + strconv.Itoa(pid), Msg: fmt.Sprintf("idmap: %s %v: %v: %s", tool, args, err, out)}
+		return &SetupError{Step: "idmap", Op: tool, Path: "/proc/" + strconv.Itoa(pid),
+			Msg: fmt.Sprintf("idmap: %s for pid %d with %d ranges: %v: %s", tool, pid, len(m), err, strings.TrimSpace(string(out)))}
 	}
 	return nil
 }

@@ -162,6 +162,15 @@ func validateIDMap(errs *errList, h *host, field, kind string, m []specs.LinuxID
 		errs.add(field, "", fmt.Sprintf("%d lines, more than the kernel's limit of %d", len(m), MaxIDMapLines))
 		return
 	}
+	// The kernel takes the whole map in one write of less than a page.
+	size := 0
+	for _, e := range m {
+		size += len(fmt.Sprintf("%d %d %d\n", e.ContainerID, e.HostID, e.Size))
+	}
+	if size >= 4096 {
+		errs.add(field, "", fmt.Sprintf("%d bytes written out, the kernel takes less than 4096: merge adjacent ranges", size))
+		return
+	}
 	for i, e := range m {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		c, hs, n := uint64(e.ContainerID), uint64(e.HostID), uint64(e.Size)
