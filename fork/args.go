@@ -16,8 +16,7 @@ import (
 const inlineMax = 64 << 10
 
 var (
-	fileType  = reflect.TypeFor[*os.File]()
-	bytesKind = reflect.TypeFor[[]byte]()
+	fileType = reflect.TypeFor[*os.File]()
 )
 
 // outgoing is an encoded argument list plus the descriptors that go with it.

@@ -2,6 +2,7 @@ package fork
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,7 +56,7 @@ func TestParentDeathHelper(t *testing.T) {
 		}
 		opts.User = specs.User{UID: 1000, GID: 1000}
 	}
-	p, err := (&Config{}).Start(nil, "pdGrandchild", opts)
+	p, err := (&Config{}).Start(context.Background(), "pdGrandchild", opts)
 	if err != nil {
 		fmt.Println("error", err)
 		return

@@ -57,7 +57,7 @@ func buildSandboxrun() (string, error) {
 	modRoot := filepath.Dir(filepath.Dir(file))
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin = "/usr/local/go/bin/go"
 	}
 	dir, err := os.MkdirTemp("", "nsfork-cli-")
 	if err != nil {

@@ -31,7 +31,6 @@ package nsinit
 
 import (
 	"errors"
-	"fmt"
 )
 
 // Error is a failed setup step.
@@ -73,8 +72,4 @@ type Config struct {
 	// Filter is the seccomp program compiled by the parent from
 	// Options.Seccomp (nil without a profile).
 	Filter *Filter
-}
-
-func unsupported(step, what string) error {
-	return fail(step, what, "", fmt.Errorf("%w: %s", ErrUnsupported, what))
 }

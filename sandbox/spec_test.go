@@ -206,6 +206,7 @@ func TestFromSpecRuncRootless(t *testing.T) {
 
 func TestFromSpecUnsupported(t *testing.T) {
 	for field, mod := range map[string]func(s *specs.Spec){
+		//lint:ignore SA1019 a deprecated hook must still be refused
 		"hooks.prestart":          func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true"}}} },
 		"hooks.poststop":          func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}} },
 		"process.apparmorProfile": func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },

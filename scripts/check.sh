@@ -18,6 +18,20 @@ go build ./...
 step "go vet"
 go vet ./...
 
+step "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+step "vagrant validate"
+if command -v vagrant >/dev/null; then
+  vagrant validate
+  rm -rf .vagrant
+elif [ "${NSFORK_REQUIRE_ALL:-}" = 1 ]; then
+  echo "vagrant is missing (NSFORK_REQUIRE_ALL=1): apt-get install --no-install-recommends vagrant" >&2
+  exit 1
+else
+  echo "skipped: vagrant is not installed"
+fi
+
 UNIT=$(go list ./... | grep -v /integration)
 
 step "unit tests, -race"

@@ -139,10 +139,12 @@ func resolveDocker(cfg *mseccomp.Seccomp, caps []string, arch string) (*specs.Li
 	}
 	for i, call := range cfg.Syscalls {
 		sc := call.LinuxSyscall
+		//lint:ignore SA1019 old Docker profiles still use name; read them
 		if call.Name != "" {
 			if len(sc.Names) != 0 {
 				return nil, fmt.Errorf("seccomp: Docker profile: syscalls[%d]: both 'name' and 'names' are set", i)
 			}
+			//lint:ignore SA1019 old Docker profiles still use name; read them
 			sc.Names = []string{call.Name}
 		}
 		if ex := call.Excludes; ex != nil {

@@ -482,7 +482,8 @@ func v1Values(r *specs.LinuxResources) map[string]string {
 		i64("memory.limit_in_bytes", m.Limit)
 		i64("memory.soft_limit_in_bytes", m.Reservation)
 		i64("memory.memsw.limit_in_bytes", m.Swap)
-		i64("memory.kmem.limit_in_bytes", m.Kernel) //nolint:staticcheck // reported as asked
+		//lint:ignore SA1019 a request for kernel memory is applied on v1 as asked
+		i64("memory.kmem.limit_in_bytes", m.Kernel)
 		i64("memory.kmem.tcp.limit_in_bytes", m.KernelTCP)
 		u64("memory.swappiness", m.Swappiness)
 	}

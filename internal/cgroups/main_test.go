@@ -64,6 +64,7 @@ func runChild(mode string) int {
 		waitGo()
 		for i := 0; i < 2; i++ {
 			go func() {
+				//lint:ignore SA5002 spinning is the point: CPU quota is measured on it
 				for {
 				}
 			}()

@@ -24,16 +24,6 @@ type ctrlNeed struct {
 	what string
 }
 
-// isEmpty says whether r asks for nothing.
-func isEmpty(r *specs.LinuxResources) bool {
-	if r == nil {
-		return true
-	}
-	return len(r.Devices) == 0 && r.Memory == nil && r.CPU == nil && r.Pids == nil &&
-		r.BlockIO == nil && len(r.HugepageLimits) == 0 && r.Network == nil &&
-		len(r.Rdma) == 0 && len(r.Unified) == 0
-}
-
 // sharesToWeight converts v1 cpu.shares [2, 262144] to v2 cpu.weight
 // [1, 10000] with the linear mapping runc and crun use; 0 means unset.
 func sharesToWeight(shares uint64) uint64 {
@@ -143,7 +133,8 @@ func planV2(r *specs.LinuxResources, bfq bool) (ws []write, unsupported []string
 		if m.Reservation != nil && *m.Reservation != 0 {
 			add("memory", "memory.low", limitString(*m.Reservation))
 		}
-		if m.Kernel != nil || m.KernelTCP != nil { //nolint:staticcheck // Kernel is deprecated, but a request for it must not pass unnoticed.
+		//lint:ignore SA1019 Kernel is deprecated, but a request for it must not pass unnoticed
+		if m.Kernel != nil || m.KernelTCP != nil {
 			unsupported = append(unsupported, "memory.kernel/kernelTCP (no kernel memory limit on cgroup v2)")
 		}
 		if m.Swappiness != nil {
