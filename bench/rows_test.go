@@ -140,6 +140,10 @@ func buildRows() ([]*row, error) {
 		}
 		add(u)
 	}
+	addPeerRows(add, floor, floorArgs)
+	addPoolRows(add)
+	addRootfsRows(add)
+
 	// Rows that need privileges the caller lacks, or a kernel that refuses
 	// them, skip with the reason: try each once.
 	for _, r := range rs {

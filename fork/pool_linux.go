@@ -168,11 +168,8 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 			return nil, ErrPoolClosed
 		}
 		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
-		select {
 		case <-child.readDone: // died while waiting: replace, never hand out
+			p.refill()
 			child.Wait()
 			continue
 		default:
@@ -181,6 +178,7 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 		child.fn = f
 		child.mu.Unlock()
 		if err := wire.WriteFrame(child.ctrl, wire.KindCall, call); err != nil {
+			p.refill()
 			child.Kill()
 			child.Wait()
 			continue
@@ -189,7 +187,9 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 		// died meanwhile never ran it, and the call goes to the next.
 		select {
 		case <-child.readyCh:
+			p.refill()
 		case <-child.readDone:
+			p.refill()
 			child.Wait()
 			continue
 		case <-ctx.Done():
@@ -207,6 +207,15 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 			}()
 		}
 		return child, nil
+	}
+}
+
+// refill asks the background filler for a replacement, after the call is
+// handed over so that the new child's start does not delay it.
+func (p *Pool) refill() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 

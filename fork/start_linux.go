@@ -104,7 +104,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		childArgv = []string{os.Args[0]}
 	}
 	exe := "/proc/self/exe"
-	if plan != nil {
+	if plan != nil && plan.cloneflags&unix.CLONE_NEWPID == 0 {
 		if exe, err = sealedSelf(); err != nil {
 			return nil, err
 		}

@@ -617,3 +617,30 @@ func TestLandlockPaths(t *testing.T) {
 var _ = bytes.Equal
 var _ = io.EOF
 var _ = context.Background
+
+func devOnHostRoot() (string, error) {
+	if err := os.WriteFile("/dev/null", []byte("x"), 0); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat("/dev/pts/ptmx"); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile("/etc/nsfork-should-fail", nil, 0o644); err == nil {
+		return "", fmt.Errorf("the read-only host root took a write")
+	}
+	return "ok", nil
+}
+
+func init() { fork.RegisterFunc("devOnHostRoot", devOnHostRoot) }
+
+// TestMinimalDevOnReadOnlyHostRoot: the minimal /dev works on the host's
+// root made read-only (its pts and shm are made in the new tmpfs).
+func TestMinimalDevOnReadOnlyHostRoot(t *testing.T) {
+	o := sandbox.Default()
+	o.Root = &specs.Root{Path: "/", Readonly: true}
+	o.Mounts = []specs.Mount{{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"}}
+	got, err := fork.Call[string](context.Background(), "devOnHostRoot", o)
+	if err != nil || got != "ok" {
+		t.Fatalf("%q %v", got, err)
+	}
+}

@@ -84,6 +84,13 @@ func (m *mounter) populateDev() error {
 		}
 	}
 	m.report("minimal /dev: %s", strings.Join(made, ", "))
+	// pts and shm are made in our own tmpfs, so also when the root is the
+	// host's (where nothing else is ever created).
+	for _, d := range []string{"pts", "shm"} {
+		if err := unix.Mkdirat(dfd, d, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fail("mount", "mkdir", "/dev/"+d, err)
+		}
+	}
 	if !m.planned("/dev/pts") {
 		mo := &mountOptions{msFlags: unix.MS_NOSUID | unix.MS_NOEXEC, data: []string{"newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}
 		if err := m.devMount("pts", "devpts", mo); err != nil {
