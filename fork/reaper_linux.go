@@ -84,7 +84,10 @@ func reapOrphans() {
 		if pid == 0 {
 			return // none
 		}
-		if owned == nil {
+		if owned == nil || !owned[pid] {
+			// Looked at after the zombie was seen: a child os/exec started
+			// has had its pidfd since its clone, so a fresh list cannot
+			// miss it.
 			owned = ownedPids()
 			if owned == nil {
 				return // cannot tell: reap nothing rather than steal
@@ -104,7 +107,7 @@ func reapOrphans() {
 
 // reapListed reaps zombie children other than owned ones, found through
 // /proc/self/task/*/children.
-func reapListed(owned map[int]bool) {
+func reapListed(_ map[int]bool) {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return
@@ -116,11 +119,23 @@ func reapListed(owned map[int]bool) {
 		}
 		for _, f := range strings.Fields(string(data)) {
 			pid, err := strconv.Atoi(f)
-			if err != nil || owned[pid] {
+			if err != nil || !isZombie(pid) || ownedPids()[pid] {
 				continue
 			}
 			var ws unix.WaitStatus
 			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 		}
 	}
+}
+
+// isZombie reports whether pid (of this pid namespace, /proc being ours)
+// has exited and waits to be reaped.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }

@@ -254,3 +254,54 @@ func TestFaultUIDMapRejected(t *testing.T) {
 	}
 	nothingLeft(t, before)
 }
+
+func listDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names, err
+}
+
+func init() { fork.RegisterFunc("listDir", listDir) }
+
+// TestFaultBindSourceRemovedMidSetup: the bind source disappears right
+// after the parent validated it, while the child sets up. Each run either
+// mounts what was opened before the removal or fails with a mount step
+// error naming the errno; nothing is left mounted or running either way.
+func TestFaultBindSourceRemovedMidSetup(t *testing.T) {
+	before := mountinfoLines(t)
+	for i := range 20 {
+		src := t.TempDir() + "/src"
+		if err := os.Mkdir(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		o := sandbox.Default()
+		o.Mounts = []specs.Mount{{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind", "ro"}}}
+		p, err := fork.ForkIsolated("listDir", o, "/mnt")
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		os.Remove(src)
+		err = p.Wait()
+		var se *fork.SetupError
+		if err != nil && (!errors.As(err, &se) || se.Step != "mount" || se.Errno == 0) {
+			t.Fatalf("run %d: %v, want success or a mount step error with an errno", i, err)
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.Pid)); err == nil {
+			t.Fatalf("run %d: child %d still alive", i, p.Pid)
+		}
+	}
+	if after := mountinfoLines(t); after != before {
+		t.Fatalf("mountinfo had %d lines, now %d", before, after)
+	}
+}
+
+func mountinfoLines(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}

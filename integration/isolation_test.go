@@ -473,7 +473,7 @@ func init() {
 }
 
 func TestPid1ReapsOrphans(t *testing.T) {
-	z, err := fork.Call[string](context.Background(), "orphans", sandbox.Default(), 100)
+	z, err := fork.Call[string](context.Background(), "orphans", sandbox.Default(), 500)
 	if err != nil {
 		t.Fatal(err)
 	}
