@@ -120,7 +120,9 @@ func hpcRequire(tb testing.TB, ok bool, why string) {
 
 // trapScript records the signals it receives, with the time, in the file
 // named by $1, and ticks every second: it ignores SIGTERM, so that only
-// SIGKILL ends it.
+// SIGKILL ends it. Slurm signals every process of the step, so a date(1)
+// in flight may die and leave a line without its time: the tests count
+// lines, and use the times only to log.
 const trapScript = `#!/bin/sh
 out=$1
 rec() { echo "$1 $(date +%s.%N) $$" >> "$out"; }
@@ -367,7 +369,10 @@ func signalLog(path string) ([]string, []float64) {
 		if len(fs) < 2 {
 			continue
 		}
-		ts, _ := strconv.ParseFloat(fs[1], 64)
+		ts, err := strconv.ParseFloat(fs[1], 64)
+		if err != nil {
+			ts = math.NaN()
+		}
 		names = append(names, fs[0])
 		times = append(times, ts)
 	}
@@ -458,6 +463,9 @@ func slurmSignals(t *testing.T, f *hpcFixture) {
 	if !strings.Contains(e.String(), "CANCELLED") {
 		t.Errorf("srun's stderr does not say the step was cancelled: %q", e.String())
 	}
+	if n, _ := signalLog(log); !strings.Contains(strings.Join(n, " "), "CONT") {
+		t.Errorf("Slurm's SIGCONT did not reach the sandboxed program: %v", n)
+	}
 	checkGrace(t, log)
 	if t.Failed() {
 		b, _ := os.ReadFile(log)
@@ -481,11 +489,21 @@ func slurmTimeLimit(t *testing.T, f *hpcFixture) {
 	if !strings.Contains(r.err, "DUE TO TIME LIMIT") {
 		t.Errorf("srun's stderr does not name the time limit: %q", r.err)
 	}
-	names, times := signalLog(log)
-	for i, n := range names {
-		if n == "TERM" && (len(times) == 0 || names[0] != "START" || times[i]-times[0] < 55) {
-			t.Errorf("SIGTERM after %.1f s, before the 1-minute limit", times[i]-times[0])
+	if el := time.Since(start); el < 60*time.Second {
+		t.Errorf("srun --time=1 ended after %s, before the limit", el)
+	}
+	names, _ := signalLog(log)
+	ticks := 0
+	for _, n := range names {
+		if n == "TERM" {
+			break
 		}
+		if n == "TICK" {
+			ticks++
+		}
+	}
+	if ticks < 40 {
+		t.Errorf("SIGTERM after %d ticks (about a second each): before the 1-minute limit", ticks)
 	}
 	checkGrace(t, log)
 	if t.Failed() {

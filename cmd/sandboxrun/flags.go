@@ -25,6 +25,7 @@ type runFlags struct {
 	shareNet   bool
 	share      []string
 	rootless   bool
+	preset     string
 
 	uidMaps, gidMaps []string
 	uid, gid         uint32
@@ -124,6 +125,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host network (no network namespace)")
 	fs.StringArrayVar(&f.share, "share", nil, "keep the host's namespace of `TYPE`: user, pid, net, ipc, uts, cgroup, time, mount (repeatable)")
 	fs.BoolVar(&f.rootless, "rootless", os.Geteuid() != 0, "unprivileged preset: new user namespace with your uid and gid mapped to 0 (default when not root)")
+	fs.StringVar(&f.preset, "preset", "", "start from preset `NAME`: default, or mpi for one MPI rank or Slurm task (host network, pid and ipc, shared /dev/shm and /tmp, uid mapped to itself, process_vm_readv/writev allowed)")
 	// Identity.
 	fs.StringArrayVar(&f.uidMaps, "uid-map", nil, "uid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own uid needs newuidmap and /etc/subuid)")
 	fs.StringArrayVar(&f.gidMaps, "gid-map", nil, "gid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own gid needs newgidmap and /etc/subgid)")
@@ -231,11 +233,20 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		opts, specArgs = o, a
 		p.terminal = specTerminal(f.config)
 	default:
-		if f.rootless {
+		o, err := f.presetOptions()
+		switch {
+		case err != nil:
+			return nil, err
+		case o != nil:
+			opts = o
+		case f.rootless:
 			opts = sandbox.Rootless()
-		} else {
+		default:
 			opts = sandbox.Root()
 		}
+	}
+	if oci && f.changed("preset") {
+		return nil, errors.New("--preset cannot be combined with --config or --bundle (the config decides)")
 	}
 	if oci {
 		p.notes = append(p.notes, dropRootAmbient(opts)...)
@@ -345,6 +356,9 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		return nil, errors.New("--timeout and --kill-after must be positive durations")
 	}
 	p.opts = opts
+	if err := f.finishPreset(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Start a one-node Slurm on this machine for the HPC tests: munged (as the
+# munge user), slurmctld, then slurmd, with a minimal slurm.conf and the
+# state, spool, pid and log files under one temporary directory.
+#
+#   scripts/slurm-up.sh          # prints the state directory
+#   scripts/slurm-down.sh        # stops the daemons and removes it
+#
+# Needs root and Debian's slurm-wlm, munge and libpmix2 (slurmd must start
+# after libpmix2 is installed, or srun --mpi=pmix fails). The config goes to
+# /etc/slurm/slurm.conf, where every client finds it; a file there that this
+# script did not write is left alone and the script fails.
+set -euo pipefail
+
+[ "$(id -u)" = 0 ] || { echo "slurm-up: needs root" >&2; exit 1; }
+for b in munged slurmctld slurmd srun scontrol; do
+  command -v "$b" >/dev/null || { echo "slurm-up: $b missing (apt-get install slurm-wlm munge)" >&2; exit 1; }
+done
+
+conf=/etc/slurm/slurm.conf
+marker='# written by nsfork scripts/slurm-up.sh'
+if [ -e "$conf" ] && ! grep -qF "$marker" "$conf"; then
+  echo "slurm-up: $conf exists and was not written by this script; not touching it" >&2
+  exit 1
+fi
+if [ -e "$conf" ]; then
+  "$(dirname "$0")/slurm-down.sh" >/dev/null 2>&1 || true
+fi
+
+dir=$(mktemp -d /tmp/nsfork-slurm.XXXXXX)
+chmod 755 "$dir"
+mkdir -p "$dir/state" "$dir/spool"
+chmod 755 "$dir/spool"
+host=$(hostname -s)
+cpus=$(nproc)
+
+# munged, as the munge user, with its socket where clients look for it.
+mkdir -p /run/munge
+chown munge:munge /run/munge
+chmod 755 /run/munge
+[ -s /etc/munge/munge.key ] || mungekey --create
+if ! pgrep -u munge -x munged >/dev/null; then
+  setpriv --reuid=munge --regid=munge --init-groups -- /usr/sbin/munged
+fi
+
+mkdir -p /etc/slurm
+cat > "$conf" <<CONF
+$marker
+# state: $dir
+ClusterName=nsfork
+SlurmctldHost=$host
+SlurmUser=root
+AuthType=auth/munge
+CredType=cred/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/builtin
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/slurmctld.log
+SlurmdLogFile=$dir/slurmd.log
+ReturnToService=2
+InactiveLimit=0
+KillWait=5
+MinJobAge=30
+NodeName=$host CPUs=$cpus State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+CONF
+
+slurmctld -i
+slurmd
+
+# Ready when the node is idle (or mixed, with leftovers of an earlier run).
+for _ in $(seq 1 60); do
+  if state=$(sinfo -h -N -o %T 2>/dev/null) && [[ "$state" =~ ^(idle|mixed|allocated) ]]; then
+    echo "$dir"
+    exit 0
+  fi
+  sleep 1
+done
+echo "slurm-up: the node did not come up within 60 s:" >&2
+sinfo -N >&2 || true
+tail -n 20 "$dir/slurmctld.log" "$dir/slurmd.log" >&2 || true
+exit 1
