@@ -619,8 +619,13 @@ var _ = io.EOF
 var _ = context.Background
 
 func devOnHostRoot() (string, error) {
-	if err := os.WriteFile("/dev/null", []byte("x"), 0); err != nil {
-		return "", err
+	f, err := os.OpenFile("/dev/null", os.O_WRONLY, 0)
+	if err != nil {
+		return "", fmt.Errorf("open for writing: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("x")); err != nil {
+		return "", fmt.Errorf("write: %w", err)
 	}
 	if _, err := os.Stat("/dev/pts/ptmx"); err != nil {
 		return "", err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -71,7 +72,7 @@ func finishPreset(p *plan, preset, seccompName string, strict bool, environ []st
 		}
 	}
 	launcher, underLauncher := sandbox.MPILauncher(environ)
-	if !underLauncher && remapped(opts) {
+	if !underLauncher && remapped(opts) && startsMPI(p.argv) {
 		// A whole MPI job in one sandbox, as another uid inside than
 		// outside: munge stamps the host uid, which PMIx inside then
 		// refuses; the native check (SO_PEERCRED) sees the inside uid on
@@ -106,6 +107,19 @@ func finishPreset(p *plan, preset, seccompName string, strict bool, environ []st
 }
 
 const psecKey = "PMIX_MCA_psec"
+
+// startsMPI reports whether the command is an MPI launcher (the whole job
+// in one sandbox), the only case that needs PMIx's native security.
+func startsMPI(argv []string) bool {
+	if len(argv) == 0 {
+		return false
+	}
+	switch filepath.Base(argv[0]) {
+	case "mpirun", "mpiexec", "orterun", "prterun", "prun", "oshrun", "srun":
+		return true
+	}
+	return false
+}
 
 // remapped reports whether the command runs in a new user namespace as a
 // uid that is not its host uid (the defaults: root inside).

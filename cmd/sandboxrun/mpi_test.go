@@ -119,15 +119,21 @@ func TestPsecNative(t *testing.T) {
 		o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 		return o
 	}
-	pl := &plan{opts: remapped()}
+	pl := &plan{opts: remapped(), argv: []string{"/usr/bin/mpirun", "-np", "2", "./app"}}
 	if err := finishPreset(pl, "", "default", false, nil, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(pl.opts.Env, "PMIX_MCA_psec=native") {
 		t.Errorf("env %q", pl.opts.Env)
 	}
+	// Not an MPI launcher: the environment is left alone.
+	pl = &plan{opts: remapped(), argv: []string{"/bin/sh"}}
+	finishPreset(pl, "", "default", false, nil, &bytes.Buffer{})
+	if len(pl.opts.Env) != 0 {
+		t.Errorf("env %q set for a command that is no MPI launcher", pl.opts.Env)
+	}
 	// Set by the user: kept.
-	pl = &plan{opts: remapped()}
+	pl = &plan{opts: remapped(), argv: []string{"mpirun"}}
 	finishPreset(pl, "", "default", false, []string{"PMIX_MCA_psec=munge"}, &bytes.Buffer{})
 	if slices.Contains(pl.opts.Env, "PMIX_MCA_psec=native") {
 		t.Error("overrode the user's PMIX_MCA_psec")
