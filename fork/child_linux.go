@@ -94,7 +94,10 @@ func checkChannel(fd int) error {
 	// In a new pid namespace both are 0: the parent is outside. A parent
 	// that let its child outlive it (the go-fork API) may be gone already:
 	// its request is queued in the socket.
-	if int(cred.Pid) != os.Getppid() && unix.Kill(int(cred.Pid), 0) != unix.ESRCH {
+	// (An exited parent may still be a zombie its own parent has not
+	// reaped.)
+	peerGone := unix.Kill(int(cred.Pid), 0) == unix.ESRCH || isZombie(int(cred.Pid))
+	if int(cred.Pid) != os.Getppid() && !peerGone {
 		return fmt.Errorf("fd %d: the peer (pid %d) is not our parent (pid %d)", fd, cred.Pid, os.Getppid())
 	}
 	return nil

@@ -404,12 +404,15 @@ func buildExample(t *testing.T, dir string) string {
 // (go-fork itself loses the child's).
 func TestGoForkReadmeExample(t *testing.T) {
 	bin := buildExample(t, "examples/gofork")
-	out, err := exec.Command(bin).Output() // waits for the pipe's EOF: the child's output too
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(out), "main() pid:") || !strings.Contains(string(out), "child(1) pid:") {
-		t.Fatalf("output %q lacks a line", out)
+	// Many times: the parent exits at once, racing its child's start.
+	for range 30 {
+		out, err := exec.Command(bin).Output() // waits for the pipe's EOF: the child's output too
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), "main() pid:") || !strings.Contains(string(out), "child(1) pid:") {
+			t.Fatalf("output %q lacks a line", out)
+		}
 	}
 }
 
