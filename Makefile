@@ -20,10 +20,11 @@ bench:
 	@set -e; \
 	dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
 	$(GO) test -c -o "$$dir/bench.test" ./bench; \
-	chmod 755 "$$dir" "$$dir/bench.test"; \
+	$(GO) build -o "$$dir/sandboxrun" ./cmd/sandboxrun; \
+	chmod 755 "$$dir" "$$dir/bench.test" "$$dir/sandboxrun"; \
 	gobench=; if [ -n "$(BENCH_GO)" ]; then gobench="-test.bench=. -test.benchtime=$(BENCHTIME)"; fi; \
 	run() { \
-		(cd "$$dir" && "$$@" env NSFORK_BENCH_TABLE=1 NSFORK_BENCH_ROUNDS=$(BENCH_ROUNDS) \
+		(cd "$$dir" && "$$@" env NSFORK_SANDBOXRUN="$$dir/sandboxrun" NSFORK_BENCH_TABLE=1 NSFORK_BENCH_ROUNDS=$(BENCH_ROUNDS) \
 			NSFORK_BENCH_HEAVY_EVERY=$(BENCH_HEAVY_EVERY) \
 			./bench.test -test.run='^TestPrintTable$$' $$gobench); \
 	}; \

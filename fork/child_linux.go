@@ -200,6 +200,10 @@ func child(mv string) int {
 			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
 			return wire.ExitSetup
 		}
+		if req.Flags&wire.FlagOneProc != 0 {
+			os.Unsetenv("GOMAXPROCS")
+			runtime.SetDefaultGOMAXPROCS()
+		}
 		if applied != nil {
 			send(wire.KindApplied, applied)
 		}

@@ -123,7 +123,15 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	}
 	cmd.ExtraFiles = append([]*os.File{childEnd}, out.files...)
 	marker := fmt.Sprintf("%s=1:%d:%d:%s", markerEnv, ctrlFD, len(cmd.ExtraFiles), hex.EncodeToString(token))
-	cmd.Env = append(childEnv(opts), marker)
+	env := childEnv(opts)
+	if plan != nil && !hasEnv(env, "GOMAXPROCS") {
+		// Every all-threads system call of the setup stops and signals
+		// every thread the child's runtime has; with one P it starts
+		// fewer. The child restores the default right after setup.
+		env = append(env, "GOMAXPROCS=1")
+		req.Flags |= wire.FlagOneProc
+	}
+	cmd.Env = append(env, marker)
 	attr := &syscall.SysProcAttr{}
 	if c.SysProcAttr != nil {
 		a := *c.SysProcAttr
@@ -217,6 +225,15 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 // testHookAfterStart, set only by this package's tests, runs between the
 // start and the parent's steps.
 var testHookAfterStart func(pid int)
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
 
 func orBackground(ctx context.Context) context.Context {
 	if ctx == nil {

@@ -533,3 +533,27 @@ func TestTimeNamespaceOffsets(t *testing.T) {
 		t.Errorf("boottime offset %d s, want 2000000", d)
 	}
 }
+
+func procs() (int, error) {
+	if v, ok := os.LookupEnv("GOMAXPROCS"); ok {
+		return 0, fmt.Errorf("GOMAXPROCS=%s left in the environment", v)
+	}
+	return runtime.GOMAXPROCS(0), nil
+}
+
+func init() { fork.RegisterFunc("procs", procs) }
+
+// TestGOMAXPROCSRestored: setup runs with one P (cheaper all-threads
+// calls); the function gets the runtime's default back and no trace of it.
+func TestGOMAXPROCSRestored(t *testing.T) {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		t.Skip("GOMAXPROCS is set for this test run")
+	}
+	n, err := fork.Call[int](context.Background(), "procs", sandbox.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != runtime.GOMAXPROCS(0) {
+		t.Fatalf("GOMAXPROCS %d in the function, %d here", n, runtime.GOMAXPROCS(0))
+	}
+}

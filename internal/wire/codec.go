@@ -52,6 +52,7 @@ const (
 	FlagCommand       uint32 = 1 << 1 // command mode: nothing of the launcher survives exec
 	FlagWaitGo        uint32 = 1 << 2 // after sending Applied, wait for KindGo or KindStop
 	FlagPooled        uint32 = 1 << 3 // after setup, send KindIdle and wait for a KindCall
+	FlagOneProc       uint32 = 1 << 4 // GOMAXPROCS=1 was added for setup: drop it after
 )
 
 // Panic is a recovered panic in the child.
