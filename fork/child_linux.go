@@ -222,8 +222,18 @@ func child(mv string) int {
 			}
 		}
 	}
-	if req.Flags&wire.FlagPooled != 0 {
+	// The reaper starts before a pooled child goes idle, so that the call
+	// finds nothing left to start (each goroutine started then may make
+	// the runtime start a thread, on the call's clock).
+	if os.Getpid() == 1 {
+		startReaper()
+	}
+	pooled := req.Flags&wire.FlagPooled != 0
+	if pooled {
 		// Set up and waiting: the call brings the function and arguments.
+		// The parent's death shows as the end of this read; afterwards
+		// the parent-death signal (set again after the id change) covers
+		// it, as no second reader may share the channel meanwhile.
 		send(wire.KindIdle, nil)
 		k, payload, err := wire.ReadFrame(ctrl, maxRequest)
 		if err != nil {
@@ -243,11 +253,8 @@ func child(mv string) int {
 			return refuse(code, stepOf(code), err)
 		}
 	}
-	if req.Flags&wire.FlagDieWithParent != 0 {
+	if req.Flags&wire.FlagDieWithParent != 0 && !pooled {
 		go watchParent(ctrl)
-	}
-	if os.Getpid() == 1 {
-		startReaper()
 	}
 	if req.Flags&wire.FlagCommand != 0 {
 		if len(req.Argv) == 0 {
