@@ -619,13 +619,10 @@ var _ = io.EOF
 var _ = context.Background
 
 func devOnHostRoot() (string, error) {
-	f, err := os.OpenFile("/dev/null", os.O_WRONLY, 0)
-	if err != nil {
-		return "", fmt.Errorf("open for writing: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Write([]byte("x")); err != nil {
-		return "", fmt.Errorf("write: %w", err)
+	// os.WriteFile opens with O_CREAT: refused on a device node in a
+	// sticky world-writable /dev, which a tmpfs is unless given a mode.
+	if err := os.WriteFile("/dev/null", []byte("x"), 0o666); err != nil {
+		return "", fmt.Errorf("os.WriteFile: %w", err)
 	}
 	if _, err := os.Stat("/dev/pts/ptmx"); err != nil {
 		return "", err

@@ -232,6 +232,15 @@ func (m *mounter) devTmpfs() *mountPlan {
 	return nil
 }
 
+func hasModeOption(data []string) bool {
+	for _, d := range data {
+		if strings.HasPrefix(d, "mode=") {
+			return true
+		}
+	}
+	return false
+}
+
 func isBind(mt specs.Mount, mo *mountOptions) bool {
 	return mo.bind || mt.Type == "bind"
 }
@@ -291,6 +300,13 @@ func (m *mounter) prepare() error {
 		default:
 			return fail("mount", "resolve destination in root", p.dest, unwrapPath(err))
 		}
+	}
+	// The minimal /dev's tmpfs is 0755 unless the mount says otherwise: a
+	// tmpfs root is 1777 by default, and in a sticky world-writable
+	// directory the kernel refuses O_CREAT on a device node that neither
+	// the directory's owner nor the caller owns (os.Create("/dev/null")).
+	if p := m.devTmpfs(); p != nil && !hasModeOption(p.mo.data) {
+		p.mo.data = append(p.mo.data, "mode=755")
 	}
 	// Host files the setup binds from.
 	need := []string{"/dev/null"}
