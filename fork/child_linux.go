@@ -195,10 +195,19 @@ func child(mv string) int {
 		if err != nil {
 			return refuse(wire.ExitProtocol, "sandbox", err)
 		}
+		before := openFDs()
 		applied, err := nsinit.Setup(&opts, nsinit.Config{Ctrl: m.fd, DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter})
 		if err != nil {
 			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
 			return wire.ExitSetup
+		}
+		// Whatever setup left open (a library's cached handle to a
+		// private /proc, say) is not the function's: with a root file
+		// system it could be a way back to what the sandbox hides.
+		for fd := range openFDs() {
+			if before != nil && !before[fd] {
+				unix.Close(fd)
+			}
 		}
 		if req.Flags&wire.FlagOneProc != 0 {
 			os.Unsetenv("GOMAXPROCS")
@@ -264,6 +273,21 @@ func child(mv string) int {
 	}
 	send(wire.KindReady, nil)
 	return run(f, in, send)
+}
+
+// openFDs lists this process's open descriptors (nil without /proc).
+func openFDs() map[int]bool {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	fds := map[int]bool{}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil {
+			fds[fd] = true
+		}
+	}
+	return fds
 }
 
 // dispatch finds the requested function and decodes its arguments.

@@ -81,6 +81,26 @@ func fsOps(ops []string) (map[string]string, error) {
 			var b []byte
 			b, err = os.ReadFile("/proc/self/mountinfo")
 			data = strings.Join(mountPoints(string(b)), "\n")
+		case "fds":
+			// Descriptors other than stdio and the control socket: the
+			// launcher's own (rootfs and mount handles) must be gone.
+			var ents []os.DirEntry
+			ents, err = os.ReadDir("/proc/self/fd")
+			var extra []string
+			for _, e := range ents {
+				l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+				n, _ := strconv.Atoi(e.Name())
+				// Kept: the control socket, the runtime's epoll and
+				// eventfd, the cgroup cpu files the Go runtime holds for
+				// GOMAXPROCS (opened before any setup), and the
+				// directory this very listing reads (its link is empty
+				// once /proc is the sandbox's).
+				runtimeCgroup := strings.HasSuffix(l, "/cpu.cfs_quota_us") || strings.HasSuffix(l, "/cpu.cfs_period_us") || strings.HasSuffix(l, "/cpu.max")
+				if n > 2 && l != "" && !runtimeCgroup && !strings.HasPrefix(l, "socket:") && !strings.HasPrefix(l, "anon_inode:") {
+					extra = append(extra, e.Name()+"->"+l)
+				}
+			}
+			data = strings.Join(extra, ",")
 		case "pids":
 			var ents []os.DirEntry
 			ents, err = os.ReadDir("/proc")
@@ -289,7 +309,8 @@ func TestRootfsPivot(t *testing.T) {
 	before := hostMounts(t)
 	res, a := runFS(t, rootfsOpts(rootfs),
 		"stat "+marker.Name(), "stat "+rootfs, "stat /bin/busybox", "read /etc/hostname",
-		"mountinfo", "pids", "roots", "exec echo hi from $(cat /etc/hostname)")
+		"mountinfo", "pids", "roots", "fds", "exec echo hi from $(cat /etc/hostname)")
+	expect(t, res, "fds", "ok:")
 	expect(t, res, "stat "+marker.Name(), "err:ENOENT")
 	expect(t, res, "stat "+rootfs, "err:ENOENT")
 	expect(t, res, "stat /bin/busybox", "ok:")

@@ -62,10 +62,12 @@ var threadFields = []string{"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff"
 // read(2) that only ends when the returned func is called.
 func blockThreads(n int) func() {
 	r, w, _ := os.Pipe()
-	var ready sync.WaitGroup
+	var ready, done sync.WaitGroup
 	for range n {
 		ready.Add(1)
+		done.Add(1)
 		go func() {
+			defer done.Done()
 			runtime.LockOSThread()
 			ready.Done()
 			var b [1]byte
@@ -73,7 +75,11 @@ func blockThreads(n int) func() {
 		}()
 	}
 	ready.Wait()
-	return func() { w.Close() }
+	return func() {
+		w.Close()
+		done.Wait()
+		r.Close()
+	}
 }
 
 func threadStatus() []map[string]string {
