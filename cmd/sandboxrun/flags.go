@@ -96,7 +96,7 @@ var unshareFlags = []struct {
 	t    specs.LinuxNamespaceType
 	help string
 }{
-	{"user", specs.UserNamespace, "new user namespace (the default when not root)"},
+	{"user", specs.UserNamespace, "new user namespace (default; as root with the identity map)"},
 	{"pid", specs.PIDNamespace, "new pid namespace (default)"},
 	{"net", specs.NetworkNamespace, "new network namespace with only loopback (default as root)"},
 	{"ipc", specs.IPCNamespace, "new ipc namespace (default)"},
@@ -121,7 +121,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	for _, u := range unshareFlags {
 		f.unshare[u.t] = fs.Bool("unshare-"+u.name, false, u.help)
 	}
-	fs.BoolVar(&f.unshareAll, "unshare-all", false, "new pid, mount, network, uts, ipc and cgroup namespaces (and user when not root)")
+	fs.BoolVar(&f.unshareAll, "unshare-all", false, "new pid, mount, network, uts, ipc and cgroup namespaces (and user, as always)")
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host network (no network namespace)")
 	fs.StringArrayVar(&f.share, "share", nil, "keep the host's namespace of `TYPE`: user, pid, net, ipc, uts, cgroup, time, mount (repeatable)")
 	fs.BoolVar(&f.rootless, "rootless", os.Geteuid() != 0, "unprivileged preset: new user namespace with your uid and gid mapped to 0 (default when not root)")
@@ -242,7 +242,13 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		case f.rootless:
 			opts = sandbox.Rootless()
 		default:
-			opts = sandbox.Root()
+			// As root too, a new user namespace: every capability the
+			// command could be given then counts only over the sandbox's
+			// own namespaces, never over the host's. The identity map
+			// keeps file ownership as it is (--uid-map to change that).
+			opts = sandbox.Root().WithNamespaces(specs.UserNamespace)
+			all := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+			opts.UIDMappings, opts.GIDMappings = all, all
 		}
 	}
 	if oci && f.changed("preset") {

@@ -2,10 +2,10 @@
 // rlimits, capabilities, no_new_privs, seccomp, Landlock, a root file
 // system, mounts and cgroup limits, as flags or as an OCI config.json.
 //
-// A bare `sandboxrun -- CMD` runs CMD in new user (when not root), pid,
+// A bare `sandboxrun -- CMD` runs CMD in new user, pid,
 // mount, uts and ipc namespaces (and, as root, network), with every
 // capability dropped, no_new_privs and Docker's default seccomp profile.
-// See README.md in this directory for the reference.
+// The reference is in the top-level README.
 package main
 
 import (
@@ -78,7 +78,7 @@ func newRoot(io stdio, code *int) *cobra.Command {
 capabilities, no_new_privs, seccomp, Landlock, a root file system, mounts and
 cgroup limits, given as flags or as an OCI config.json.
 
-With no flags, COMMAND runs in new user (when not root), pid, mount, uts and
+With no flags, COMMAND runs in new user, pid, mount, uts and
 ipc namespaces (and, as root, a new network namespace), as root inside, with
 every capability dropped, no_new_privs, Docker's default seccomp profile and
 RLIMIT_CORE 0, and dies with sandboxrun. Flags add to that or take from it.
