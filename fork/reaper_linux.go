@@ -96,7 +96,7 @@ func reapOrphans() {
 		if owned[pid] || skipped[pid] {
 			// The one the kernel shows first is owned: reap the others by
 			// pid, then stop.
-			reapListed(owned)
+			reapListed()
 			return
 		}
 		var ws unix.WaitStatus
@@ -105,9 +105,9 @@ func reapOrphans() {
 	}
 }
 
-// reapListed reaps zombie children other than owned ones, found through
+// reapListed reaps zombie children that no pidfd of ours refers to, found through
 // /proc/self/task/*/children.
-func reapListed(_ map[int]bool) {
+func reapListed() {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return

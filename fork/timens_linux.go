@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -78,5 +77,3 @@ func readStagedRequest(fd int) (wire.Kind, []byte, error) {
 	// From the start: the first stage's write left the offset at the end.
 	return wire.ReadFrame(io.NewSectionReader(f, 0, maxRequest+16), maxRequest)
 }
-
-var _ = strconv.Itoa

@@ -2,7 +2,6 @@ package nsinit
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"strconv"
 	"syscall"
@@ -189,5 +188,3 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
-
-var _ = fmt.Sprintf

@@ -165,17 +165,24 @@ func SpecArgs(s *specs.Spec) []string {
 // bind mount sources are made absolute against dir, as the runtime-spec
 // defines them.
 func FromBundle(dir string) (*Options, []string, error) {
-	dir, err := filepath.Abs(dir)
+	return FromConfigFile(filepath.Join(dir, "config.json"))
+}
+
+// FromConfigFile reads an OCI config.json at any path, like FromBundle with
+// the file's directory as the bundle.
+func FromConfigFile(path string) (*Options, []string, error) {
+	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	dir := filepath.Dir(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, nil, fmt.Errorf("sandbox: %s: %w", filepath.Join(dir, "config.json"), err)
+		return nil, nil, fmt.Errorf("sandbox: %s: %w", path, err)
 	}
 	o, err := FromSpec(&s)
 	if err != nil {

@@ -605,32 +605,7 @@ func (f *runFlags) resources(opts *sandbox.Options) error {
 // and relative bind sources are taken against the file's directory, as for
 // a bundle.
 func readConfig(path string) (*sandbox.Options, []string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, nil, err
-	}
-	o, err := sandbox.FromSpec(&s)
-	if err != nil {
-		return nil, nil, err
-	}
-	dir, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return nil, nil, err
-	}
-	if o.Root != nil && o.Root.Path != "" && !filepath.IsAbs(o.Root.Path) {
-		o.Root.Path = filepath.Join(dir, o.Root.Path)
-	}
-	for i, m := range o.Mounts {
-		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
-		if bind && m.Source != "" && !filepath.IsAbs(m.Source) {
-			o.Mounts[i].Source = filepath.Join(dir, m.Source)
-		}
-	}
-	return o, sandbox.SpecArgs(&s), nil
+	return sandbox.FromConfigFile(path)
 }
 
 // specTerminal reports whether an OCI config asks for process.terminal.
