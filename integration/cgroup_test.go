@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,23 @@ func hog(mib int) int {
 }
 
 func forkBomb() (int, error) {
+	// Threads count against pids.max too, and a Go runtime that cannot
+	// start a thread dies (newosproc). Start a few now and leave them
+	// idle, for the scheduler to reuse while the limit is exhausted.
+	var locked sync.WaitGroup
+	release := make(chan struct{})
+	for range 6 {
+		locked.Add(1)
+		go func() {
+			runtime.LockOSThread()
+			locked.Done()
+			<-release
+			runtime.UnlockOSThread()
+		}()
+	}
+	locked.Wait()
+	close(release)
+	time.Sleep(10 * time.Millisecond)
 	started := 0
 	var cmds []*exec.Cmd
 	for range 200 {
