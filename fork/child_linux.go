@@ -196,7 +196,7 @@ func child(mv string) int {
 			return refuse(wire.ExitProtocol, "sandbox", err)
 		}
 		before := openFDs()
-		applied, err := nsinit.Setup(&opts, nsinit.Config{Ctrl: m.fd, DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter})
+		applied, err := nsinit.Setup(&opts, nsinit.Config{Ctrl: m.fd, DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter, Exec: req.Flags&wire.FlagCommand != 0})
 		if err != nil {
 			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
 			return wire.ExitSetup

@@ -42,13 +42,26 @@ func allThreadsPrctl(op string, option, arg2, arg3 uintptr) error {
 	return nil
 }
 
+// dropBounding drops c from the bounding set of this thread (exec: see
+// Config.Exec) or of every thread.
+func dropBounding(exec bool, c capability.Cap) error {
+	op := fmt.Sprintf("prctl PR_CAPBSET_DROP %s", c)
+	if !exec {
+		return allThreadsPrctl(op, unix.PR_CAPBSET_DROP, uintptr(c), 0)
+	}
+	if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+		return fail("capabilities", op, "", err)
+	}
+	return nil
+}
+
 func wantCaps(o *sandbox.Options) bool { return o.Capabilities != nil }
 
 // stepIDs drops the bounding set (it needs CAP_SETPCAP, which the id change
 // may take away), then switches groups, gid and uid on every thread (the
 // syscall package's Setuid family is process-wide), keeping the permitted
 // set across the uid change when capabilities are asked for.
-func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
+func stepIDs(o *sandbox.Options, cfg Config, _ *Applied) error {
 	if o.User.Umask != nil {
 		unix.Umask(int(*o.User.Umask))
 	}
@@ -65,7 +78,7 @@ func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
 			if bset&(1<<c) != 0 || have&(1<<c) == 0 {
 				continue
 			}
-			if err := allThreadsPrctl(fmt.Sprintf("prctl PR_CAPBSET_DROP %s", c), unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil {
+			if err := dropBounding(cfg.Exec, c); err != nil {
 				return err
 			}
 		}

@@ -72,4 +72,13 @@ type Config struct {
 	// Filter is the seccomp program compiled by the parent from
 	// Options.Seccomp (nil without a profile).
 	Filter *Filter
+	// Exec says the process runs a command after setup, from the calling
+	// thread (locked to it): by execve, or, as pid 1, by a vfork and
+	// execve from it. The bounding set then needs dropping on this thread
+	// only: it counts at execve and for raising inheritable
+	// capabilities, the command inherits it from this thread, and the
+	// other threads either vanish at the execve or belong to a pid 1
+	// whose permitted set is empty and which never execs again. That is
+	// one prctl per capability instead of a stop of every thread each.
+	Exec bool
 }
