@@ -244,8 +244,10 @@ func child(mv string) int {
 		// the parent-death signal (set again after the id change) covers
 		// it, as no second reader may share the channel meanwhile.
 		send(wire.KindIdle, nil)
-		k, payload, err := wire.ReadFrame(ctrl, maxRequest)
+		rr := &rightsReader{ctrl: ctrl}
+		k, payload, err := wire.ReadFrame(rr, maxRequest)
 		if err != nil {
+			closeAll(rr.fds)
 			if errors.Is(err, io.EOF) {
 				return wire.ExitParentGone // the pool closed
 			}
@@ -256,10 +258,19 @@ func child(mv string) int {
 		}
 		call, err := wire.DecodeRequest(payload)
 		if err != nil {
+			closeAll(rr.fds)
 			return refuse(wire.ExitProtocol, "call", err)
 		}
-		if f, in, code, err = dispatch(call, nil); err != nil {
+		passed, err := mapPassed(call.Args, rr.fds)
+		if err != nil {
+			closeAll(rr.fds)
+			return refuse(wire.ExitProtocol, "call", err)
+		}
+		if f, in, code, err = dispatch(call, fdValue(passed)); err != nil {
 			return refuse(code, stepOf(code), err)
+		}
+		for fd := range passed { // sent but named by no argument
+			unix.Close(fd)
 		}
 	}
 	if req.Flags&wire.FlagDieWithParent != 0 && !pooled {

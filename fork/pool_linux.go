@@ -28,8 +28,9 @@ var poolFunc = func() *Function {
 // arguments, and it runs at once. Each child serves exactly one call, so
 // isolation is never shared between calls; the pool starts a replacement in
 // the background. A child that died while waiting is replaced, never handed
-// out. Arguments that are descriptors (*os.File) cannot be given to a
-// pooled child, and []byte arguments travel inside the call message.
+// out. Descriptor arguments (*os.File) and large []byte arguments (in a
+// sealed memfd the child maps) travel with the call, over the child's
+// channel (SCM_RIGHTS).
 type Pool struct {
 	cfg  Config
 	opts *sandbox.Options
@@ -149,13 +150,15 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (register it with fork.RegisterFunc before fork.Init)", ErrNotRegistered, name)
 	}
-	out, err := encodeArgs(f.Name, f.fn.Type(), args, ctrlFD+1)
+	// Descriptor arguments (*os.File, and []byte over inlineMax in a
+	// sealed memfd) are numbered from 0 and travel with the call frame.
+	out, err := encodeArgs(f.Name, f.fn.Type(), args, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer out.close()
-	if len(out.files) > 0 {
-		return nil, fmt.Errorf("%w: %s: a pooled child cannot receive descriptors (*os.File, or []byte over %d KiB): use ForkIsolated", ErrArgs, name, inlineMax>>10)
+	if len(out.files) > maxPassedFDs {
+		return nil, fmt.Errorf("%w: %s: %d descriptor arguments, at most %d in a pooled call", ErrArgs, name, len(out.files), maxPassedFDs)
 	}
 	call := wire.EncodeRequest(&wire.Request{Version: wire.Version, Name: f.Name, Args: out.args})
 	for {
@@ -177,7 +180,7 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 		child.mu.Lock()
 		child.fn = f
 		child.mu.Unlock()
-		if err := wire.WriteFrame(child.ctrl, wire.KindCall, call); err != nil {
+		if err := writeFrameRights(child.ctrl, wire.KindCall, call, out.files); err != nil {
 			p.refill()
 			child.Kill()
 			child.Wait()

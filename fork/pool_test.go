@@ -2,8 +2,10 @@ package fork_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -98,8 +100,8 @@ func TestPoolCloseLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Start(context.Background(), "readFile", os.Stdin); !errors.Is(err, fork.ErrArgs) {
-		t.Fatalf("file argument: %v", err)
+	if _, err := pool.Start(context.Background(), "add", "one", 1); !errors.Is(err, fork.ErrArgs) {
+		t.Fatalf("wrong argument type: %v", err)
 	}
 	time.Sleep(200 * time.Millisecond)
 	idle := fork.PoolIdlePids(pool)
@@ -123,5 +125,68 @@ func TestPoolBadOptions(t *testing.T) {
 	opts.Cwd = "/nonexistent/nsfork"
 	if _, err := fork.NewPool(opts, 1); err == nil {
 		t.Fatal("NewPool with an impossible cwd succeeded")
+	}
+}
+
+// TestPoolPassesDescriptors: a pooled child, started before the call
+// existed, gets the call's *os.File and large []byte arguments with it
+// (SCM_RIGHTS): the file is read through, the bytes arrive whole, and
+// neither the caller nor the child keeps a descriptor it should not.
+func TestPoolPassesDescriptors(t *testing.T) {
+	pool, err := fork.NewPool(sandbox.Default(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	before := len(listFDs())
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.WriteString("through the pool"); w.Close() }()
+	p, err := pool.Start(context.Background(), "readFile", r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Results()[0]; got != "through the pool" {
+		t.Fatalf("readFile through a pooled child: %q", got)
+	}
+
+	big := make([]byte, 3<<20+17) // over the inline limit: a sealed memfd
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	p, err = pool.Start(context.Background(), "digest", big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if sum, n := p.Results()[0].([32]byte), p.Results()[1].(int); sum != sha256.Sum256(big) || n != len(big) {
+		t.Fatalf("digest of %d bytes through a pooled child: %d bytes, digest differs: %v", len(big), n, sum != sha256.Sum256(big))
+	}
+
+	// The child sees its channel, stdio and nothing the call did not bring.
+	p, err = pool.Start(context.Background(), "fds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range p.Results()[0].([]string) {
+		stdio := strings.HasPrefix(fd, "0->") || strings.HasPrefix(fd, "1->") || strings.HasPrefix(fd, "2->")
+		if strings.Contains(fd, "memfd:") || (strings.Contains(fd, "pipe:") && !stdio) {
+			t.Errorf("pooled child holds %s, left from an earlier call or the pool", fd)
+		}
+	}
+	if after := len(listFDs()); after > before {
+		t.Errorf("caller holds %d descriptors after the calls, %d before", after, before)
 	}
 }

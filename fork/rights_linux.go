@@ -1,0 +1,136 @@
+package fork
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/wire"
+)
+
+// maxPassedFDs bounds the descriptors one pooled call may carry: the
+// kernel's own limit for one SCM_RIGHTS message (SCM_MAX_FD).
+const maxPassedFDs = 253
+
+// writeFrameRights writes one frame on the channel with files attached
+// (SCM_RIGHTS) to its first bytes, so that they arrive with the frame: a
+// pooled child, started before the call existed, gets the call's
+// descriptors this way.
+func writeFrameRights(ctrl *os.File, k wire.Kind, payload []byte, files []*os.File) error {
+	if len(files) == 0 {
+		return wire.WriteFrame(ctrl, k, payload)
+	}
+	if len(files) > maxPassedFDs {
+		return fmt.Errorf("%w: %d descriptors, at most %d per call", ErrArgs, len(files), maxPassedFDs)
+	}
+	var frame bytesBuffer
+	if err := wire.WriteFrame(&frame, k, payload); err != nil {
+		return err
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	rights := unix.UnixRights(fds...)
+	rc, err := ctrl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	buf := []byte(frame)
+	var n int
+	var serr error
+	// The rights go with the first sendmsg; whatever it leaves unsent
+	// follows as plain data.
+	if err := rc.Write(func(fd uintptr) bool {
+		n, serr = unix.SendmsgN(int(fd), buf, rights, nil, unix.MSG_NOSIGNAL)
+		return serr != unix.EAGAIN
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("sendmsg with %d descriptors: %w", len(fds), serr)
+	}
+	// The files must stay open until sendmsg took its references.
+	runtime.KeepAlive(files)
+	_, err = ctrl.Write(buf[n:])
+	return err
+}
+
+// rightsReader reads the channel with recvmsg and keeps every descriptor
+// that arrives (close-on-exec), in order.
+type rightsReader struct {
+	ctrl *os.File
+	fds  []int
+}
+
+func (r *rightsReader) Read(p []byte) (int, error) {
+	rc, err := r.ctrl.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	oob := make([]byte, unix.CmsgSpace(4*maxPassedFDs))
+	var n, oobn, flags int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), p, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	}); err != nil {
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return 0, fmt.Errorf("control message: %w", err)
+		}
+		for _, m := range msgs {
+			fds, err := unix.ParseUnixRights(&m)
+			if err != nil {
+				return 0, fmt.Errorf("control message: %w", err)
+			}
+			r.fds = append(r.fds, fds...)
+		}
+	}
+	if flags&unix.MSG_CTRUNC != 0 {
+		return 0, errors.New("descriptors truncated (more than one call carries)")
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// closeAll closes descriptors received but not used.
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// mapPassed points every descriptor argument of a pooled call, which names
+// its index among the passed descriptors, at the descriptor received, and
+// returns the set fdValue accepts. Each index may be used once.
+func mapPassed(args []wire.Arg, fds []int) (map[int]bool, error) {
+	passed := map[int]bool{}
+	used := make([]bool, len(fds))
+	for i := range args {
+		a := &args[i]
+		if a.Kind != wire.ArgFile && a.Kind != wire.ArgBytes {
+			continue
+		}
+		idx := int(a.FD)
+		if idx >= len(fds) || used[idx] {
+			return nil, fmt.Errorf("argument %d names descriptor %d of %d passed", i, idx, len(fds))
+		}
+		used[idx] = true
+		a.FD = uint32(fds[idx])
+		passed[fds[idx]] = true
+	}
+	return passed, nil
+}
