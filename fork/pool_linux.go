@@ -40,6 +40,7 @@ type Pool struct {
 	wake   chan struct{}
 	done   chan struct{}
 	wg     sync.WaitGroup
+	reaps  sync.WaitGroup // children Call returned from, not yet reaped
 	mu     sync.Mutex
 	closed bool
 	err    error // the last start failure, for Start to report
@@ -213,6 +214,40 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 	}
 }
 
+// Call runs the registered function name with args in a pooled child and
+// returns the function's results (without its trailing error), typed as
+// the function declares them, as soon as the child reports them: the
+// child's exit and the end of its namespaces are reaped in the background
+// (Close waits for them), not on the caller's clock. The error is the
+// function's own (*RemoteError) as soon as it arrives; a child that ends
+// without reporting gives what Wait gives (*PanicError, *ExitError, ...).
+func (p *Pool) Call(ctx context.Context, name string, args ...any) ([]any, error) {
+	child, err := p.Start(ctx, name, args...)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-child.outcome:
+	case <-child.readDone:
+	}
+	child.mu.Lock()
+	res, got, ferr := child.results, child.gotRes, child.childErr
+	child.mu.Unlock()
+	if !got {
+		err := child.Wait()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return child.Results(), err
+	}
+	p.reaps.Add(1)
+	go func() {
+		defer p.reaps.Done()
+		child.Wait()
+	}()
+	return res, ferr
+}
+
 // refill asks the background filler for a replacement, after the call is
 // handed over so that the new child's start does not delay it.
 func (p *Pool) refill() {
@@ -234,6 +269,7 @@ func (p *Pool) Close() error {
 	close(p.done)
 	p.mu.Unlock()
 	p.wg.Wait()
+	p.reaps.Wait()
 	for {
 		select {
 		case child := <-p.ready:

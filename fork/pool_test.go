@@ -190,3 +190,51 @@ func TestPoolPassesDescriptors(t *testing.T) {
 		t.Errorf("caller holds %d descriptors after the calls, %d before", after, before)
 	}
 }
+
+// TestPoolCall: Call returns results, the function's error and a panic as
+// Wait would, returns before the child is reaped, and Close leaves no
+// child of the caller behind, reaped or not.
+func TestPoolCall(t *testing.T) {
+	pool, err := fork.NewPool(sandbox.Default(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		res, err := pool.Call(context.Background(), "add", i, 2)
+		if err != nil || len(res) != 1 || res[0] != i+2 {
+			t.Fatalf("Call(add, %d, 2) = %v, %v", i, res, err)
+		}
+	}
+	_, err = pool.Call(context.Background(), "fail", "no good")
+	var re *fork.RemoteError
+	if !errors.As(err, &re) || re.Msg != "no good" {
+		t.Fatalf("Call(fail) = %v, want a *RemoteError", err)
+	}
+	_, err = pool.Call(context.Background(), "boom")
+	var pe *fork.PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("Call(boom) = %v, want a *PanicError", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := pool.Call(ctx, "sleep", time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Call(sleep) past its deadline = %v", err)
+	}
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if kids := childrenOfSelf(); len(kids) != 0 {
+		t.Fatalf("children left after Close: %v", kids)
+	}
+}
+
+// childrenOfSelf lists this process's children, zombies included.
+func childrenOfSelf() []string {
+	var out []string
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
+		out = append(out, strings.Fields(string(b))...)
+	}
+	return out
+}

@@ -69,6 +69,8 @@ type Process struct {
 	idleOnce  sync.Once
 	readyCh   chan struct{} // pooled: closed when the function is about to run
 	readyOnce sync.Once
+	outcome   chan struct{} // pooled: closed when a result, error or panic arrived
+	outOnce   sync.Once
 	waitOnce  sync.Once
 	waitErr   error
 
@@ -268,6 +270,13 @@ func (p *Process) read(max uint32) {
 	}
 }
 
+// reported marks that the function's outcome arrived (for Pool.Call).
+func (p *Process) reported() {
+	if p.outcome != nil {
+		p.outOnce.Do(func() { close(p.outcome) })
+	}
+}
+
 func (p *Process) take(k wire.Kind, payload []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -309,6 +318,7 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 			res[i] = v.Interface()
 		}
 		p.results, p.gotRes = res, true
+		p.reported()
 	case wire.KindError:
 		r, err := wire.DecodeRemoteError(payload)
 		if err != nil {
@@ -317,6 +327,7 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 		}
 		p.gotRes = true
 		p.childErr = &RemoteError{Msg: r.Msg, Type: r.Type, Errno: syscall.Errno(r.Errno)}
+		p.reported()
 	case wire.KindPanic:
 		r, err := wire.DecodePanic(payload)
 		if err != nil {
@@ -324,6 +335,7 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 			return
 		}
 		p.childErr = &PanicError{Value: r.Value, Type: r.Type, Stack: r.Stack}
+		p.reported()
 	case wire.KindSetup, wire.KindProtocol:
 		r, err := wire.DecodeSetupError(payload)
 		if err != nil {

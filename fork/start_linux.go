@@ -195,6 +195,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if c.pooled {
 		p.idle = make(chan struct{})
 		p.readyCh = make(chan struct{})
+		p.outcome = make(chan struct{})
 	}
 	if plan != nil && plan.parentSteps() {
 		if err := plan.afterStart(p.Pid); err != nil {
