@@ -107,10 +107,10 @@ func execCommand(argv []string, send func(wire.Kind, []byte)) int {
 }
 
 // runAsInit starts the command as the only child of pid 1 and mirrors it.
+// It starts it through syscall.ForkExec rather than os/exec: os/exec's first
+// start in a process first forks a throwaway child to check that pidfds
+// work, which would be on every sandbox's clock here.
 func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail func(string, string, error) int) int {
-	cmd := exec.Command(path)
-	cmd.Args = argv
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT)
@@ -120,17 +120,42 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fail("prctl PR_SET_DUMPABLE", "", err)
 	}
-	if err := cmd.Start(); err != nil {
+	// The pidfd, held until the command is reaped, also keeps the reaper
+	// away from its exit status. The start runs on this locked thread,
+	// whose bounding set the command inherits (nsinit.Config.Exec).
+	pidfd := -1
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
+	})
+	if err != nil {
 		return fail("start", path, err)
 	}
 	send(wire.KindReady, nil)
+	done, forwarded := make(chan struct{}), make(chan struct{})
 	go func() {
-		for s := range sigs {
-			cmd.Process.Signal(s)
+		defer close(forwarded)
+		for {
+			select {
+			case s := <-sigs:
+				unix.PidfdSendSignal(pidfd, s.(syscall.Signal), nil, 0)
+			case <-done:
+				return
+			}
 		}
 	}()
-	cmd.Wait()
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	signal.Stop(sigs)
+	close(done)
+	<-forwarded
+	unix.Close(pidfd)
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
