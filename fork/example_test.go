@@ -71,3 +71,21 @@ func ExampleConfig_StartCommand() {
 	// inside
 	// true 3
 }
+
+// A warm pool: children already isolated wait for a call; each serves one.
+func ExamplePool_Call() {
+	pool, err := fork.NewPool(sandbox.Default(), 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pool.Close()
+	for i := range 3 {
+		res, err := pool.Call(context.Background(), "add", i, 40)
+		fmt.Println(res[0], err)
+	}
+	// Output:
+	// 40 <nil>
+	// 41 <nil>
+	// 42 <nil>
+}
