@@ -144,14 +144,14 @@ func mapsZero(m []specs.LinuxIDMapping) bool {
 }
 
 // makeCgroup creates the sandbox's cgroup with its limits (nothing is
-// created without Resources). Stale cgroups of earlier, killed parents are
-// removed first.
+// created without Resources). Empty cgroups of earlier, killed parents are
+// removed first (never one that another launcher may still be filling).
 func (p *isolation) makeCgroup() error {
 	o := p.opts
 	if o.Resources == nil && o.CgroupsPath == "" {
 		return nil
 	}
-	cleanupOnce.Do(func() { cgroups.Cleanup(0) })
+	cleanupOnce.Do(func() { cgroups.CleanupAbandoned() })
 	cg, err := cgroups.New(cgroups.Config{Resources: o.Resources, Path: o.CgroupsPath, BestEffort: o.CgroupsBestEffort})
 	if err != nil {
 		return fmt.Errorf("fork: cgroup: %w", err)

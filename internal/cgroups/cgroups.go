@@ -183,7 +183,26 @@ func Cleanup(olderThan time.Duration) (removed []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return cleanup(h, olderThan)
+	return cleanup(h, olderThan, false)
+}
+
+// AbandonedGrace is how old an empty cgroup must be before CleanupAbandoned
+// takes it: creating a cgroup and adding the sandbox to it is not atomic,
+// and a launcher in another pid namespace may look gone from here.
+const AbandonedGrace = 10 * time.Second
+
+// CleanupAbandoned is the cleanup a launcher may run on its own, next to
+// other launchers starting at the same time: it removes only cgroups that
+// hold no process, whose creator is gone, and that are older than
+// AbandonedGrace. It never kills anything: a sandbox that outlives its
+// creator on purpose (fork.Config.KeepAlive) keeps its cgroup until it
+// ends.
+func CleanupAbandoned() (removed []string, err error) {
+	h, err := discoverHost()
+	if err != nil {
+		return nil, err
+	}
+	return cleanup(h, AbandonedGrace, true)
 }
 
 // Probe reports the cgroup version, the caller's own cgroup in each

@@ -16,7 +16,7 @@ type host struct{}
 func discoverHost() (*host, error) { return nil, errors.ErrUnsupported }
 
 func newCgroup(*host, Config) (*Cgroup, error)       { return nil, errors.ErrUnsupported }
-func cleanup(*host, time.Duration) ([]string, error) { return nil, errors.ErrUnsupported }
+func cleanup(*host, time.Duration, bool) ([]string, error) { return nil, errors.ErrUnsupported }
 func probe(*host) Report                             { return Report{} }
 func (*sysCgroup) version() int                      { return 0 }
 func (*sysCgroup) fd() (int, bool)                   { return -1, false }

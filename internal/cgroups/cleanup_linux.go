@@ -34,7 +34,11 @@ func (h *host) hierarchyDirs() map[string]string {
 	return out
 }
 
-func cleanup(h *host, olderThan time.Duration) ([]string, error) {
+// cleanup removes stale sandbox cgroups. abandonedOnly: only empty ones of
+// a gone creator (CleanupAbandoned); otherwise also a gone creator's
+// leftover processes are killed and a live creator's empty cgroups go
+// (Cleanup, on a user's request).
+func cleanup(h *host, olderThan time.Duration, abandonedOnly bool) ([]string, error) {
 	// Group the candidates by name: on v1 one sandbox has a directory per
 	// hierarchy.
 	type cand struct {
@@ -89,7 +93,7 @@ func cleanup(h *host, olderThan time.Duration) ([]string, error) {
 		}
 		gone := !h.alive(c.pid, c.born)
 		empty := len(unionPids(c.dirs)) == 0
-		if !gone && !empty {
+		if (!gone && !empty) || (abandonedOnly && (!gone || !empty)) {
 			continue
 		}
 		if err := killAll(h.mode, c.dirs, c.freezer, destroyTimeout); err != nil {

@@ -79,6 +79,31 @@ func runChild(mode string) int {
 		}
 		_ = json.NewEncoder(os.Stdout).Encode(c.Paths())
 		return 0 // exits without Destroy, like a killed parent
+	case "hold", "busy":
+		// hold: a live launcher whose cgroup is still empty; busy: a
+		// launcher that exits leaving a process in its cgroup (KeepAlive).
+		c, err := New(Config{Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](10)}}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if mode == "busy" {
+			sleeper := exec.Command("sleep", "60")
+			if err := sleeper.Start(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			if err := c.Add(sleeper.Process.Pid); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		_ = json.NewEncoder(os.Stdout).Encode(c.Paths())
+		if mode == "hold" {
+			os.Stdout.Close()
+			time.Sleep(time.Hour)
+		}
+		return 0
 	case "rootless":
 		res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](32 << 20)}}
 		_, err := New(Config{Resources: res})

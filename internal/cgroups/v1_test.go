@@ -314,3 +314,77 @@ func TestCleanupStale(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestCleanupAbandoned: the cleanup a launcher runs on its own takes only
+// empty cgroups of gone creators. It keeps a live launcher's empty cgroup
+// (another sandboxrun between creating its cgroup and adding its child,
+// which Cleanup(0) used to remove under concurrent starts) and never kills
+// a process that outlived its creator on purpose.
+func TestCleanupAbandoned(t *testing.T) {
+	need(t, os.Geteuid() == 0, "needs root (euid %d)", os.Geteuid())
+	h, err := discoverHost()
+	need(t, err == nil, "no cgroup filesystem: %v", err)
+	child := func(mode string) (*exec.Cmd, map[string]string) {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), childEnv+"="+mode)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var paths map[string]string
+		if err := json.NewDecoder(out).Decode(&paths); err != nil || len(paths) == 0 {
+			t.Fatalf("%s child: %v", mode, err)
+		}
+		return cmd, paths
+	}
+	exists := func(paths map[string]string) bool {
+		for _, d := range paths {
+			if _, err := os.Stat(d); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	hold, live := child("hold")
+	defer func() { hold.Process.Kill(); hold.Wait() }()
+	stale, gone := child("stale")
+	stale.Wait()
+	busyCmd, busy := child("busy")
+	busyCmd.Wait()
+
+	if _, err := cleanup(h, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(live) {
+		t.Errorf("the abandoned cleanup removed a live launcher's empty cgroup %v", live)
+	}
+	if !exists(busy) {
+		t.Errorf("the abandoned cleanup removed a cgroup with a process that outlived its creator %v", busy)
+	}
+	for _, d := range gone {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the abandoned cleanup kept %s (empty, creator gone)", d)
+		}
+	}
+	// Too young for the grace: kept even when abandoned.
+	yc, young := child("stale")
+	yc.Wait()
+	if removed, err := CleanupAbandoned(); err != nil || !exists(young) {
+		t.Errorf("CleanupAbandoned took a cgroup younger than %s: %v, %v", AbandonedGrace, removed, err)
+	}
+	// The explicit cleanup (sandboxrun cleanup) takes the rest, killing
+	// the leftover process; the live launcher's own is then gone too.
+	if _, err := cleanup(h, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []map[string]string{busy, young} {
+		for _, d := range p {
+			if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Cleanup(0) kept %s", d)
+			}
+		}
+	}
+}
