@@ -271,6 +271,14 @@ func newV1(h *host, cfg Config, name string) (*sysCgroup, []string, error) {
 		if _, ok := h.ownDir(ctrl); !ok {
 			continue
 		}
+		if _, needed := needs[ctrl]; !needed && !v1Accounting[ctrl] {
+			// The sandbox stays in the caller's cgroup of this hierarchy.
+			// Above all the freezer: Slurm's proctrack/cgroup finds a
+			// step's processes in the step's own freezer cgroup.procs
+			// only, so a sandbox moved below it would escape Slurm's
+			// signals and its kill at the end of the step.
+			continue
+		}
 		dir, err := h.targetDir(ctrl, name, cfg.Path)
 		if err != nil {
 			return nil, nil, err

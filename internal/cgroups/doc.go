@@ -7,9 +7,13 @@
 // # Where the cgroup goes
 //
 // By default the sandbox's cgroup is a new child, "nsfork-<pid>-<random>",
-// of the caller's own cgroup in each hierarchy (every mounted v1 controller
-// hierarchy, or the one v2 hierarchy), so under Slurm it nests inside the
-// job step's cgroup and its usage is charged to the job. A relative
+// of the caller's own cgroup in each hierarchy it needs (on v1: memory,
+// cpu, cpuacct and pids for accounting, and any other controller a limit
+// needs; on v2 the one hierarchy), so under Slurm it nests inside the job
+// step's cgroup and its usage is charged to the job. In every other v1
+// hierarchy, the freezer above all, the sandbox stays in the caller's own
+// cgroup: Slurm's proctrack/cgroup looks for a step's processes in the
+// step's own freezer cgroup, not below it. A relative
 // Config.Path is taken under the caller's own cgroup, an absolute one from
 // the root of each hierarchy. On v2, controllers are enabled in
 // cgroup.subtree_control only at and below the deepest existing ancestor of

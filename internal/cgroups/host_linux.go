@@ -14,9 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// v1Controllers are the v1 hierarchies a sandbox cgroup is made in, when
-// mounted. Named hierarchies (name=systemd) are left alone: they carry no
-// limits and belong to the init system.
+// v1Accounting are the v1 hierarchies a sandbox gets a cgroup of its own in
+// even without a limit there, for Stats (memory peak and OOM kills, CPU
+// time, pids peak); any other hierarchy only when a limit needs it.
+var v1Accounting = map[string]bool{"cpu": true, "cpuacct": true, "memory": true, "pids": true}
+
+// v1Controllers are the v1 hierarchies nsfork knows: where a sandbox cgroup
+// may be made (see v1Accounting) and where cleanup looks. Named hierarchies
+// (name=systemd) are left alone: they carry no limits and belong to the
+// init system.
 var v1Controllers = []string{
 	"cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "hugetlb",
 	"freezer", "devices", "net_cls", "net_prio", "rdma",
