@@ -57,6 +57,7 @@ type runFlags struct {
 	report           string
 	strict           bool
 	config, bundle   string
+	shareNS          string
 
 	fs *pflag.FlagSet
 }
@@ -171,6 +172,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.BoolVar(&f.strict, "strict", false, "refuse to run when anything requested was not applied")
 	fs.StringVar(&f.config, "config", "", "OCI runtime `config.json` to start from; flags given as well apply on top")
 	fs.StringVar(&f.bundle, "bundle", "", "OCI bundle `DIR` (DIR/config.json and its rootfs); flags apply on top")
+	addShareFlag(fs, f)
 	return f
 }
 
@@ -183,6 +185,7 @@ type plan struct {
 	seccomp  string // the profile's name, for the report
 	terminal bool   // the OCI config asked for process.terminal
 	notes    []string
+	jobName  string // --share-ns: the job namespace set to join
 }
 
 // dropRootAmbient removes ambient capabilities from an OCI config whose
@@ -362,7 +365,14 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		return nil, errors.New("--timeout and --kill-after must be positive durations")
 	}
 	p.opts = opts
-	if err := f.finishPreset(p); err != nil {
+	finish := f.finishPreset
+	if f.shareNS != "" {
+		finish = f.finishPresetShared
+	}
+	if err := finish(p); err != nil {
+		return nil, err
+	}
+	if err := f.shareNamespaces(p); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -7,10 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +26,9 @@ type stdio struct {
 
 // execute runs the planned command and returns sandboxrun's exit code.
 func execute(pl *plan, f *runFlags, io stdio) int {
+	if pl.jobName != "" {
+		return executeShared(pl, f, io)
+	}
 	if f.strict {
 		if msg := strictBefore(pl); msg != "" {
 			printErr(io.err, "strict: "+msg)
@@ -69,43 +70,9 @@ func execute(pl *plan, f *runFlags, io stdio) int {
 		return exitLauncher
 	}
 
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case s := <-sigs:
-				p.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-
-	var timedOut, killed atomic.Bool
-	if f.timeout > 0 {
-		t := time.AfterFunc(f.timeout, func() {
-			timedOut.Store(true)
-			p.Signal(syscall.SIGTERM)
-			if f.killAft > 0 {
-				time.AfterFunc(f.killAft, func() {
-					select {
-					case <-done:
-					default:
-						killed.Store(true)
-						killAll(p)
-					}
-				})
-			}
-		})
-		defer t.Stop()
-	}
-
+	sup := supervise(sigs, f, func(s os.Signal) { p.Signal(s) }, func() { killAll(p) })
 	werr := p.Wait()
-	close(done)
-	wg.Wait()
+	sup.stop()
 
 	code, msg := outcome(werr, p.ProcessState)
 	if m := strictMsg.Load(); m != nil {
@@ -116,8 +83,8 @@ func execute(pl *plan, f *runFlags, io stdio) int {
 	if rep == nil {
 		rep = newReporter(pl, f, p, io.out)
 	}
-	if timedOut.Load() && code != exitLauncher {
-		if killed.Load() {
+	if sup.timedOut.Load() && code != exitLauncher {
+		if sup.killed.Load() {
 			code, msg = 128+int(syscall.SIGKILL), fmt.Sprintf("timed out after %s; killed after another %s", f.timeout, f.killAft)
 		} else {
 			code, msg = exitTimeout, ""

@@ -1,0 +1,139 @@
+package jobns
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// maxName bounds a job name, so that DIR/NAME.sock fits in a sockaddr_un.
+const maxName = 64
+
+// CheckName reports whether name can name a job: 1 to 64 characters of
+// [A-Za-z0-9._-], not starting with a dot.
+func CheckName(name string) error {
+	if name == "" || len(name) > maxName || name[0] == '.' {
+		return failf("name", "check", "", "job name %q: want 1 to %d characters of [A-Za-z0-9._-], not starting with '.'", name, maxName)
+	}
+	for _, r := range name {
+		if !nameChar(r) {
+			return failf("name", "check", "", "job name %q: character %q is not one of [A-Za-z0-9._-]", name, r)
+		}
+	}
+	return nil
+}
+
+func nameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+}
+
+// SafeName turns any string into a valid job name: characters outside
+// [A-Za-z0-9._-] become '_', and a name longer than 64 characters is cut
+// and ends in a hash of the whole.
+func SafeName(s string) string {
+	b := []rune(s)
+	for i, r := range b {
+		if !nameChar(r) {
+			b[i] = '_'
+		}
+	}
+	out := string(b)
+	if strings.HasPrefix(out, ".") {
+		out = "_" + out[1:]
+	}
+	if len(out) > maxName {
+		sum := sha256.Sum256([]byte(s))
+		out = out[:maxName-17] + "-" + hex.EncodeToString(sum[:8])
+	}
+	return out
+}
+
+// NameFromEnv derives the job's name from the launcher's environment:
+// PMIX_NAMESPACE (set by mpirun and by srun --mpi=pmix, one per job step),
+// else SLURM_JOB_ID with SLURM_STEP_ID, else OMPI_MCA_ess_base_jobid. Ranks
+// of one step get the same name; two steps, or two jobs, get different
+// ones.
+func NameFromEnv(environ []string) (string, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	switch {
+	case env["PMIX_NAMESPACE"] != "":
+		return SafeName("pmix-" + env["PMIX_NAMESPACE"]), nil
+	case env["SLURM_JOB_ID"] != "":
+		n := "slurm-" + env["SLURM_JOB_ID"]
+		if s := env["SLURM_STEP_ID"]; s != "" {
+			n += "." + s
+		}
+		return SafeName(n), nil
+	case env["OMPI_MCA_ess_base_jobid"] != "":
+		return SafeName("ompi-" + env["OMPI_MCA_ess_base_jobid"]), nil
+	}
+	return "", failf("name", "derive", "", "no PMIX_NAMESPACE, SLURM_JOB_ID or OMPI_MCA_ess_base_jobid in the environment: give the job a name")
+}
+
+// RuntimeDir returns the per-user directory of the job sockets and lock
+// files: $XDG_RUNTIME_DIR/nsfork-jobns when XDG_RUNTIME_DIR is an existing
+// directory owned by the caller, else /tmp/nsfork-jobns-UID. Callers must
+// agree on it: ranks of one job inherit one environment.
+func RuntimeDir() string {
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
+		if st, err := os.Stat(x); err == nil && st.IsDir() && ownedBy(st, os.Geteuid()) {
+			return filepath.Join(x, "nsfork-jobns")
+		}
+	}
+	return filepath.Join(os.TempDir(), "nsfork-jobns-"+strconv.Itoa(os.Geteuid()))
+}
+
+func ownedBy(st fs.FileInfo, uid int) bool {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(s.Uid) == uid
+}
+
+// ensureDir creates dir (mode 0700) if it is missing and checks that it is
+// a directory, not a symbolic link, owned by the caller and reachable by
+// nobody else.
+func ensureDir(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return failf("dir", "check", dir, "not an absolute path")
+	}
+	err := os.Mkdir(dir, 0o700)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fail("dir", "mkdir", dir, unwrapPath(err))
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return fail("dir", "lstat", dir, unwrapPath(err))
+	}
+	switch {
+	case !st.IsDir():
+		return failf("dir", "check", dir, "not a directory (%s)", st.Mode().Type())
+	case !ownedBy(st, os.Geteuid()):
+		return failf("dir", "check", dir, "owned by uid %d, not by uid %d: refusing to use it", st.Sys().(*syscall.Stat_t).Uid, os.Geteuid())
+	case st.Mode().Perm()&0o077 != 0:
+		return failf("dir", "check", dir, "mode %04o: others can reach it (want 0700)", st.Mode().Perm())
+	}
+	return nil
+}
+
+// unwrapPath drops an *fs.PathError's own op and path: Error says them.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func paths(dir, name string) (sock, lock string) {
+	return filepath.Join(dir, name+".sock"), filepath.Join(dir, name+".lock")
+}

@@ -1,0 +1,416 @@
+package jobns
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/fork"
+)
+
+// holderFunc is the name the holder is registered under.
+const holderFunc = "nsfork/jobns.holder"
+
+func init() {
+	fork.RegisterFunc(holderFunc, holder)
+}
+
+type server struct {
+	l      *net.UnixListener
+	lock   *os.File
+	sock   string
+	digest string
+	uid    int // the callers' uid as this namespace sees it
+	grace  time.Duration
+
+	mu     sync.Mutex
+	active int
+}
+
+// holder runs inside the job's sandbox, pid 1 of its pid namespace (the
+// fork child reaps orphans). ln is the listening socket, lock the job's
+// lock file, hostUID the uid of the callers outside.
+func holder(ln, lock *os.File, sock, digest string, hostUID, grace int64) error {
+	// The ranks share our ids: they must not be able to ptrace us, or
+	// read our descriptors (other callers' stdio) through /proc.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_DUMPABLE: %w", err)
+	}
+	fl, err := net.FileListener(ln)
+	ln.Close()
+	if err != nil {
+		return fmt.Errorf("listener: %w", err)
+	}
+	l, ok := fl.(*net.UnixListener)
+	if !ok {
+		return fmt.Errorf("listener: %T is not a unix socket", fl)
+	}
+	l.SetUnlinkOnClose(false)
+	uid, err := insideID("/proc/self/uid_map", uint32(hostUID))
+	if err != nil {
+		return err
+	}
+	s := &server{l: l, lock: lock, sock: sock, digest: digest, uid: int(uid), grace: time.Duration(grace)}
+	return s.run()
+}
+
+// insideID maps a host id to this user namespace with a map file.
+func insideID(mapFile string, host uint32) (uint32, error) {
+	b, err := os.ReadFile(mapFile)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		in, e1 := strconv.ParseUint(f[0], 10, 32)
+		out, e2 := strconv.ParseUint(f[1], 10, 32)
+		n, e3 := strconv.ParseUint(f[2], 10, 32)
+		if e1 != nil || e2 != nil || e3 != nil {
+			continue
+		}
+		if uint64(host) >= out && uint64(host) < out+n {
+			return uint32(in + uint64(host) - out), nil
+		}
+	}
+	return 0, fmt.Errorf("%s: host id %d is not mapped", mapFile, host)
+}
+
+func (s *server) run() error {
+	s.l.SetDeadline(time.Now().Add(s.grace))
+	for {
+		c, err := s.l.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if s.tryExit() {
+					return nil
+				}
+				continue
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED) {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			s.exit()
+			return fmt.Errorf("accept: %w", err)
+		}
+		s.mu.Lock()
+		s.active++
+		s.l.SetDeadline(time.Time{})
+		s.mu.Unlock()
+		go func() {
+			s.serve(c)
+			s.mu.Lock()
+			s.active--
+			if s.active == 0 {
+				s.l.SetDeadline(time.Now().Add(s.grace))
+			}
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// tryExit ends the holder if it is idle and no caller waits: under the
+// job's lock, so that no new holder starts while this one leaves, it
+// removes the socket and closes the listener. A caller that connected in
+// between finds its connection closed before any answer and starts over.
+func (s *server) tryExit() bool {
+	s.mu.Lock()
+	busy := s.active > 0
+	s.mu.Unlock()
+	if busy {
+		return false
+	}
+	if err := unix.Flock(int(s.lock.Fd()), unix.LOCK_EX); err != nil {
+		// Without the lock, leave anyway: a caller then finds the socket
+		// refusing and replaces it under the lock.
+		s.exit()
+		return true
+	}
+	defer unix.Flock(int(s.lock.Fd()), unix.LOCK_UN)
+	if s.pending() {
+		s.mu.Lock()
+		s.l.SetDeadline(time.Time{})
+		s.mu.Unlock()
+		return false
+	}
+	s.exit()
+	return true
+}
+
+func (s *server) exit() {
+	// The path may be out of reach in our mount namespace (a --rootfs):
+	// a caller then removes it as stale.
+	os.Remove(s.sock)
+	s.l.Close()
+}
+
+// pending reports whether a connection waits in the listen queue.
+func (s *server) pending() bool {
+	rc, err := s.l.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int
+	rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ = unix.Poll(fds, 0)
+	})
+	return n > 0
+}
+
+// serve runs one caller's rank.
+func (s *server) serve(c *net.UnixConn) {
+	defer c.Close()
+	enc := json.NewEncoder(c)
+	refuse := func(e *Error) {
+		m := &message{Type: "error", Step: e.Step, Op: e.Op, Path: e.Path, Code: e.ExitCode()}
+		var errno syscall.Errno
+		if errors.As(e.Err, &errno) {
+			m.Errno = int(errno)
+		}
+		if e.Err != nil {
+			m.Msg = e.Err.Error()
+		}
+		enc.Encode(m)
+	}
+	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	cred, err := peerCred(c)
+	if err != nil {
+		refuse(fail("peer", "SO_PEERCRED", s.sock, err))
+		return
+	}
+	if int(cred.Uid) != s.uid {
+		refuse(failf("peer", "SO_PEERCRED", s.sock, "caller uid %d (as the job's user namespace sees it) is not the job's uid %d", cred.Uid, s.uid))
+		return
+	}
+	files, err := recvStdio(c)
+	if err != nil {
+		refuse(fail("handshake", "receive stdio", "", err))
+		return
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	dec := json.NewDecoder(c)
+	var h hello
+	if err := dec.Decode(&h); err != nil {
+		refuse(fail("handshake", "read hello", "", err))
+		return
+	}
+	if h.Version != protoVersion {
+		refuse(failf("handshake", "version", "", "protocol version %d, the holder speaks %d", h.Version, protoVersion))
+		return
+	}
+	if h.Digest != s.digest {
+		refuse(&Error{Step: "options", Op: "compare", Err: fmt.Errorf("this caller's options are %s, the job's are %s (every rank of a job must use the same sandbox flags)", h.Digest, s.digest)})
+		return
+	}
+	cmd, e := command(&h, files)
+	if e != nil {
+		refuse(e)
+		return
+	}
+	if err := startBound(cmd, h.CPUs); err != nil {
+		refuse(&Error{Step: "exec", Op: "start", Path: cmd.Path, Err: unwrapPath(err), Code: fork.ExitNotExecutable})
+		return
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	files = nil
+	pid := cmd.Process.Pid
+	c.SetDeadline(time.Time{})
+	if err := enc.Encode(&message{Type: "started", Pid: pid}); err != nil {
+		killGroup(pid)
+		cmd.Wait()
+		return
+	}
+	// Signals in; the end of the connection kills the rank.
+	go func() {
+		for {
+			var m message
+			if err := dec.Decode(&m); err != nil {
+				killGroup(pid)
+				return
+			}
+			if m.Type == "signal" && relayed(syscall.Signal(m.Signal)) {
+				cmd.Process.Signal(syscall.Signal(m.Signal))
+			}
+		}
+	}()
+	cmd.Wait()
+	// What is left of the rank's process group ends with it, as a job
+	// step's processes do.
+	syscall.Kill(-pid, syscall.SIGKILL)
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	m := &message{Type: "exit", Code: ws.ExitStatus()}
+	if ws.Signaled() {
+		m.Code, m.Signal = 0, int(ws.Signal())
+	}
+	enc.Encode(m)
+}
+
+func killGroup(pid int) {
+	syscall.Kill(-pid, syscall.SIGKILL)
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// recvStdio reads the byte that carries the caller's stdin, stdout and
+// stderr.
+func recvStdio(c *net.UnixConn) ([]*os.File, error) {
+	var b [1]byte
+	oob := make([]byte, unix.CmsgSpace(8*4))
+	n, oobn, flags, _, err := c.ReadMsgUnix(b[:], oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			f, err := unix.ParseUnixRights(&m)
+			if err == nil {
+				fds = append(fds, f...)
+			}
+		}
+	}
+	if n != 1 || len(fds) != 3 || flags&unix.MSG_CTRUNC != 0 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("want one byte with 3 descriptors, got %d bytes and %d descriptors", n, len(fds))
+	}
+	return []*os.File{os.NewFile(uintptr(fds[0]), "stdin"), os.NewFile(uintptr(fds[1]), "stdout"), os.NewFile(uintptr(fds[2]), "stderr")}, nil
+}
+
+// command builds the rank's exec.Cmd: argv[0] looked up in the PATH of the
+// rank's environment, the rank in a session of its own.
+func command(h *hello, files []*os.File) (*exec.Cmd, *Error) {
+	if len(h.Argv) == 0 || h.Argv[0] == "" {
+		return nil, failf("exec", "check", "", "no command")
+	}
+	if !filepath.IsAbs(h.Cwd) {
+		return nil, failf("cwd", "check", h.Cwd, "not an absolute path")
+	}
+	if st, err := os.Stat(h.Cwd); err != nil {
+		return nil, fail("cwd", "chdir", h.Cwd, unwrapPath(err))
+	} else if !st.IsDir() {
+		return nil, fail("cwd", "chdir", h.Cwd, syscall.ENOTDIR)
+	}
+	path, err := lookPath(h.Argv[0], h.Env, h.Cwd)
+	if err != nil {
+		code := fork.ExitNotExecutable
+		if errors.Is(err, fs.ErrNotExist) {
+			code = fork.ExitNotFound
+		}
+		return nil, &Error{Step: "exec", Op: "find command", Path: h.Argv[0], Err: err, Code: code}
+	}
+	cmd := &exec.Cmd{Path: path, Args: h.Argv, Env: h.Env, Dir: h.Cwd,
+		Stdin: files[0], Stdout: files[1], Stderr: files[2],
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	return cmd, nil
+}
+
+// lookPath finds file as execvp does, in the PATH of env.
+func lookPath(file string, env []string, cwd string) (string, error) {
+	check := func(p string) error {
+		st, err := os.Stat(p)
+		if err != nil {
+			return unwrapPath(err)
+		}
+		if st.IsDir() {
+			return syscall.EACCES
+		}
+		return unix.Access(p, unix.X_OK)
+	}
+	if strings.Contains(file, "/") {
+		p := file
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cwd, p)
+		}
+		return p, check(p)
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	var first error
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			d = "."
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(cwd, d)
+		}
+		p := filepath.Join(d, file)
+		if _, err := os.Stat(p); err != nil {
+			continue // as a shell does: a directory we cannot search has nothing for us
+		}
+		err := check(p)
+		if err == nil {
+			return p, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return "", first
+	}
+	return "", syscall.ENOENT
+}
+
+// startBound starts cmd with the CPU affinity cpus: the thread that forks
+// has it for the moment, so the rank inherits it from its first
+// instruction. A set the holder may not use (a cpuset) is left out.
+func startBound(cmd *exec.Cmd, cpus []int) error {
+	if len(cpus) == 0 {
+		return cmd.Start()
+	}
+	runtime.LockOSThread()
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		runtime.UnlockOSThread()
+		return cmd.Start()
+	}
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		runtime.UnlockOSThread()
+		return cmd.Start()
+	}
+	err := cmd.Start()
+	if unix.SchedSetaffinity(0, &old) == nil {
+		runtime.UnlockOSThread()
+	}
+	// Otherwise the thread stays locked to this goroutine and ends with
+	// it, rather than serve others with the rank's set.
+	return err
+}

@@ -1,0 +1,116 @@
+package jobns
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// protoVersion is the version of the messages between callers and the
+// holder; a holder refuses another one.
+const protoVersion = 1
+
+// The conversation, over a unix stream socket:
+//
+//	caller → holder: one byte carrying stdin, stdout, stderr (SCM_RIGHTS)
+//	caller → holder: hello (JSON)
+//	holder → caller: started {pid} or error {step, op, path, errno, msg, code}
+//	caller → holder: signal {signal}, any number
+//	holder → caller: exit {code, signal}
+//
+// Every JSON message is one value of a json stream.
+
+type hello struct {
+	Version int      `json:"version"`
+	Digest  string   `json:"digest"`
+	Argv    []string `json:"argv"`
+	Env     []string `json:"env"`
+	Cwd     string   `json:"cwd"`
+	// CPUs is the caller's CPU affinity (MPI launchers bind each rank's
+	// process to cores): the rank gets it.
+	CPUs []int `json:"cpus,omitempty"`
+}
+
+type message struct {
+	Type   string `json:"type"` // started, error, exit, signal
+	Pid    int    `json:"pid,omitempty"`
+	Code   int    `json:"code,omitempty"`
+	Signal int    `json:"signal,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Op     string `json:"op,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Errno  int    `json:"errno,omitempty"`
+	Msg    string `json:"msg,omitempty"`
+}
+
+func (m *message) err() *Error {
+	e := &Error{Step: m.Step, Op: m.Op, Path: m.Path, Code: m.Code}
+	switch {
+	case m.Step == "options":
+		e.Err = fmt.Errorf("%w: %s", ErrOptionsDiffer, m.Msg)
+	case m.Errno != 0:
+		e.Err = syscall.Errno(m.Errno)
+	default:
+		e.Err = fmt.Errorf("%s", m.Msg)
+	}
+	if e.Step == "" {
+		e.Step = "holder"
+	}
+	return e
+}
+
+// Relayed are the signals a caller passes on to its rank.
+var Relayed = []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGCONT, syscall.SIGWINCH}
+
+func relayed(s syscall.Signal) bool {
+	for _, r := range Relayed {
+		if r == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Digest is the digest of the sandbox options that a job's ranks must
+// share: o without what is the rank's own (Env, ClearEnv, Cwd,
+// DieWithParent). The holder refuses a caller with another digest.
+func Digest(o *sandbox.Options) (string, error) {
+	if o == nil {
+		return "", failf("options", "digest", "", "no sandbox options")
+	}
+	c := o.Clone()
+	c.Env, c.ClearEnv, c.Cwd, c.DieWithParent = nil, false, "", false
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fail("options", "encode", "", err)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// Required are the namespaces a job's options must create.
+var Required = []specs.LinuxNamespaceType{specs.UserNamespace, specs.PIDNamespace, specs.MountNamespace, specs.IPCNamespace}
+
+// CheckOptions reports why o cannot be a job's sandbox: a namespace of
+// Required that o does not create, cgroup limits, or a cgroup path.
+func CheckOptions(o *sandbox.Options) error {
+	if o == nil {
+		return failf("options", "check", "", "no sandbox options")
+	}
+	for _, t := range Required {
+		if !o.NewNamespace(t) {
+			return failf("options", "check", "", "the job's sandbox must create a new %s namespace (a job shares new user, pid, mount and ipc namespaces)", t)
+		}
+	}
+	if o.Resources != nil || o.CgroupsPath != "" {
+		return failf("options", "check", "", "cgroup limits are not supported for a shared job (the holder's cgroup would hold every rank and outlive its creator)")
+	}
+	return nil
+}
