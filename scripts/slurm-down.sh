@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Stop what scripts/slurm-up.sh started (slurmd, slurmctld, munged) and
-# remove its state directory and slurm.conf.
+# remove its state directory, slurm.conf and cgroup.conf, and the /slurm
+# cgroups that proctrack/cgroup and task/cgroup left behind.
 set -uo pipefail
 
 conf=/etc/slurm/slurm.conf
+cgconf=/etc/slurm/cgroup.conf
 marker='# written by nsfork scripts/slurm-up.sh'
-[ -e "$conf" ] && grep -qF "$marker" "$conf" || { echo "slurm-down: no Slurm of slurm-up.sh here"; exit 0; }
+ours() { [ -e "$1" ] && grep -qF "$marker" "$1"; }
+if ! ours "$conf"; then
+  # A cgroup.conf of ours without its slurm.conf (an interrupted run).
+  ours "$cgconf" && rm -f "$cgconf"
+  echo "slurm-down: no Slurm of slurm-up.sh here"
+  exit 0
+fi
 dir=$(sed -n 's/^# state: //p' "$conf")
 
 # stop DAEMON PIDFILE: TERM, then KILL after 10 s.
@@ -23,6 +31,19 @@ squeue -h -o %i 2>/dev/null | xargs -r scancel --quiet 2>/dev/null
 stop slurmd "$dir/slurmd.pid"
 stop slurmctld "$dir/slurmctld.pid"
 stop munged /run/munge/munged.pid
+# slurmstepd removes a step's cgroups when the step ends and slurmd the
+# /slurm tree when it stops, but a killed daemon leaves them. Remove what is
+# left, deepest first; a directory that still holds a process stays and is
+# reported (the kernel refuses to remove it).
+# Slurm's root is /slurm, or /slurm_NODE (a slurmd built with
+# --enable-multiple-slurmd, as Debian's is).
+host=$(hostname -s)
+for d in /sys/fs/cgroup/*/slurm /sys/fs/cgroup/*/slurm_"$host"; do
+  [ -d "$d" ] || continue
+  find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  [ -d "$d" ] && echo "slurm-down: $d is still in use; left in place" >&2
+done
+ours "$cgconf" && rm -f "$cgconf"
 rm -f "$conf"
 case "$dir" in /tmp/nsfork-slurm.*) rm -rf "$dir" ;; esac
 echo "slurm-down: stopped"

@@ -8,8 +8,16 @@
 #
 # Needs root and Debian's slurm-wlm, munge and libpmix2 (slurmd must start
 # after libpmix2 is installed, or srun --mpi=pmix fails). The config goes to
-# /etc/slurm/slurm.conf, where every client finds it; a file there that this
-# script did not write is left alone and the script fails.
+# /etc/slurm/slurm.conf and /etc/slurm/cgroup.conf, where every client finds
+# it; a file there that this script did not write is left alone and the
+# script fails.
+#
+# Processes are tracked with proctrack/cgroup and tasks confined with
+# task/cgroup (cgroup v1 forced: on a hybrid host Slurm 22.05's autodetection
+# may pick the cgroup2 mount, which holds no controllers). Each step gets
+# /slurm_<node>/uid_<uid>/job_<id>/step_<n> in the freezer, cpuset and memory
+# hierarchies (memory: one more level, task_<n>), which is what
+# integration/slurm_cgroup_test.go checks a sandbox nests in.
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "slurm-up: needs root" >&2; exit 1; }
@@ -18,12 +26,15 @@ for b in munged slurmctld slurmd srun scontrol; do
 done
 
 conf=/etc/slurm/slurm.conf
+cgconf=/etc/slurm/cgroup.conf
 marker='# written by nsfork scripts/slurm-up.sh'
-if [ -e "$conf" ] && ! grep -qF "$marker" "$conf"; then
-  echo "slurm-up: $conf exists and was not written by this script; not touching it" >&2
-  exit 1
-fi
-if [ -e "$conf" ]; then
+for f in "$conf" "$cgconf"; do
+  if [ -e "$f" ] && ! grep -qF "$marker" "$f"; then
+    echo "slurm-up: $f exists and was not written by this script; not touching it" >&2
+    exit 1
+  fi
+done
+if [ -e "$conf" ] || [ -e "$cgconf" ]; then
   "$(dirname "$0")/slurm-down.sh" >/dev/null 2>&1 || true
 fi
 
@@ -33,6 +44,9 @@ mkdir -p "$dir/state" "$dir/spool"
 chmod 755 "$dir/spool"
 host=$(hostname -s)
 cpus=$(nproc)
+# The node's memory in MiB, less 5% for the system: ConstrainRAMSpace
+# limits a job that asks for no memory to the node's RealMemory.
+mem=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.95 }' /proc/meminfo)
 
 # munged, as the munge user, with its socket where clients look for it.
 mkdir -p /run/munge
@@ -53,8 +67,8 @@ SlurmUser=root
 AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+ProctrackType=proctrack/cgroup
+TaskPlugin=task/cgroup
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/builtin
@@ -70,8 +84,22 @@ ReturnToService=2
 InactiveLimit=0
 KillWait=5
 MinJobAge=30
-NodeName=$host CPUs=$cpus State=UNKNOWN
+NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+CONF
+
+# ConstrainCores: a step's cpuset holds the CPUs it was given (with
+# OverSubscribe=FORCE:8, concurrent jobs share them). ConstrainRAMSpace:
+# every step gets a memory cgroup, limited to the node's memory when the
+# job asks for none. No device or swap constraints.
+cat > "$cgconf" <<CONF
+$marker
+CgroupPlugin=cgroup/v1
+CgroupMountpoint=/sys/fs/cgroup
+ConstrainCores=yes
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=no
+ConstrainDevices=no
 CONF
 
 slurmctld -i
