@@ -11,8 +11,8 @@ import (
 )
 
 // inlineMax is the largest []byte or string that travels inside the request
-// frame; bigger ones go in a sealed memfd of their own (no copy through gob,
-// no copy through a pipe buffer, and the child maps it).
+// frame; bigger ones go raw through a pipe of their own (bulkPipe), never
+// through gob.
 const inlineMax = 64 << 10
 
 var (
@@ -23,14 +23,53 @@ var (
 type outgoing struct {
 	args  []wire.Arg
 	files []*os.File // passed to the child in this order from fd firstFD on
-	owned []*os.File // the subset of files made here (memfds), closed after start
+	owned []*os.File // the subset of files made here (pipe read ends), closed after start
+	bulk  []bulkArg  // what is written into those pipes once the child runs
 }
 
-func (o *outgoing) close() {
+// closeOwned closes the descriptors made here for the child, once it has
+// its copies.
+func (o *outgoing) closeOwned() {
 	for _, f := range o.owned {
 		f.Close()
 	}
 	o.owned = nil
+}
+
+// bulkArg is a big []byte or string argument and the write end of its pipe.
+type bulkArg struct {
+	w    *os.File
+	data []byte
+}
+
+func (o *outgoing) close() {
+	if o == nil {
+		return
+	}
+	o.closeOwned()
+	for _, b := range o.bulk {
+		b.w.Close()
+	}
+	o.bulk = nil
+}
+
+// sendBulk writes the big arguments into their pipes, in argument order (the
+// child reads them in that order), and closes them. It returns once all is
+// written: the child then holds, or the pipe buffer holds a copy of, every
+// byte, so the caller may change its slices afterwards. An error means the
+// child is gone; its Wait says why.
+func (o *outgoing) sendBulk() error {
+	var first error
+	for _, b := range o.bulk {
+		if first == nil {
+			if _, err := b.w.Write(b.data); err != nil {
+				first = err
+			}
+		}
+		b.w.Close()
+	}
+	o.bulk = nil
+	return first
 }
 
 func nillable(k reflect.Kind) bool {
@@ -114,13 +153,14 @@ func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoin
 				o.args[i] = wire.Arg{Kind: wire.ArgRaw, Data: data}
 				continue
 			}
-			f, err := sealedBlob(data)
+			r, w, err := bulkPipe()
 			if err != nil {
 				return fail(i, "%v", err)
 			}
 			o.args[i] = wire.Arg{Kind: wire.ArgBytes, FD: uint32(firstFD + len(o.files)), Len: uint64(len(data))}
-			o.files = append(o.files, f)
-			o.owned = append(o.owned, f)
+			o.files = append(o.files, r)
+			o.owned = append(o.owned, r)
+			o.bulk = append(o.bulk, bulkArg{w, data})
 		case pt.Kind() == reflect.Func || pt.Kind() == reflect.Chan || pt.Kind() == reflect.UnsafePointer:
 			return fail(i, "a %s cannot be sent to another process", pt.Kind())
 		default:

@@ -33,6 +33,63 @@ func sealedBlob(data []byte) (*os.File, error) {
 	return f, nil
 }
 
+// bulkPipeSize is the pipe buffer asked for a big argument: 1 MiB, the
+// most an unprivileged process may set (fs.pipe-max-size), so the writer
+// and the child take turns 16 times less often than with the default.
+const bulkPipeSize = 1 << 20
+
+// bulkPipe makes the pipe a big argument travels in: the read end is passed
+// to the child, the parent writes into the other once the child runs. Both
+// ends block: the writer is a goroutine of its own, the child reads in one
+// go.
+func bulkPipe() (r, w *os.File, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, fmt.Errorf("pipe2: %w", err)
+	}
+	unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, bulkPipeSize) // best effort
+	return os.NewFile(uintptr(p[0]), "nsfork-arg"), os.NewFile(uintptr(p[1]), "nsfork-arg-w"), nil
+}
+
+// readBulk reads a big argument of n bytes from its pipe into memory of its
+// own: an anonymous mapping, with transparent huge pages asked for when it
+// spans some (fewer page faults; the kernel may say no), outside the Go
+// heap, so that nothing but the bytes counts against the child's memory.
+func readBulk(fd int, n uint64) ([]byte, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("fstat argument fd %d: %w", fd, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO || n > uint64(^uint(0)>>1) {
+		return nil, fmt.Errorf("argument fd %d is not a pipe of %d bytes", fd, n)
+	}
+	if n == 0 {
+		return []byte{}, nil
+	}
+	m, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %d bytes for an argument: %w", n, err)
+	}
+	if n >= 2<<20 {
+		unix.Madvise(m, unix.MADV_HUGEPAGE)
+	}
+	for got := 0; got < len(m); {
+		k, err := unix.Read(fd, m[got:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			unix.Munmap(m)
+			return nil, fmt.Errorf("read argument fd %d: %w", fd, err)
+		case k == 0:
+			unix.Munmap(m)
+			return nil, fmt.Errorf("argument fd %d: %d of %d bytes arrived", fd, got, n)
+		}
+		got += k
+	}
+	return m, nil
+}
+
 // fdValue turns an ArgBytes or ArgFile argument received by the child into a
 // value of type t. The descriptor must be one the parent passed on purpose.
 func fdValue(passed map[int]bool) func(a *wire.Arg, t reflect.Type) (reflect.Value, error) {
@@ -53,27 +110,15 @@ func fdValue(passed map[int]bool) func(a *wire.Arg, t reflect.Type) (reflect.Val
 			if !isBytesLike(t) {
 				return reflect.Value{}, fmt.Errorf("bytes for a parameter of type %s", t)
 			}
-			var st unix.Stat_t
-			if err := unix.Fstat(fd, &st); err != nil {
-				return reflect.Value{}, fmt.Errorf("fstat blob fd %d: %w", fd, err)
-			}
-			if st.Mode&unix.S_IFMT != unix.S_IFREG || uint64(st.Size) != a.Len || a.Len > uint64(^uint(0)>>1) {
-				return reflect.Value{}, fmt.Errorf("blob fd %d holds %d bytes, %d announced", fd, st.Size, a.Len)
-			}
-			var m []byte
-			if a.Len > 0 {
-				var err error
-				// A private mapping: the function gets the bytes without a
-				// copy and may write to them (copy-on-write).
-				m, err = unix.Mmap(fd, 0, int(a.Len), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
-				if err != nil {
-					return reflect.Value{}, fmt.Errorf("mmap blob fd %d: %w", fd, err)
-				}
+			m, err := readBulk(fd, a.Len)
+			if err != nil {
+				unix.Close(fd)
+				return reflect.Value{}, err
 			}
 			unix.Close(fd)
 			if t.Kind() == reflect.String {
-				// The mapping is never written nor unmapped: a string over
-				// it stays immutable.
+				// The buffer is never written again nor freed: a string
+				// over it stays immutable.
 				return reflect.ValueOf(unsafe.String(unsafe.SliceData(m), len(m))).Convert(t), nil
 			}
 			return reflect.ValueOf(m).Convert(t), nil

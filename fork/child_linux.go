@@ -174,23 +174,28 @@ func child(mv string) int {
 	if !bytes.Equal(req.Token, m.token) {
 		return refuse(wire.ExitProtocol, "request", errors.New("request token does not match the marker"))
 	}
-	f, in, code, err := dispatch(req, fdValue(passed))
-	if err != nil {
-		return refuse(code, stepOf(code), err)
-	}
-
+	var opts sandbox.Options
 	if len(req.Sandbox) > 0 {
-		var opts sandbox.Options
 		if err := json.Unmarshal(req.Sandbox, &opts); err != nil {
 			return refuse(wire.ExitProtocol, "sandbox", err)
 		}
 		if wantsTimeOffsets(&opts) && m.staged == 0 {
+			// The arguments are taken in the second stage: their
+			// descriptors (pipes of big ones, files) stay unread and
+			// open across the re-exec.
 			var frame bytesBuffer
 			wire.WriteFrame(&frame, wire.KindRequest, payload)
 			err := enterTimeNamespace(&opts, m, frame)
 			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
 			return wire.ExitSetup
 		}
+	}
+	f, in, code, err := dispatch(req, fdValue(passed))
+	if err != nil {
+		return refuse(code, stepOf(code), err)
+	}
+
+	if len(req.Sandbox) > 0 {
 		filter, err := nsinit.DecodeFilter(req.Filter)
 		if err != nil {
 			return refuse(wire.ExitProtocol, "sandbox", err)

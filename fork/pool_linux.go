@@ -151,17 +151,26 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (register it with fork.RegisterFunc before fork.Init)", ErrNotRegistered, name)
 	}
-	// Descriptor arguments (*os.File, and []byte over inlineMax in a
-	// sealed memfd) are numbered from 0 and travel with the call frame.
-	out, err := encodeArgs(f.Name, f.fn.Type(), args, 0)
+	// Descriptor arguments (*os.File, and the pipes of []byte over
+	// inlineMax) are numbered from 0 and travel with the call frame. A
+	// child that dies after taking the call has used up the pipes: the
+	// next attempt encodes afresh.
+	encode := func() (*outgoing, []byte, error) {
+		out, err := encodeArgs(f.Name, f.fn.Type(), args, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(out.files) > maxPassedFDs {
+			out.close()
+			return nil, nil, fmt.Errorf("%w: %s: %d descriptor arguments, at most %d in a pooled call", ErrArgs, name, len(out.files), maxPassedFDs)
+		}
+		return out, wire.EncodeRequest(&wire.Request{Version: wire.Version, Name: f.Name, Args: out.args}), nil
+	}
+	out, call, err := encode()
 	if err != nil {
 		return nil, err
 	}
-	defer out.close()
-	if len(out.files) > maxPassedFDs {
-		return nil, fmt.Errorf("%w: %s: %d descriptor arguments, at most %d in a pooled call", ErrArgs, name, len(out.files), maxPassedFDs)
-	}
-	call := wire.EncodeRequest(&wire.Request{Version: wire.Version, Name: f.Name, Args: out.args})
+	defer func() { out.close() }()
 	for {
 		var child *Process
 		select {
@@ -178,6 +187,15 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 			continue
 		default:
 		}
+		if out == nil {
+			if out, call, err = encode(); err != nil {
+				p.refill()
+				child.Kill()
+				child.Wait()
+				out = &outgoing{}
+				return nil, err
+			}
+		}
 		child.mu.Lock()
 		child.fn = f
 		child.mu.Unlock()
@@ -187,6 +205,10 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 			child.Wait()
 			continue
 		}
+		// The child has its read ends now: a write to a pipe it never
+		// reads fails instead of blocking if it dies.
+		out.closeOwned()
+		out.sendBulk()
 		// Handed over only once the child says the function runs: one that
 		// died meanwhile never ran it, and the call goes to the next.
 		select {
@@ -195,6 +217,8 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 		case <-child.readDone:
 			p.refill()
 			child.Wait()
+			out.close()
+			out = nil
 			continue
 		case <-ctx.Done():
 			child.Kill()

@@ -183,7 +183,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		return nil, fmt.Errorf("fork: starting child: %w", err)
 	}
 	childEnd.Close()
-	out.close()
+	out.closeOwned()
 
 	if testHookAfterStart != nil {
 		testHookAfterStart(cmd.Process.Pid)
@@ -221,6 +221,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 			wire.WriteFrame(parentEnd, wire.KindRequest, reqBytes)
 		}()
 	}
+	// The big arguments go while the child reads them; an error means it
+	// is gone, and Wait reports why.
+	out.sendBulk()
 	return p, nil
 }
 

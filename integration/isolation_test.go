@@ -540,6 +540,45 @@ func TestTimeNamespaceOffsets(t *testing.T) {
 	}
 }
 
+// clocksWith is clocks plus what arrived in a big []byte and a file.
+func clocksWith(b []byte, f *os.File) ([2]int64, int, string, error) {
+	c, _ := clocks()
+	data, err := io.ReadAll(f)
+	return c, len(b), string(data), err
+}
+
+func init() { fork.RegisterFunc("clocksWith", clocksWith) }
+
+// TestTimeNamespaceDescriptorArgs: with time offsets the child re-executes
+// itself inside the new time namespace; a big []byte (a pipe) and a file
+// given to the function must reach the second stage unread.
+func TestTimeNamespaceDescriptorArgs(t *testing.T) {
+	opts := sandbox.Default().WithNamespaces(specs.TimeNamespace)
+	opts.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1000000}}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.WriteString("through the re-exec"); w.Close() }()
+	big := make([]byte, 5<<20)
+	host, _ := clocks()
+	p, err := fork.ForkIsolated("clocksWith", opts, big, r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	res := p.Results()
+	if c := res[0].([2]int64); c[0]-host[0] < 1000000-5 {
+		t.Errorf("monotonic offset %d s, want 1000000", c[0]-host[0])
+	}
+	if res[1] != len(big) || res[2] != "through the re-exec" {
+		t.Errorf("the function got %v bytes and %q, want %d and the file's text", res[1], res[2], len(big))
+	}
+}
+
 func procs() (int, error) {
 	if v, ok := os.LookupEnv("GOMAXPROCS"); ok {
 		return 0, fmt.Errorf("GOMAXPROCS=%s left in the environment", v)
