@@ -28,5 +28,6 @@ require (
 	github.com/moby/sys/userns v0.1.0 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	golang.org/x/exp v0.0.0-20241108190413-2d47ceb2692f // indirect
+	golang.org/x/image v0.48.0 // indirect
 	google.golang.org/protobuf v1.35.2 // indirect
 )

@@ -1,8 +1,10 @@
 // Package bench measures what a fork costs next to its peers: an os/exec of
 // a static tiny binary (the floor), a bare Go self re-exec, moby's reexec,
-// fork.Fork and fork.Start round trips, argument hand-off of 1 MiB and
-// 64 MiB against a raw pipe, and ForkIsolated against a bare re-exec with
-// the same clone flags and against unshare(1).
+// fork.Fork and fork.Start round trips, argument hand-off of 1 KiB to 1 GiB
+// against a raw pipe, ForkIsolated against a bare re-exec with the same
+// clone flags and against unshare(1), sandboxrun against bwrap, unshare,
+// crun and runc; launches per second with one and two workers; and the
+// children's peak RSS (VmHWM).
 //
 // # Running
 //
@@ -25,6 +27,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -46,9 +50,26 @@ const reexecName = "nsfork-bench-noop"
 // (*Function).Fork and fork.Fork can both be timed.
 var noopFn = fork.NewFork("noop", func() {})
 
+// noopWorkers are the same function under one name per throughput worker:
+// a *fork.Function keeps the state of its latest child, so two workers
+// calling fork.Fork at once need one each.
+var noopWorkers = [2]*fork.Function{
+	fork.NewFork("noop-w0", func() {}),
+	fork.NewFork("noop-w1", func() {}),
+}
+
 func init() {
 	fork.Register(noopFn)
+	for _, f := range noopWorkers {
+		fork.Register(f)
+	}
 	fork.RegisterFunc("sum", func(b []byte) uint64 { return sum64(b) })
+	// The peak RSS rows: the child reports its own VmHWM.
+	fork.RegisterFunc("hwm", func() uint64 { return vmHWM() })
+	fork.RegisterFunc("sumhwm", func(b []byte) (uint64, uint64) {
+		s := sum64(b)
+		return s, vmHWM()
+	})
 	reexec.Register(reexecName, func() {})
 }
 
@@ -56,7 +77,11 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(bareEnv) {
 	case "":
 	case "sum":
-		os.Exit(bareSum())
+		os.Exit(bareSum(false))
+	case "sumhwm":
+		os.Exit(bareSum(true))
+	case "hwm":
+		os.Exit(writeWords(vmHWM()))
 	default:
 		os.Exit(0)
 	}
@@ -71,8 +96,8 @@ func TestMain(m *testing.M) {
 
 // bareSum is the raw pipe reference child: it reads stdin to the end,
 // checksums it as the fork child checksums its argument, and writes the sum
-// to stdout.
-func bareSum() int {
+// to stdout, followed by its VmHWM if hwm.
+func bareSum(hwm bool) int {
 	buf := make([]byte, 1<<20)
 	var s uint64
 	for {
@@ -86,10 +111,44 @@ func bareSum() int {
 			return 1
 		}
 	}
+	if hwm {
+		return writeWords(s, vmHWM())
+	}
+	return writeWords(s)
+}
+
+// writeWords writes ws to stdout as little-endian 64-bit words.
+func writeWords(ws ...uint64) int {
 	w := bufio.NewWriter(os.Stdout)
-	binary.Write(w, binary.LittleEndian, s)
+	binary.Write(w, binary.LittleEndian, ws)
 	if err := w.Flush(); err != nil {
 		return 1
+	}
+	return 0
+}
+
+// vmHWM is this process's peak resident set size in bytes, from the VmHWM
+// line of /proc/self/status, or 0 if it cannot be read. Unlike the
+// ru_maxrss wait4 reports, it belongs to the address space the process runs
+// in now, not to the one it had before execve.
+func vmHWM() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	return parseHWM(string(b))
+}
+
+func parseHWM(status string) uint64 {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 2 && f[1] == "kB" {
+				if n, err := strconv.ParseUint(f[0], 10, 64); err == nil {
+					return n << 10
+				}
+			}
+		}
 	}
 	return 0
 }

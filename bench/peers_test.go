@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // Rows for issues 5, 6 and 9: sandboxrun against bwrap, unshare, crun and
@@ -200,6 +202,17 @@ func benchPool() (*fork.Pool, error) {
 func addPoolRows(add func(*row)) {
 	cold := &row{key: "forkisolated-default", label: "fork: ForkIsolated(sandbox.Default()) + Wait (cold)", run: isolatedRun(sandbox.Default())}
 	add(cold)
+	// The same with Docker's default seccomp profile (what sandboxrun
+	// loads by default; the presets load none).
+	sc := &row{key: "forkisolated-default-seccomp", label: "fork: ForkIsolated(sandbox.Default() + Docker's default seccomp profile) + Wait", base: cold.key}
+	if prof, err := seccomp.DefaultProfile(nil, runtime.GOARCH); err != nil {
+		sc.skip = "seccomp.DefaultProfile: " + err.Error()
+	} else {
+		o := sandbox.Default()
+		o.Seccomp = prof
+		sc.run = isolatedRun(o)
+	}
+	add(sc)
 	skip := ""
 	if _, err := benchPool(); err != nil {
 		skip = "NewPool: " + err.Error()

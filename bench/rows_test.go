@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -32,13 +33,23 @@ type row struct {
 	skip  string // why it cannot run here; "" if it can
 
 	// Targets from the issues, reported as met or missed, never asserted.
-	maxRatio float64 // p50 at most this times the base row's p50
-	minMBps  float64 // at least this many MB/s at p50
+	maxRatio float64       // p50 at most this times the base row's p50
+	minMBps  float64       // at least this many MB/s at p50
+	maxP50   time.Duration // p50 at most this long
 }
+
+// Sizes from which a hand-off row runs only every NSFORK_BENCH_HEAVY_EVERY-th
+// round (heavy) or only in the first and last round of a pass (rare).
+const (
+	heavyBytes = 16 * mib
+	rareBytes  = 512 * mib
+)
 
 const (
 	keyBare = "bare-reexec"
+	kib     = 1 << 10
 	mib     = 1 << 20
+	gib     = 1 << 30
 )
 
 var (
@@ -89,15 +100,18 @@ func buildRows() ([]*row, error) {
 	add(&row{key: "fork-Fork", label: "fork: fork.Fork(name) + Wait", run: forkRun, base: keyBare, maxRatio: 1.10})
 	add(&row{key: "fork-Start", label: "fork: fork.Start + Wait", run: startRun, base: keyBare, maxRatio: 1.10})
 
-	// Argument hand-off: a []byte to the child, its checksum back.
-	for _, size := range []int{1 * mib, 64 * mib} {
-		data, sum := payload(size)
-		n := fmt.Sprintf("%dMiB", size/mib)
+	// Argument hand-off: a []byte to the child, its checksum back. The
+	// payloads are made on first use, so a run that never reaches the
+	// 1 GiB rows never holds 1 GiB.
+	for _, size := range []int{1 * kib, 1 * mib, 64 * mib, 1 * gib} {
+		data := lazyPayload(size)
+		n := strings.ReplaceAll(sizeName(size), " ", "")
 		pipeKey := "pipe-" + n
-		add(&row{key: pipeKey, label: fmt.Sprintf("raw pipe, %s to a bare re-exec child", sizeName(size)), run: pipeRun(data, sum), bytes: int64(size), base: keyBare})
-		r := &row{key: "fork-arg-" + n, label: fmt.Sprintf("fork: %s []byte argument, checksum back", sizeName(size)), run: argRun(data, sum), bytes: int64(size), base: pipeKey}
+		add(&row{key: pipeKey, label: fmt.Sprintf("raw pipe, %s to a bare re-exec child", sizeName(size)), run: pipeRun(data), bytes: int64(size), base: keyBare})
+		r := &row{key: "fork-arg-" + n, label: fmt.Sprintf("fork: %s []byte argument, checksum back", sizeName(size)), run: argRun(data), bytes: int64(size), base: pipeKey}
 		if size == 64*mib {
 			r.minMBps = 500
+			r.maxP50 = 30 * time.Millisecond
 		}
 		add(r)
 	}
@@ -139,6 +153,15 @@ func buildRows() ([]*row, error) {
 			u.run = execRun(unshareBin, append([]string{p.flags, "-f", floor}, floorArgs...)...)
 		}
 		add(u)
+		// The network namespace on its own: the root preset has one, the
+		// rootless one shares the host's network.
+		if p.opts.NewNamespace(specs.NetworkNamespace) {
+			add(&row{key: "forkisolated-" + p.name + "-nonet", label: fmt.Sprintf("fork: ForkIsolated(sandbox.%s() without its network namespace) + Wait", titled(p.name)),
+				run: isolatedRun(p.opts.Clone().WithoutNamespaces(specs.NetworkNamespace)), base: "forkisolated-" + p.name})
+		} else {
+			add(&row{key: "forkisolated-" + p.name + "-net", label: fmt.Sprintf("fork: ForkIsolated(sandbox.%s() plus a network namespace) + Wait", titled(p.name)),
+				run: isolatedRun(p.opts.Clone().WithNamespaces(specs.NetworkNamespace)), base: "forkisolated-" + p.name})
+		}
 	}
 	addPeerRows(add, floor, floorArgs)
 	addPoolRows(add)
@@ -158,13 +181,21 @@ func buildRows() ([]*row, error) {
 
 func titled(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
-func sizeName(n int) string { return fmt.Sprintf("%d MiB", n/mib) }
+func sizeName(n int) string {
+	switch {
+	case n >= gib:
+		return fmt.Sprintf("%d GiB", n/gib)
+	case n >= mib:
+		return fmt.Sprintf("%d MiB", n/mib)
+	}
+	return fmt.Sprintf("%d KiB", n/kib)
+}
 
 // payload returns n bytes that are not all alike, and their checksum. They
 // live outside the Go heap and are marked MADV_DONTFORK: a launch that
 // clones without CLONE_VM (os/exec does whenever a user namespace is made)
-// copies the parent's page tables, and the benchmark's own 65 MiB of
-// payload would otherwise slow down every such row that never uses it.
+// copies the parent's page tables, and the benchmark's own payloads would
+// otherwise slow down every such row that never uses them.
 func payload(n int) ([]byte, uint64) {
 	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
@@ -180,6 +211,18 @@ func payload(n int) ([]byte, uint64) {
 		binary.LittleEndian.PutUint64(b[i:], x)
 	}
 	return b, sum64(b)
+}
+
+// lazyPayload returns a function that makes payload(n) on its first call
+// and returns the same bytes and checksum on every call.
+func lazyPayload(n int) func() ([]byte, uint64) {
+	var once sync.Once
+	var b []byte
+	var s uint64
+	return func() ([]byte, uint64) {
+		once.Do(func() { b, s = payload(n) })
+		return b, s
+	}
 }
 
 // stdio gives a child the parent's stdio, as fork does by default, so that
@@ -242,9 +285,10 @@ func isolatedRun(opts *sandbox.Options) func() error {
 	}
 }
 
-func argRun(data []byte, want uint64) func() error {
+func argRun(data func() ([]byte, uint64)) func() error {
 	return func() error {
-		got, err := fork.Call[uint64](context.Background(), "sum", nil, data)
+		b, want := data()
+		got, err := fork.Call[uint64](context.Background(), "sum", nil, b)
 		if err != nil {
 			return err
 		}
@@ -257,38 +301,49 @@ func argRun(data []byte, want uint64) func() error {
 
 // pipeRun is the reference for argument hand-off: a bare re-exec child
 // reads data from a pipe, checksums it and writes the sum back.
-func pipeRun(data []byte, want uint64) func() error {
+func pipeRun(data func() ([]byte, uint64)) func() error {
 	return func() error {
-		r, w, err := os.Pipe()
+		b, want := data()
+		out, _, err := pipeChild("sum", b, 8)
 		if err != nil {
 			return err
 		}
-		var out bytes.Buffer
-		c := exec.Command("/proc/self/exe")
-		c.Env = append(os.Environ(), bareEnv+"=sum")
-		c.Stdin, c.Stdout, c.Stderr = r, &out, os.Stderr
-		if err := c.Start(); err != nil {
-			r.Close()
-			w.Close()
-			return err
-		}
-		r.Close()
-		_, werr := w.Write(data)
-		w.Close()
-		if err := c.Wait(); err != nil {
-			return err
-		}
-		if werr != nil {
-			return werr
-		}
-		if out.Len() != 8 {
-			return fmt.Errorf("child wrote %d bytes, want 8", out.Len())
-		}
-		if got := binary.LittleEndian.Uint64(out.Bytes()); got != want {
+		if got := binary.LittleEndian.Uint64(out); got != want {
 			return fmt.Errorf("child checksummed %#x, want %#x", got, want)
 		}
 		return nil
 	}
+}
+
+// pipeChild runs a bare re-exec child in mode (see TestMain), writes data
+// to its stdin and returns exactly want bytes of its stdout, and its state.
+func pipeChild(mode string, data []byte, want int) ([]byte, *os.ProcessState, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out bytes.Buffer
+	c := exec.Command("/proc/self/exe")
+	c.Env = append(os.Environ(), bareEnv+"="+mode)
+	c.Stdin, c.Stdout, c.Stderr = r, &out, os.Stderr
+	if err := c.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, err
+	}
+	r.Close()
+	_, werr := w.Write(data)
+	w.Close()
+	if err := c.Wait(); err != nil {
+		return nil, c.ProcessState, err
+	}
+	if werr != nil {
+		return nil, c.ProcessState, werr
+	}
+	if out.Len() != want {
+		return nil, c.ProcessState, fmt.Errorf("child wrote %d bytes, want %d", out.Len(), want)
+	}
+	return out.Bytes(), c.ProcessState, nil
 }
 
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -14,25 +15,42 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestPrintTable runs every row in a fixed interleaved order (one launch per
+// TestPrintTable measures everything twice in one run and prints markdown
+// tables. A pass runs every row in a fixed interleaved order (one launch per
 // row per round, the order rotated by one each round, the 64 MiB rows every
-// NSFORK_BENCH_HEAVY_EVERY-th round) and prints a markdown table with p50,
-// p95, throughput, the ratio to each row's baseline and whether the
-// issues' targets are met. It only reports; it never fails on a number.
+// NSFORK_BENCH_HEAVY_EVERY-th round, the 1 GiB rows in the first and last
+// round only), then the launches-per-second windows with one and two
+// workers, then the peak RSS probes. The latency table gives p50 and p95
+// over both passes and each pass's p50, the ratio to each row's baseline
+// and whether the issues' targets are met. It only reports; it never fails
+// on a number.
 //
-//	NSFORK_BENCH_TABLE=1     run at all (make bench sets it)
-//	NSFORK_BENCH_ROUNDS=150  rounds
+//	NSFORK_BENCH_TABLE=1       run at all (make bench sets it)
+//	NSFORK_BENCH_PASSES=2      passes
+//	NSFORK_BENCH_ROUNDS=80     latency rounds per pass
 //	NSFORK_BENCH_HEAVY_EVERY=5
+//	NSFORK_BENCH_TPUT_MS=300   one throughput window
+//	NSFORK_BENCH_TPUT_REPS=3   windows per row, worker count and pass
+//	NSFORK_BENCH_RSS_ROUNDS=10 children per peak RSS row and pass
+//	NSFORK_BENCH_MD=file       also append the tables to file
+//	NSFORK_BENCH_PNG=file.png  also draw the latency p50s as a PNG chart,
+//	                           and launches per second in file-throughput.png
 func TestPrintTable(t *testing.T) {
 	if os.Getenv("NSFORK_BENCH_TABLE") != "1" {
 		t.Skip("set NSFORK_BENCH_TABLE=1 (make bench does) to run the measurements and print the table")
 	}
-	rounds := envInt(t, "NSFORK_BENCH_ROUNDS", 150)
+	passes := envInt(t, "NSFORK_BENCH_PASSES", 2)
+	rounds := envInt(t, "NSFORK_BENCH_ROUNDS", 80)
 	heavyEvery := envInt(t, "NSFORK_BENCH_HEAVY_EVERY", 5)
+	window := time.Duration(envInt(t, "NSFORK_BENCH_TPUT_MS", 300)) * time.Millisecond
+	tputReps := envInt(t, "NSFORK_BENCH_TPUT_REPS", 3)
+	rssRounds := envInt(t, "NSFORK_BENCH_RSS_ROUNDS", 10)
 	rs, byKey, err := rows()
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr := tputRows(byKey)
+	ps := rssProbes(byKey)
 	var active []*row
 	for _, r := range rs {
 		if r.skip == "" {
@@ -41,56 +59,142 @@ func TestPrintTable(t *testing.T) {
 	}
 	load0 := loadavg()
 	start := time.Now()
-	samples := map[*row][]time.Duration{}
-	for round := 0; round < rounds; round++ {
-		for j := range active {
-			r := active[(round+j)%len(active)]
-			if r.bytes >= 16*mib && round%heavyEvery != 0 {
-				continue
+	samples := make([]map[*row][]time.Duration, passes)
+	tput := tputSamples{}
+	rss := rssSamples{}
+	for pass := range passes {
+		samples[pass] = map[*row][]time.Duration{}
+		for round := 0; round < rounds; round++ {
+			for j := range active {
+				r := active[(round+j)%len(active)]
+				if !runsIn(r, round, rounds, heavyEvery) {
+					continue
+				}
+				t0 := time.Now()
+				err := r.run()
+				d := time.Since(t0)
+				if err != nil {
+					t.Fatalf("%s: %v", r.label, err)
+				}
+				samples[pass][r] = append(samples[pass][r], d)
 			}
-			t0 := time.Now()
-			err := r.run()
-			d := time.Since(t0)
-			if err != nil {
-				t.Fatalf("%s: %v", r.label, err)
-			}
-			samples[r] = append(samples[r], d)
+		}
+		if err := measureTput(tr, tput, pass, passes, tputReps, window); err != nil {
+			t.Fatal(err)
+		}
+		if err := measureRSS(ps, rss, pass, passes, rssRounds); err != nil {
+			t.Fatal(err)
 		}
 	}
 	elapsed := time.Since(start)
-	printTable(os.Stdout, rs, byKey, samples, rounds, heavyEvery, load0, loadavg(), elapsed)
+
+	var md bytes.Buffer
+	printTable(&md, rs, byKey, samples, rounds, heavyEvery, load0, loadavg(), elapsed)
+	printTput(&md, tr, tput, passes, tputReps, window)
+	printRSS(&md, ps, rss, passes, rssRounds)
+	os.Stdout.Write(md.Bytes())
+	if f := os.Getenv("NSFORK_BENCH_MD"); f != "" {
+		if err := appendFile(f, md.Bytes()); err != nil {
+			t.Error(err)
+		}
+	}
+	if f := os.Getenv("NSFORK_BENCH_PNG"); f != "" {
+		if err := writeChart(f, latencyChart(chartTitle("launch latency, p50")), chartBars(rs, samples)); err != nil {
+			t.Error(err)
+		}
+		tf := strings.TrimSuffix(f, ".png") + "-throughput.png"
+		if err := writeChart(tf, tputChart(chartTitle("launches per second")), tputBars(tr, tput)); err != nil {
+			t.Error(err)
+		}
+	}
 }
 
-func printTable(w io.Writer, rs []*row, byKey map[string]*row, samples map[*row][]time.Duration,
-	rounds, heavyEvery int, load0, load1 string, elapsed time.Duration) {
+// runsIn reports whether r runs in round (of rounds) of a pass.
+func runsIn(r *row, round, rounds, heavyEvery int) bool {
+	switch {
+	case r.bytes >= rareBytes:
+		return round == 0 || round == rounds-1
+	case r.bytes >= heavyBytes:
+		return round%heavyEvery == 0
+	}
+	return true
+}
+
+func appendFile(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// merged is every pass's samples of r.
+func merged(samples []map[*row][]time.Duration, r *row) []time.Duration {
+	var all []time.Duration
+	for _, s := range samples {
+		all = append(all, s[r]...)
+	}
+	return all
+}
+
+func whoAmI() string {
 	who := strconv.Itoa(os.Getuid())
 	if u, err := user.LookupId(who); err == nil {
-		who = u.Username + ", uid " + who
-	} else {
-		who = "uid " + who
+		return u.Username + ", uid " + who
 	}
+	return "uid " + who
+}
+
+func printTable(w io.Writer, rs []*row, byKey map[string]*row, samples []map[*row][]time.Duration,
+	rounds, heavyEvery int, load0, load1 string, elapsed time.Duration) {
+	passes := len(samples)
 	var un unix.Utsname
 	unix.Uname(&un)
-	fmt.Fprintf(w, "\n### As %s\n\n", who)
-	fmt.Fprintf(w, "Linux %s %s, %d CPUs, %s. %d rounds (64 MiB rows every %d), %s in all; load average %s before, %s after.\n\n",
+	fmt.Fprintf(w, "\n### As %s\n\n", whoAmI())
+	fmt.Fprintf(w, "Linux %s %s, %d CPUs, %s. %d passes in one run, each: %d latency rounds (64 MiB rows every %d, 1 GiB rows in the first and last), the launches-per-second windows, the peak RSS children; %s in all; load average %s before, %s after.\n\n",
 		unix.ByteSliceToString(un.Release[:]), runtime.GOARCH, runtime.NumCPU(), runtime.Version(),
-		rounds, heavyEvery, elapsed.Round(time.Second), load0, load1)
-	fmt.Fprintln(w, "| Launch | n | p50 | p95 | MB/s (p50) | Ratio (p50) | Compared with | Target |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|---|")
+		passes, rounds, heavyEvery, elapsed.Round(time.Second), load0, load1)
+	fmt.Fprintf(w, "#### Latency\n\n")
+	fmt.Fprintf(w, "p50 and p95 over both passes; each pass's p50 beside them; the ratio is of the p50s over both passes, each pass's ratio in parentheses.\n\n")
+	var passCols, passAlign string
+	for p := 1; p <= passes; p++ {
+		passCols += fmt.Sprintf(" p50 pass %d |", p)
+		passAlign += "---:|"
+	}
+	fmt.Fprintf(w, "| Launch | n | p50 | p95 |%s MB/s (p50) | Ratio (p50) | Compared with | Target |\n", passCols)
+	fmt.Fprintf(w, "|---|---:|---:|---:|%s---:|---:|---|---|\n", passAlign)
 	for _, r := range rs {
 		if r.skip != "" {
-			fmt.Fprintf(w, "| %s | – | – | – | – | – | – | skipped: %s |\n", r.label, cell(r.skip))
+			fmt.Fprintf(w, "| %s | – | – | – |%s – | – | – | skipped: %s |\n", r.label, strings.Repeat(" – |", passes), cell(r.skip))
 			continue
 		}
-		s := summarize(samples[r])
-		rate, ratio, vs, target := "", "", "", ""
+		s := summarize(merged(samples, r))
+		var perPass string
+		for p := range passes {
+			perPass += " " + dur(summarize(samples[p][r]).p50) + " |"
+		}
+		rate, ratio, vs := "", "", ""
 		if r.bytes > 0 {
 			rate = fmt.Sprintf("%.0f", mbps(r.bytes, s.p50))
+			if m := mbps(r.bytes, s.p50); m < 10 {
+				rate = fmt.Sprintf("%.2f", m)
+			}
 		}
 		var x float64
 		if b := byKey[r.base]; b != nil && b.skip == "" {
-			x = float64(s.p50) / float64(summarize(samples[b]).p50)
+			x = float64(s.p50) / float64(summarize(merged(samples, b)).p50)
 			ratio = fmt.Sprintf("%.2fx", x)
+			if passes > 1 {
+				var per []string
+				for p := range passes {
+					per = append(per, fmt.Sprintf("%.2fx", float64(summarize(samples[p][r]).p50)/float64(summarize(samples[p][b]).p50)))
+				}
+				ratio += " (" + strings.Join(per, ", ") + ")"
+			}
 			vs = b.label
 		} else if r.base == "" {
 			ratio = "1.00x"
@@ -102,8 +206,10 @@ func printTable(w io.Writer, rs []*row, byKey map[string]*row, samples map[*row]
 		if r.minMBps > 0 {
 			goals = append(goals, verdict(fmt.Sprintf("≥ %.0f MB/s", r.minMBps), mbps(r.bytes, s.p50) >= r.minMBps))
 		}
-		target = strings.Join(goals, "; ")
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", r.label, s.n, dur(s.p50), dur(s.p95), rate, ratio, vs, target)
+		if r.maxP50 > 0 {
+			goals = append(goals, verdict(fmt.Sprintf("< %s", r.maxP50), s.p50 < r.maxP50))
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s |%s %s | %s | %s | %s |\n", r.label, s.n, dur(s.p50), dur(s.p95), perPass, rate, ratio, vs, strings.Join(goals, "; "))
 	}
 	fmt.Fprintln(w)
 }
@@ -119,6 +225,9 @@ func cell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|"
 
 func dur(d time.Duration) string {
 	ms := float64(d) / float64(time.Millisecond)
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
 	if ms < 10 {
 		return fmt.Sprintf("%.3f ms", ms)
 	}
