@@ -249,8 +249,13 @@ func child(mv string) int {
 		// the parent-death signal (set again after the id change) covers
 		// it, as no second reader may share the channel meanwhile.
 		send(wire.KindIdle, nil)
-		rr := &rightsReader{ctrl: ctrl}
+		// The wait is a blocking recvmsg on this thread, to which the
+		// goroutine is locked: the call wakes it directly, not through
+		// the poller and then a hand-over to the locked thread.
+		rr := &rightsReader{ctrl: ctrl, block: true}
+		unix.SetNonblock(m.fd, false)
 		k, payload, err := wire.ReadFrame(rr, maxRequest)
+		unix.SetNonblock(m.fd, true)
 		if err != nil {
 			closeAll(rr.fds)
 			if errors.Is(err, io.EOF) {

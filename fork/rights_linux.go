@@ -63,8 +63,9 @@ func writeFrameRights(ctrl *os.File, k wire.Kind, payload []byte, files []*os.Fi
 // rightsReader reads the channel with recvmsg and keeps every descriptor
 // that arrives (close-on-exec), in order.
 type rightsReader struct {
-	ctrl *os.File
-	fds  []int
+	ctrl  *os.File
+	fds   []int
+	block bool // wait in recvmsg itself, on this thread, not in the poller
 }
 
 func (r *rightsReader) Read(p []byte) (int, error) {
@@ -75,7 +76,18 @@ func (r *rightsReader) Read(p []byte) (int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*maxPassedFDs))
 	var n, oobn, flags int
 	var rerr error
-	if err := rc.Read(func(fd uintptr) bool {
+	if r.block {
+		if err := rc.Control(func(fd uintptr) {
+			for {
+				n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), p, oob, unix.MSG_CMSG_CLOEXEC)
+				if rerr != unix.EINTR {
+					break
+				}
+			}
+		}); err != nil {
+			return 0, err
+		}
+	} else if err := rc.Read(func(fd uintptr) bool {
 		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), p, oob, unix.MSG_CMSG_CLOEXEC)
 		return rerr != unix.EAGAIN
 	}); err != nil {
