@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxName bounds a job name, so that DIR/NAME.sock fits in a sockaddr_un.
@@ -136,4 +138,62 @@ func unwrapPath(err error) error {
 
 func paths(dir, name string) (sock, lock string) {
 	return filepath.Join(dir, name+".sock"), filepath.Join(dir, name+".lock")
+}
+
+// maxSweep bounds the stale sockets one Start looks at.
+const maxSweep = 16
+
+// sweepStale removes the sockets of other jobs in dir whose holder died
+// without removing its own: one SIGKILLed, as at the end of a Slurm step
+// under proctrack/cgroup, which kills the step's whole cgroup, holder
+// included, once its tasks have ended. A socket is stale when its job's
+// lock is free and a connect to it is refused: under that lock no holder
+// can be starting, and a living holder listens until it has removed its
+// socket. The lock files stay (see connectOrStart). A living holder sees
+// the probe as a caller that left at once. At most maxSweep sockets are
+// looked at; errors are ignored.
+func sweepStale(dir, self string) {
+	socks, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+	n := 0
+	for _, sock := range socks {
+		name := strings.TrimSuffix(filepath.Base(sock), ".sock")
+		if name == self || CheckName(name) != nil {
+			continue
+		}
+		if n++; n > maxSweep {
+			return
+		}
+		sweepOne(dir, name)
+	}
+}
+
+func sweepOne(dir, name string) {
+	sock, lockPath := paths(dir, name)
+	if st, err := os.Lstat(sock); err != nil || st.Mode().Type() != fs.ModeSocket {
+		return
+	}
+	lock, err := os.OpenFile(lockPath, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return // a caller or a leaving holder has it
+	}
+	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	if refused(sock) {
+		os.Remove(sock)
+	}
+}
+
+// refused reports whether a connect to the unix socket sock is refused
+// (nobody listens). The connect does not block: a full backlog (EAGAIN)
+// is a listener.
+func refused(sock string) bool {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return errors.Is(unix.Connect(fd, &unix.SockaddrUnix{Name: sock}), unix.ECONNREFUSED)
 }

@@ -162,6 +162,7 @@ func (j *Job) Start(ctx context.Context, spec Spec) (*Rank, error) {
 	if err := ensureDir(dir); err != nil {
 		return nil, err
 	}
+	sweepStale(dir, j.Name)
 	sock, _ := paths(dir, j.Name)
 	var last error
 	for range attempts {

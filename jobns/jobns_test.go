@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/sandbox"
@@ -362,4 +364,54 @@ func TestStatusSignalsRefusals(t *testing.T) {
 		t.Fatalf("holder still serving after every rank ended")
 	}
 	t.Logf("holder gone %v after the last rank", time.Since(start).Round(time.Millisecond))
+}
+
+// TestSweepStale: a start removes the socket another job's holder left
+// when it was SIGKILLed (its lock free, its connect refused), and leaves
+// a socket whose lock is held, and a living holder's.
+func TestSweepStale(t *testing.T) {
+	usernsWorks(t)
+	j := newJob(t, "t-sweep")
+	if err := ensureDir(j.Dir); err != nil {
+		t.Fatal(err)
+	}
+	stale := func(name string) (sock string, lock *os.File) {
+		sock, lockPath := paths(j.Dir, name)
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.SetUnlinkOnClose(false)
+		l.Close()
+		lock, err = os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lock.Close() })
+		return sock, lock
+	}
+	live := &Job{Name: "t-live", Dir: j.Dir, Options: jobOptions(), Grace: 300 * time.Millisecond}
+	_, waitLive := startRank(t, live, "/bin/sh", "-c", "sleep 1")
+	liveSock, _ := paths(j.Dir, live.Name)
+	dead, _ := stale("t-dead")
+	busy, busyLock := stale("t-busy")
+	if err := unix.Flock(int(busyLock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	_, wait := startRank(t, j, "true")
+	if r := wait(); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := os.Lstat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale socket %s is still there: %v", dead, err)
+	}
+	if _, err := os.Lstat(busy); err != nil {
+		t.Errorf("the socket %s, whose lock is held, was removed: %v", busy, err)
+	}
+	if _, err := os.Lstat(liveSock); err != nil {
+		t.Errorf("a living holder's socket %s was removed: %v", liveSock, err)
+	}
+	if r := waitLive(); r.err != nil || r.status.ExitCode() != 0 {
+		t.Errorf("the living job's rank: %v, exit %d", r.err, r.status.ExitCode())
+	}
 }
