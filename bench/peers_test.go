@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,7 +218,15 @@ func addPoolRows(add func(*row)) {
 	if _, err := benchPool(); err != nil {
 		skip = "NewPool: " + err.Error()
 	}
-	add(&row{key: "pool-roundtrip", label: "fork: Pool.Start + Wait (warm, Default preset)", base: cold.key, maxRatio: 0.1, skip: skip, run: func() error {
+	add(&row{key: "pool-call-result", label: "fork: Pool.Call, call to result (warm, Default preset)", base: cold.key, maxRatio: 0.1, skip: skip, run: func() error {
+		pool, _ := benchPool()
+		res, err := pool.Call(context.Background(), "noop")
+		if err == nil && len(res) != 0 {
+			err = fmt.Errorf("noop returned %v", res)
+		}
+		return err
+	}})
+	add(&row{key: "pool-roundtrip", label: "fork: Pool.Start + Wait (warm, the child's exit and pid namespace included)", base: cold.key, skip: skip, run: func() error {
 		pool, _ := benchPool()
 		p, err := pool.Start(context.Background(), "noop")
 		if err != nil {
@@ -225,7 +234,7 @@ func addPoolRows(add func(*row)) {
 		}
 		return p.Wait()
 	}})
-	add(&row{key: "pool-call", label: "fork: Pool.Start until the function runs", base: cold.key, skip: skip, run: func() error {
+	add(&row{key: "pool-call", label: "fork: Pool.Start until the function runs", base: cold.key, maxP50: 100 * time.Microsecond, skip: skip, run: func() error {
 		pool, _ := benchPool()
 		p, err := pool.Start(context.Background(), "noop")
 		if err != nil {
