@@ -172,9 +172,12 @@ func rlAS() *ASInside {
 	}
 	if left := int64(in.Limit) - int64(vmSize()); left > 0 {
 		in.Beyond = mmap(uint64(left) + 32<<20)
-		if left > 64<<20 {
-			in.Below = mmap(uint64(left) - 32<<20)
-		}
+	}
+	// The runtime may reserve more address space meanwhile (a 64 MiB heap
+	// arena, a thread's stack): the mapping below the limit leaves room.
+	const room = 192 << 20
+	if left := int64(in.Limit) - int64(vmSize()); left > room {
+		in.Below = mmap(uint64(left) - room)
 	}
 	return in
 }
