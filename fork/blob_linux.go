@@ -39,9 +39,9 @@ func sealedBlob(data []byte) (*os.File, error) {
 const bulkPipeSize = 1 << 20
 
 // bulkPipe makes the pipe a big argument travels in: the read end is passed
-// to the child, the parent writes into the other once the child runs. Both
-// ends block: the writer is a goroutine of its own, the child reads in one
-// go.
+// to the child, the parent writes into the other once the child runs
+// (outgoing.sendBulk, before Start returns). Both ends block; a write after
+// the child died fails with EPIPE (Go ignores SIGPIPE for such descriptors).
 func bulkPipe() (r, w *os.File, err error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {

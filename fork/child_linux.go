@@ -252,7 +252,7 @@ func child(mv string) int {
 		// The wait is a blocking recvmsg on this thread, to which the
 		// goroutine is locked: the call wakes it directly, not through
 		// the poller and then a hand-over to the locked thread.
-		rr := &rightsReader{ctrl: ctrl, block: true}
+		rr := &rightsReader{ctrl: ctrl}
 		unix.SetNonblock(m.fd, false)
 		k, payload, err := wire.ReadFrame(rr, maxRequest)
 		unix.SetNonblock(m.fd, true)
@@ -278,9 +278,6 @@ func child(mv string) int {
 		}
 		if f, in, code, err = dispatch(call, fdValue(passed)); err != nil {
 			return refuse(code, stepOf(code), err)
-		}
-		for fd := range passed { // sent but named by no argument
-			unix.Close(fd)
 		}
 	}
 	if req.Flags&wire.FlagDieWithParent != 0 && !pooled {

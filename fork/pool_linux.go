@@ -28,8 +28,8 @@ var poolFunc = func() *Function {
 // arguments, and it runs at once. Each child serves exactly one call, so
 // isolation is never shared between calls; the pool starts a replacement in
 // the background. A child that died while waiting is replaced, never handed
-// out. Descriptor arguments (*os.File) and large []byte arguments (in a
-// sealed memfd the child maps) travel with the call, over the child's
+// out. Descriptor arguments (*os.File), and the pipes that []byte and string
+// arguments over 64 KiB travel in, go with the call over the child's
 // channel (SCM_RIGHTS).
 type Pool struct {
 	cfg  Config

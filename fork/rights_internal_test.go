@@ -3,6 +3,8 @@ package fork
 import (
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nsfork/nsfork/internal/wire"
 )
 
@@ -16,6 +18,18 @@ func TestMapPassed(t *testing.T) {
 	}
 	if args[1].FD != 41 || args[2].FD != 40 || !passed[40] || !passed[41] || len(passed) != 2 {
 		t.Fatalf("mapped %+v, passed %v", args, passed)
+	}
+	// A descriptor no argument names is closed.
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	if _, err := mapPassed([]wire.Arg{{Kind: wire.ArgGob}}, []int{p[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Errorf("an unnamed descriptor was left open (F_GETFD: %v)", err)
 	}
 	for _, bad := range [][]wire.Arg{
 		{{Kind: wire.ArgFile, FD: 2}},                               // not passed

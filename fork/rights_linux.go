@@ -24,9 +24,6 @@ func writeFrameRights(ctrl *os.File, k wire.Kind, payload []byte, files []*os.Fi
 	if len(files) == 0 {
 		return wire.WriteFrame(ctrl, k, payload)
 	}
-	if len(files) > maxPassedFDs {
-		return fmt.Errorf("%w: %d descriptors, at most %d per call", ErrArgs, len(files), maxPassedFDs)
-	}
 	var frame bytesBuffer
 	if err := wire.WriteFrame(&frame, k, payload); err != nil {
 		return err
@@ -60,12 +57,13 @@ func writeFrameRights(ctrl *os.File, k wire.Kind, payload []byte, files []*os.Fi
 	return err
 }
 
-// rightsReader reads the channel with recvmsg and keeps every descriptor
-// that arrives (close-on-exec), in order.
+// rightsReader reads the channel, which must be in blocking mode, with
+// recvmsg on the calling thread (not through the poller: the sender wakes
+// this thread directly) and keeps every descriptor that arrives
+// (close-on-exec), in order.
 type rightsReader struct {
-	ctrl  *os.File
-	fds   []int
-	block bool // wait in recvmsg itself, on this thread, not in the poller
+	ctrl *os.File
+	fds  []int
 }
 
 func (r *rightsReader) Read(p []byte) (int, error) {
@@ -76,20 +74,13 @@ func (r *rightsReader) Read(p []byte) (int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*maxPassedFDs))
 	var n, oobn, flags int
 	var rerr error
-	if r.block {
-		if err := rc.Control(func(fd uintptr) {
-			for {
-				n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), p, oob, unix.MSG_CMSG_CLOEXEC)
-				if rerr != unix.EINTR {
-					break
-				}
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), p, oob, unix.MSG_CMSG_CLOEXEC)
+			if rerr != unix.EINTR {
+				break
 			}
-		}); err != nil {
-			return 0, err
 		}
-	} else if err := rc.Read(func(fd uintptr) bool {
-		n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), p, oob, unix.MSG_CMSG_CLOEXEC)
-		return rerr != unix.EAGAIN
 	}); err != nil {
 		return 0, err
 	}
@@ -127,7 +118,8 @@ func closeAll(fds []int) {
 
 // mapPassed points every descriptor argument of a pooled call, which names
 // its index among the passed descriptors, at the descriptor received, and
-// returns the set fdValue accepts. Each index may be used once.
+// returns the set fdValue accepts. Each index may be used once; a
+// descriptor no argument names is closed, never left to the function.
 func mapPassed(args []wire.Arg, fds []int) (map[int]bool, error) {
 	passed := map[int]bool{}
 	used := make([]bool, len(fds))
@@ -143,6 +135,11 @@ func mapPassed(args []wire.Arg, fds []int) (map[int]bool, error) {
 		used[idx] = true
 		a.FD = uint32(fds[idx])
 		passed[fds[idx]] = true
+	}
+	for i, u := range used {
+		if !u {
+			unix.Close(fds[i])
+		}
 	}
 	return passed, nil
 }

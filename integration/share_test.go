@@ -98,9 +98,16 @@ type shareRun struct {
 
 func (e *shareEnv) run(t *testing.T, env []string, args ...string) shareRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return runTimed(t, 60*time.Second, func(ctx context.Context) *exec.Cmd { return e.cmd(ctx, env, args...) }, args)
+}
+
+// runTimed runs the command mk makes, with a timeout, and returns its
+// output and exit code; a start failure or the timeout fails the test.
+func runTimed(t *testing.T, d time.Duration, mk func(context.Context) *exec.Cmd, argv []string) shareRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	c := e.cmd(ctx, env, args...)
+	c := mk(ctx)
 	var o, er bytes.Buffer
 	c.Stdout, c.Stderr = &o, &er
 	err := c.Run()
@@ -108,10 +115,10 @@ func (e *shareEnv) run(t *testing.T, env []string, args ...string) shareRun {
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("%q: %v", args, err)
+		t.Fatalf("%q: %v", argv, err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("%q: timed out; stderr %q", args, r.err)
+		t.Fatalf("%q: timed out; stdout %q stderr %q", argv, r.out, r.err)
 	}
 	return r
 }
@@ -460,22 +467,7 @@ func (s *srunStep) cmd(ctx context.Context, env []string, argv ...string) *exec.
 
 func (s *srunStep) run(t *testing.T, env []string, argv ...string) shareRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	c := s.cmd(ctx, env, argv...)
-	var o, er bytes.Buffer
-	c.Stdout, c.Stderr = &o, &er
-	err := c.Run()
-	r := shareRun{o.String(), er.String(), 0}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%q: %v", argv, err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("%q: timed out; stdout %q stderr %q", argv, r.out, r.err)
-	}
-	return r
+	return runTimed(t, 120*time.Second, func(ctx context.Context) *exec.Cmd { return s.cmd(ctx, env, argv...) }, argv)
 }
 
 func (s *srunStep) jobDir() string { return filepath.Join(s.xdg, "nsfork-jobns") }
@@ -527,18 +519,10 @@ func checkRankNS(t *testing.T, out string) string {
 // inPidNS lists the host processes in pid namespace ns (those whose
 // namespace this user may read: all of them as root).
 func inPidNS(ns string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "pid")); err == nil && l == ns {
-			pids = append(pids, p)
-		}
-	}
-	return pids
+	return pidsWhere(func(dir string) bool {
+		l, err := os.Readlink(filepath.Join(dir, "ns", "pid"))
+		return err == nil && l == ns
+	})
 }
 
 // checkJobGone: after the step, nothing of the job's namespace set is

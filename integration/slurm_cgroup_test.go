@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -349,24 +350,23 @@ func squeueEmpty(name string) bool {
 // procsWith lists the pids of the processes whose command line is
 // "sleep TOKEN" for one of the tokens.
 func procsWith(tokens ...string) []int {
+	return pidsWhere(func(dir string) bool {
+		b, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil {
+			return false
+		}
+		a := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		return len(a) == 2 && filepath.Base(a[0]) == "sleep" && slices.Contains(tokens, a[1])
+	})
+}
+
+// pidsWhere lists the pids whose /proc/<pid> directory match accepts.
+func pidsWhere(match func(dir string) bool) []int {
 	ents, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		a := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(a) == 2 && filepath.Base(a[0]) == "sleep" {
-			for _, tok := range tokens {
-				if a[1] == tok {
-					pids = append(pids, p)
-				}
-			}
+		if p, err := strconv.Atoi(e.Name()); err == nil && match(filepath.Join("/proc", e.Name())) {
+			pids = append(pids, p)
 		}
 	}
 	return pids

@@ -78,7 +78,8 @@ type Config struct {
 	// only: it counts at execve and for raising inheritable
 	// capabilities, the command inherits it from this thread, and the
 	// other threads either vanish at the execve or belong to a pid 1
-	// whose permitted set is empty and which never execs again. That is
+	// whose permitted set is no more than the requested one, under
+	// no_new_privs, and which never execs again. That is
 	// one prctl per capability instead of a stop of every thread each.
 	Exec bool
 }

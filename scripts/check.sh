@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: vet, unit tests with -race and with cgo off, the
 # integration suite as the calling user and, when run as root, again as an
-# unprivileged user (uid 65534), and a short run of every fuzz target.
+# unprivileged user (uid 65534, with the fork and jobns unit tests), and a
+# short run of every fuzz target.
 # NSFORK_REQUIRE_ALL=1 turns every skip for a missing prerequisite into a
 # failure (CI sets it).
 set -euo pipefail
@@ -61,6 +62,18 @@ if [ "$(id -u)" = 0 ]; then
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" "./$bin" -test.count=1)
   done
+
+  step "unit tests of fork and jobns as uid 65534 (the pool, the holder: rootless presets)"
+  go test -c -o "$tmp/fork.test" ./fork/
+  go test -c -o "$tmp/jobns.test" ./jobns/
+  chmod 755 "$tmp"/*.test
+  # The two fork tests that build example programs need the module
+  # (unreadable to uid 65534); they run above, as root.
+  (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+    env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./fork.test -test.count=1 \
+    -test.skip '^(TestGoForkReadmeExample|TestForgottenInit)$')
+  (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+    env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./jobns.test -test.count=1)
 fi
 
 step "fuzz targets, $FUZZTIME each"

@@ -93,7 +93,11 @@ func cleanup(h *host, olderThan time.Duration, abandonedOnly bool) ([]string, er
 		}
 		gone := !h.alive(c.pid, c.born)
 		empty := len(unionPids(c.dirs)) == 0
-		if (!gone && !empty) || (abandonedOnly && (!gone || !empty)) {
+		stale := gone || empty
+		if abandonedOnly {
+			stale = gone && empty
+		}
+		if !stale {
 			continue
 		}
 		if err := killAll(h.mode, c.dirs, c.freezer, destroyTimeout); err != nil {
