@@ -346,17 +346,6 @@ func pipeChild(mode string, data []byte, want int) ([]byte, *os.ProcessState, er
 	return out.Bytes(), c.ProcessState, nil
 }
 
-var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	specs.TimeNamespace:    unix.CLONE_NEWTIME,
-}
-
 // sameFlags is the SysProcAttr a careful hand-written launcher would use
 // for o's namespaces: the same clone flags, the id maps the preset writes
 // (setgroups "deny" unless root), the child running as 0:0 inside, a new
@@ -367,7 +356,7 @@ func sameFlags(o *sandbox.Options) (*syscall.SysProcAttr, error) {
 		if ns.Path != "" {
 			return nil, errors.New("joins a namespace by path")
 		}
-		a.Cloneflags |= cloneFlags[ns.Type]
+		a.Cloneflags |= sandbox.CloneFlag(ns.Type)
 	}
 	if a.Cloneflags&unix.CLONE_NEWUSER == 0 {
 		return a, nil

@@ -21,17 +21,6 @@ import (
 	"github.com/nsfork/nsfork/seccomp"
 )
 
-var cloneFlag = map[specs.LinuxNamespaceType]uintptr{
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	specs.TimeNamespace:    unix.CLONE_NEWTIME,
-}
-
 // isolation is the parent's half of a sandbox: what goes into SysProcAttr,
 // and what the parent does between the start and sending the request.
 type isolation struct {
@@ -76,7 +65,7 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 		if ns.Type == specs.TimeNamespace && len(o.TimeOffsets) > 0 {
 			continue // made by the child itself, see timens_linux.go
 		}
-		p.cloneflags |= cloneFlag[ns.Type]
+		p.cloneflags |= sandbox.CloneFlag(ns.Type)
 	}
 	if p.cloneflags&unix.CLONE_NEWUSER == 0 {
 		return p, nil
@@ -253,7 +242,7 @@ func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, release <-chan str
 				done <- &SetupError{Step: "namespace", Op: "open " + string(ns.Type) + " namespace", Path: ns.Path, Errno: errnoOf(err)}
 				return
 			}
-			err = unix.Setns(fd, int(cloneFlag[ns.Type]))
+			err = unix.Setns(fd, int(sandbox.CloneFlag(ns.Type)))
 			unix.Close(fd)
 			if err != nil {
 				done <- &SetupError{Step: "namespace", Op: "setns " + string(ns.Type), Path: ns.Path, Errno: errnoOf(err)}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/internal/testreq"
 )
 
 func TestMain(m *testing.M) {
@@ -21,13 +22,7 @@ func TestMain(m *testing.M) {
 // require skips t (or fails it under NSFORK_REQUIRE_ALL=1) when ok is false.
 func require(t *testing.T, ok bool, why string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("NSFORK_REQUIRE_ALL") == "1" {
-		t.Fatalf("prerequisite missing (NSFORK_REQUIRE_ALL=1): %s", why)
-	}
-	t.Skip(why)
+	testreq.Need(t, ok, "%s", why)
 }
 
 func root() bool { return os.Geteuid() == 0 }

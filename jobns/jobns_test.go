@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/internal/testreq"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -28,13 +29,7 @@ func TestMain(m *testing.M) {
 // require skips, or fails under NSFORK_REQUIRE_ALL=1.
 func require(t *testing.T, ok bool, why string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("NSFORK_REQUIRE_ALL") == "1" {
-		t.Fatalf("prerequisite missing (NSFORK_REQUIRE_ALL=1): %s", why)
-	}
-	t.Skip(why)
+	testreq.Need(t, ok, "%s", why)
 }
 
 func TestCheckName(t *testing.T) {

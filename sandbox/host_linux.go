@@ -31,23 +31,10 @@ func nsType(path string) (specs.LinuxNamespaceType, error) {
 	if err != nil {
 		return "", nil // older kernel: the type is checked when joining
 	}
-	switch t {
-	case unix.CLONE_NEWNET:
-		return specs.NetworkNamespace, nil
-	case unix.CLONE_NEWUTS:
-		return specs.UTSNamespace, nil
-	case unix.CLONE_NEWIPC:
-		return specs.IPCNamespace, nil
-	case unix.CLONE_NEWCGROUP:
-		return specs.CgroupNamespace, nil
-	case unix.CLONE_NEWNS:
-		return specs.MountNamespace, nil
-	case unix.CLONE_NEWPID:
-		return specs.PIDNamespace, nil
-	case unix.CLONE_NEWUSER:
-		return specs.UserNamespace, nil
-	case unix.CLONE_NEWTIME:
-		return specs.TimeNamespace, nil
+	for typ, flag := range cloneFlags {
+		if uintptr(t) == flag {
+			return typ, nil
+		}
 	}
 	return "", fmt.Errorf("unknown namespace type %#x", t)
 }

@@ -2,21 +2,19 @@ package seccomp
 
 import (
 	"encoding/binary"
-	"os"
 	"os/exec"
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/nsfork/nsfork/internal/testreq"
 )
 
 // need fails the test when NSFORK_REQUIRE_ALL=1 (CI) and skips it, saying
 // why, otherwise. Call it when something a test needs is missing.
 func need(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("NSFORK_REQUIRE_ALL") == "1" {
-		t.Fatalf("NSFORK_REQUIRE_ALL=1 and missing: "+format, args...)
-	}
-	t.Skipf("skipped, missing: "+format, args...)
+	testreq.Need(t, false, format, args...)
 }
 
 // needTool returns the path of tool or calls need.

@@ -15,6 +15,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/testreq"
 )
 
 const childEnv = "NSFORK_CGTEST_MODE"
@@ -32,14 +34,7 @@ func TestMain(m *testing.M) {
 // (CI), where a missing prerequisite is a broken test machine.
 func need(t testing.TB, ok bool, reason string, args ...any) {
 	t.Helper()
-	if ok {
-		return
-	}
-	msg := fmt.Sprintf(reason, args...)
-	if os.Getenv("NSFORK_REQUIRE_ALL") == "1" {
-		t.Fatalf("prerequisite missing (NSFORK_REQUIRE_ALL=1): %s", msg)
-	}
-	t.Skip("skipped: " + msg)
+	testreq.Need(t, ok, reason, args...)
 }
 
 // waitGo blocks until the parent writes to fd 3 (after it placed us).
