@@ -36,6 +36,8 @@ type isolation struct {
 	filter     []bpf.RawInstruction
 	cgroup     *cgroups.Cgroup // made before the start, removed after Wait
 	cgroupFD   bool            // the child is cloned into it (v2)
+	leaseIDs   bool            // root, new user namespace, no maps: lease a range
+	lease      *idLease        // taken before the start, released after Wait
 }
 
 // planIsolation validates o completely and works out how to start the child.
@@ -71,6 +73,7 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 		return p, nil
 	}
 	uids, gids := o.EffectiveIDMappings()
+	p.leaseIDs = o.LeasesIDRange()
 	p.helper = o.NeedsIDMapHelper()
 	if p.helper {
 		for _, tool := range []string{"newuidmap", "newgidmap"} {
@@ -103,7 +106,7 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 // away from its setup. (The bounding set cannot be dropped there: it
 // bounds the capabilities the child gets at exec, which setup needs.)
 func (p *isolation) spawnKey() spawnKey {
-	return spawnKey{nnp: p.opts.NoNewPrivileges}
+	return spawnKey{nnp: p.opts.NoNewPrivileges, keyring: p.opts.NewSessionKeyring}
 }
 
 func allCaps() []uintptr {
@@ -151,6 +154,23 @@ func (p *isolation) makeCgroup() error {
 }
 
 var cleanupOnce sync.Once
+
+// leaseRange leases the sandbox's range of host ids from nsfork's pool when
+// root starts it without id maps (sandbox.Options.LeasesIDRange) and maps
+// ids 0-65535 inside onto it.
+func (p *isolation) leaseRange() error {
+	if !p.leaseIDs {
+		return nil
+	}
+	l, err := leaseIDRange(p.opts.IDRangeKey)
+	if err != nil {
+		return err
+	}
+	p.lease = l
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(l.base()), Size: sandbox.IDRangeSize}}
+	p.uidMaps, p.gidMaps = m, m
+	return nil
+}
 
 func (p *isolation) apply(a *syscall.SysProcAttr) {
 	if p.cgroup != nil {
@@ -227,15 +247,21 @@ func runMapHelper(tool string, pid int, m []specs.LinuxIDMapping) error {
 }
 
 // startJoined starts cmd from a fresh thread that first joins the
-// namespaces given by path (children inherit the starting thread's
+// namespaces given by path (and, with keyring, a new session keyring) (children inherit the starting thread's
 // namespaces). The thread stays locked until release is closed, then exits
 // with its goroutine: it is never reused with foreign namespaces, and the
 // child's Pdeathsig, bound to this thread, fires only once the child is
 // waited for.
-func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, release <-chan struct{}) error {
+func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, keyring bool, release <-chan struct{}) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if keyring {
+			if err := joinNewSessionKeyring(); err != nil {
+				done <- err
+				return
+			}
+		}
 		for _, ns := range joins {
 			fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {

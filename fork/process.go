@@ -63,6 +63,7 @@ type Process struct {
 	release   chan struct{} // lets a namespace-joining start thread exit
 	command   bool          // StartCommand: no results, the command's status
 	cgroup    *cgroups.Cgroup
+	lease     *idLease // the sandbox's range of host ids, see idlease_linux.go
 	usage     *Usage
 	onApplied func(*Process, []byte) error
 	idle      chan struct{} // pooled: closed when the child is set up and waits
@@ -183,6 +184,7 @@ func (p *Process) wait() error {
 		// Kills whatever is left in the cgroup, then removes it.
 		p.cgroup.Destroy()
 	}
+	p.lease.release()
 	// The child is gone; its end of the channel closes with it unless the
 	// function handed it on, which close-on-exec prevents. Bound the wait
 	// for the reader anyway.

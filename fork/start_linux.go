@@ -50,15 +50,23 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		if plan, err = planIsolation(opts); err != nil {
 			return nil, err
 		}
+		if err := plan.leaseRange(); err != nil {
+			return nil, err
+		}
 		if err := plan.makeCgroup(); err != nil {
+			plan.lease.release()
 			return nil, err
 		}
 	}
-	// Whatever fails from here on removes the cgroup again.
+	// Whatever fails from here on removes the cgroup again and ends the
+	// lease of host ids.
 	started := false
 	defer func() {
-		if !started && plan != nil && plan.cgroup != nil {
-			plan.cgroup.Destroy()
+		if !started && plan != nil {
+			if plan.cgroup != nil {
+				plan.cgroup.Destroy()
+			}
+			plan.lease.release()
 		}
 	}()
 
@@ -167,8 +175,11 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	}
 
 	release := make(chan struct{})
-	if plan != nil && len(plan.joins) > 0 {
-		err = startJoined(cmd, plan.joins, release)
+	keyring := plan != nil && plan.opts.NewSessionKeyring
+	if plan != nil && (len(plan.joins) > 0 || (keyring && attr.Pdeathsig == 0)) {
+		// A thread of its own, which ends with the child: it joins the
+		// namespaces, or the new session keyring, for this child only.
+		err = startJoined(cmd, plan.joins, keyring, release)
 	} else if attr.Pdeathsig != 0 {
 		var key spawnKey
 		if plan != nil {
@@ -209,6 +220,8 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	started = true
 	if plan != nil {
 		p.cgroup = plan.cgroup
+		p.lease = plan.lease
+		p.lease.record(p.Pid)
 	}
 	max := c.MaxResult
 	if max <= 0 {
@@ -298,7 +311,8 @@ func childEnv(opts *sandbox.Options) []string {
 // all-threads operation there) saves the child one stop-the-world; so
 // spawners are kept per no_new_privs. The child checks it either way.
 type spawnKey struct {
-	nnp bool
+	nnp     bool
+	keyring bool // join a new session keyring before each start
 }
 
 type spawner struct {
@@ -336,6 +350,26 @@ func (s *spawner) run(key spawnKey) {
 		unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	}
 	for r := range s.ch {
+		if key.keyring {
+			if err := joinNewSessionKeyring(); err != nil {
+				r.done <- err
+				continue
+			}
+		}
 		r.done <- r.cmd.Start()
 	}
+}
+
+// joinNewSessionKeyring gives the calling thread, and so the children it
+// starts, a new, empty, anonymous session keyring
+// (sandbox.Options.NewSessionKeyring): the keys of the caller's session
+// keyring are possessed by whoever has it as session keyring, whatever its
+// uid. Only a thread that starts children does this: it is never the
+// thread of any other code.
+func joinNewSessionKeyring() error {
+	if _, _, e := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); e != 0 {
+		return &SetupError{Step: "keyring", Op: "keyctl JOIN_SESSION_KEYRING", Errno: e,
+			Msg: "keyring: keyctl JOIN_SESSION_KEYRING (a new session keyring for the sandbox): " + e.Error()}
+	}
+	return nil
 }

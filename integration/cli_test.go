@@ -194,11 +194,16 @@ func cliDefaults(t *testing.T) {
 		t.Errorf("NoNewPrivs %q Seccomp %q, want 1 and 2", st["NoNewPrivs"], st["Seccomp"])
 	}
 	newNS := []string{"pid", "mnt", "uts", "ipc", "user"}
+	newNS = append(newNS, "net")
 	if root() {
-		// As root too a new user namespace, with the identity map.
-		newNS = append(newNS, "net")
-		if !strings.Contains(out, "0          0 4294967295") {
-			t.Errorf("root: want the identity uid_map, got %q", out)
+		// As root a new user namespace in which ids 0-65535 are a range
+		// of unprivileged host ids of the sandbox's own: never host root.
+		m := regexp.MustCompile(`(?m)^\s*0\s+(\d+)\s+65536$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("root: want 0-65535 mapped onto a range of the pool, got %q", out)
+		}
+		if base, _ := strconv.ParseUint(m[1], 10, 32); base < sandbox.IDPoolStart || base+sandbox.IDRangeSize > sandbox.IDPoolEnd {
+			t.Errorf("root: host range starts at %d, outside nsfork's pool", base)
 		}
 	} else {
 		if !regexp.MustCompile(`(?m)^\s*0\s+` + strconv.Itoa(os.Geteuid()) + `\s+1$`).MatchString(out) {
@@ -228,7 +233,7 @@ func cliSeccompDefaultBlocks(t *testing.T) {
 }
 
 func cliFlagEffects(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	os.Chmod(dir, 0o777)
 	cases := []struct {
 		name string
@@ -495,7 +500,7 @@ func readReport(t *testing.T, path string) *cliReportDoc {
 // cliReport: --report records what the sandbox applied, before the
 // command runs (the command reads the file), and the result after.
 func cliReport(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	path := filepath.Join(dir, "report.json")
 	// The command waits for the report to appear: it is written as soon
 	// as the sandbox's record arrives, while the command runs.
@@ -552,7 +557,7 @@ func cliReport(t *testing.T) {
 // cliStrict: --strict runs when everything was applied and refuses
 // what could only be met in part.
 func cliStrict(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.json")
+	path := filepath.Join(tempDir(t), "r.json")
 	mustRun(t, "--strict", "--report", path, "--hostname", "s", "--rlimit", "nofile=100", "--cap-add", "CHOWN", "--", "true")
 	if r := readReport(t, path); r.Strict == nil || !r.Strict.OK {
 		t.Errorf("strict: %+v", r.Strict)
@@ -577,11 +582,15 @@ func makeBundle(t *testing.T) string {
 	require(t, err == nil, "busybox (Debian busybox-static) is needed")
 	_, err = exec.LookPath("runc")
 	require(t, err == nil, "runc (Debian runc) is needed for runc spec")
-	dir := t.TempDir()
+	dir := tempDir(t)
 	os.Chmod(dir, 0o755)
 	bin := filepath.Join(dir, "rootfs", "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		t.Fatal(err)
+	// The mount points exist, as in an image: root's sandboxes run as
+	// unprivileged host ids and cannot create them in root's rootfs.
+	for _, d := range []string{bin, "proc", "dev", "sys", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, "rootfs", strings.TrimPrefix(d, filepath.Join(dir, "rootfs"))), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	data, err := os.ReadFile(bb)
 	if err != nil {
@@ -642,7 +651,7 @@ func cliBundle(t *testing.T) {
 	json.Unmarshal(b, &spec)
 	spec["process"].(map[string]any)["apparmorProfile"] = "x"
 	b, _ = json.Marshal(spec)
-	bad := filepath.Join(t.TempDir(), "config.json")
+	bad := filepath.Join(tempDir(t), "config.json")
 	os.WriteFile(bad, b, 0o644)
 	if r := sbx(t, "", "--config", bad, "--", "/bin/true"); r.code != 125 || !strings.Contains(r.err, "apparmorProfile") {
 		t.Errorf("unsupported field: %+v", r)

@@ -85,7 +85,7 @@ func TestCommandPid1ForwardsSignals(t *testing.T) {
 // TestOnAppliedGate: the parent sees the applied settings before the
 // command starts, and refusing them stops the command from ever running.
 func TestOnAppliedGate(t *testing.T) {
-	marker := t.TempDir() + "/ran"
+	marker := sharedDir(t) + "/ran"
 	var seen []byte
 	c := &fork.Config{OnApplied: func(p *fork.Process, applied []byte) error {
 		seen = applied

@@ -61,7 +61,7 @@ func withPidsCgroup(o *sandbox.Options, limit int64) *sandbox.Options {
 // symlink or a symlink to a file is refused by ForkIsolated itself, naming
 // root.path, before any process or cgroup exists.
 func TestFaultRootfs(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, []byte("x"), 0o644)
 	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling"))
@@ -110,7 +110,7 @@ func faultFill(path string) (int64, error) {
 // tmpfs is gone with the sandbox: nothing in the caller's mount table or
 // in the directory it covered.
 func TestFaultENOSPC(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	before := baseline(t)
 	opts := sandbox.Default()
 	opts.Mounts = []specs.Mount{{Destination: dir, Type: "tmpfs", Source: "tmpfs", Options: []string{"size=256k"}}}
@@ -273,7 +273,7 @@ func init() { fork.RegisterFunc("listDir", listDir) }
 func TestFaultBindSourceRemovedMidSetup(t *testing.T) {
 	before := mountinfoLines(t)
 	for i := range 20 {
-		src := t.TempDir() + "/src"
+		src := tempDir(t) + "/src"
 		if err := os.Mkdir(src, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -218,7 +218,7 @@ func busyboxRoot(t *testing.T) string {
 	t.Helper()
 	bb, err := os.ReadFile("/bin/busybox")
 	require(t, err == nil, "needs /bin/busybox (Debian busybox-static)")
-	r := filepath.Join(t.TempDir(), "rootfs")
+	r := filepath.Join(tempDir(t), "rootfs")
 	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc", "mnt"} {
 		if err := os.MkdirAll(filepath.Join(r, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -233,6 +233,12 @@ func busyboxRoot(t *testing.T) string {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(r, "etc/hostname"), []byte("inside\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Root's sandboxes run as unprivileged host ids: the tests' mount
+	// points that do not exist yet are created by the sandbox, so its top
+	// directory is open to it, as a rootfs owned by the range would be.
+	if err := os.Chmod(r, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -354,7 +360,7 @@ func TestRootfsReadonly(t *testing.T) {
 // host, and rbind ro makes submounts read-only too.
 func TestBindMounts(t *testing.T) {
 	rootfs := busyboxRoot(t)
-	ro, rw := t.TempDir(), t.TempDir()
+	ro, rw := tempDir(t), sharedDir(t)
 	os.WriteFile(filepath.Join(ro, "f"), []byte("ro-data"), 0o644)
 	o := rootfsOpts(rootfs)
 	o.Mounts = append(o.Mounts,
@@ -458,8 +464,8 @@ func TestMaskedPaths(t *testing.T) {
 func TestMountErrors(t *testing.T) {
 	rootfs := busyboxRoot(t)
 	os.WriteFile(filepath.Join(rootfs, "afile"), nil, 0o644)
-	missing := filepath.Join(t.TempDir(), "missing")
-	dangling := filepath.Join(t.TempDir(), "dangling")
+	missing := filepath.Join(tempDir(t), "missing")
+	dangling := filepath.Join(tempDir(t), "dangling")
 	os.Symlink("/nonexistent/target", dangling)
 
 	for _, src := range []string{missing, dangling} {
@@ -498,19 +504,20 @@ func TestMountErrors(t *testing.T) {
 // outside.
 func TestSymlinkEscape(t *testing.T) {
 	rootfs := busyboxRoot(t)
-	outside := t.TempDir()
+	outside := tempDir(t)
 	os.Symlink(outside, filepath.Join(rootfs, "abs"))
 	os.Symlink("../../../../../../../../.."+outside, filepath.Join(rootfs, "rel"))
 	// The in-root counterpart of the link target exists, so the mounts
 	// succeed: inside the root.
 	os.MkdirAll(filepath.Join(rootfs, outside), 0o755)
+	os.Chmod(filepath.Join(rootfs, outside), 0o777) // root's sandbox creates a there
 	before := hostMounts(t)
 	o := rootfsOpts(rootfs)
 	o.Mounts = append(o.Mounts,
 		specs.Mount{Destination: "/abs/a", Type: "tmpfs", Source: "tmpfs"},
 		specs.Mount{Destination: "/rel/b", Type: "tmpfs", Source: "tmpfs"},
 		specs.Mount{Destination: "/abs", Type: "tmpfs", Source: "tmpfs"},
-		specs.Mount{Destination: "/rel/c/d", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}},
+		specs.Mount{Destination: "/rel/c/d", Type: "bind", Source: tempDir(t), Options: []string{"rbind"}},
 	)
 	// The tmpfs on /abs covers a and b; /rel/c/d was made on that tmpfs.
 	res, _ := runFS(t, o, "mountinfo", "stat "+outside+"/c/d", "stat "+outside+"/a")
@@ -533,7 +540,7 @@ func TestSymlinkEscape(t *testing.T) {
 // (renameat2 RENAME_EXCHANGE). No mount or file ever lands outside.
 func TestSymlinkSwapRace(t *testing.T) {
 	rootfs := busyboxRoot(t)
-	outside := t.TempDir()
+	outside := tempDir(t)
 	race, alt := filepath.Join(rootfs, "race"), filepath.Join(rootfs, "race-alt")
 	os.Mkdir(race, 0o755)
 	os.Symlink(outside, alt)
@@ -578,7 +585,7 @@ func TestSymlinkSwapRace(t *testing.T) {
 // TestHostRootReadonly: Root{Path: "/", Readonly: true} keeps the host's
 // root but read-only, submounts included; mounts on top stay writable.
 func TestHostRootReadonly(t *testing.T) {
-	dir, scratch := t.TempDir(), t.TempDir()
+	dir, scratch := tempDir(t), tempDir(t)
 	o := sandbox.Default()
 	o.Root = &specs.Root{Path: "/", Readonly: true}
 	o.Mounts = []specs.Mount{{Destination: scratch, Type: "tmpfs", Source: "tmpfs"}}
@@ -611,9 +618,9 @@ func TestProcOnlySandbox(t *testing.T) {
 // TestLandlockPaths: outside the listed paths a file cannot be read
 // (EACCES), inside it can, on every thread, including a new one.
 func TestLandlockPaths(t *testing.T) {
-	allowed := t.TempDir()
+	allowed := tempDir(t)
 	os.WriteFile(filepath.Join(allowed, "f"), []byte("yes"), 0o644)
-	denied := t.TempDir()
+	denied := tempDir(t)
 	os.WriteFile(filepath.Join(denied, "f"), []byte("no"), 0o644)
 	o := sandbox.Default()
 	o.Landlock = &sandbox.Landlock{ReadOnly: []string{allowed}}

@@ -254,7 +254,7 @@ func TestHPC(t *testing.T) {
 		// same uid inside may collide with it. So: a TMPDIR of its own
 		// with the defaults, and the recommended private /dev/shm.
 		mpirun := append(mpirunArgs(true), f.pingpong, pingpongIters)
-		tmp := t.TempDir()
+		tmp := tempDir(t)
 		os.Chmod(tmp, 0o777)
 		p := runPingpong(t, f, []string{"TMPDIR=" + tmp}, append([]string{f.bin, "--"}, mpirun...)...)
 		check(t, "sandboxrun -- mpirun", p)
@@ -275,7 +275,7 @@ func TestHPC(t *testing.T) {
 	})
 
 	t.Run("MPI/PerRank", func(t *testing.T) {
-		p := runPingpong(t, f, nil, append(mpirunArgs(root()), f.bin, "--preset", "mpi", "--", f.pingpong, pingpongIters)...)
+		p := runPingpong(t, f, nil, append(mpirunArgs(root()), f.bin, "--preset", "mpi", hostRootFlag(), "--", f.pingpong, pingpongIters)...)
 		check(t, "mpirun sandboxrun --preset mpi", p)
 		if p.pid0 == p.pid1 || p.pid0 == 1 || p.pid1 == 1 {
 			t.Errorf("rank pids %d,%d: want the host's pids (no pid namespace per rank)", p.pid0, p.pid1)
@@ -293,7 +293,7 @@ func TestHPC(t *testing.T) {
 		if !strings.Contains(r.err, "warning: running as an MPI rank under mpirun") || !strings.Contains(r.err, "/dev/shm is private") {
 			t.Errorf("private /dev/shm under mpirun: no warning; exit %d stderr %q", r.code, r.err)
 		}
-		r = hpcRun(t, f, 60*time.Second, nil, append(mpirunArgs(root()), f.bin, "--preset", "mpi", "--tmpfs", "/dev/shm", "--", f.pingpong, "10")...)
+		r = hpcRun(t, f, 60*time.Second, nil, append(mpirunArgs(root()), f.bin, "--preset", "mpi", hostRootFlag(), "--tmpfs", "/dev/shm", "--", f.pingpong, "10")...)
 		if r.code == 0 || !strings.Contains(r.err, "--preset mpi: mounts: /dev/shm is private") {
 			t.Errorf("--preset mpi --tmpfs /dev/shm: exit %d, stderr %q; want exit 125 and the error", r.code, r.err)
 		}
@@ -308,7 +308,7 @@ func TestHPC(t *testing.T) {
 			srun := []string{"srun", "--mpi=pmix", "-n", "2", "--time=5"}
 			b := runPingpong(t, f, nil, append(srun, f.pingpong, pingpongIters)...)
 			t.Logf("bare srun: %.3f µs one way", b.us)
-			p := runPingpong(t, f, nil, append(srun, f.bin, "--preset", "mpi", "--", f.pingpong, pingpongIters)...)
+			p := runPingpong(t, f, nil, append(srun, f.bin, "--preset", "mpi", hostRootFlag(), "--", f.pingpong, pingpongIters)...)
 			check(t, "srun sandboxrun --preset mpi", p)
 			if p.pid0 == p.pid1 || p.pid0 == 1 || p.pid1 == 1 {
 				t.Errorf("rank pids %d,%d: want the host's pids", p.pid0, p.pid1)
@@ -327,7 +327,7 @@ func TestHPC(t *testing.T) {
 func hpcPresetInside(t *testing.T) {
 	f := hpcSetup(t)
 	script := `id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; for n in user pid mnt net ipc; do echo "ns-$n:$(readlink /proc/self/ns/$n)"; done
-touch /usr/nsfork-mpi-probe 2>/dev/null && echo usr-writable; touch /dev/shm/nsfork-mpi-probe.$$ && rm /dev/shm/nsfork-mpi-probe.$$ && echo shm-ok; echo "env:$OMPI_COMM_WORLD_SIZE"`
+touch /usr/nsfork-mpi-probe 2>/dev/null && echo usr-writable; touch /dev/shm/nsfork-mpi-probe.$$ && rm /dev/shm/nsfork-mpi-probe.$$ && echo shm-ok; echo "env:$OMPI_COMM_WORLD_SIZE"; echo "map:$(tr -s ' ' </proc/self/uid_map | sed 's/^ //')"`
 	r := hpcRun(t, f, 60*time.Second, nil, append(mpirunArgs(root()), f.bin, "--preset", "mpi", "--", "/bin/sh", "-c", script)...)
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.err)
@@ -336,7 +336,12 @@ touch /usr/nsfork-mpi-probe 2>/dev/null && echo usr-writable; touch /dev/shm/nsf
 	if st["CapEff"] != "0000000000000000" || st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" {
 		t.Errorf("CapEff %q NoNewPrivs %q Seccomp %q: want none, 1, 2", st["CapEff"], st["NoNewPrivs"], st["Seccomp"])
 	}
-	if !strings.HasPrefix(r.out, strconv.Itoa(os.Geteuid())+"\n") {
+	if root() {
+		// Root's ranks are uid 0 of a range of unprivileged host ids.
+		if !strings.HasPrefix(r.out, "0\n") || strings.Contains(r.out, "map:0 0 ") {
+			t.Errorf("uid inside: %q, want 0 mapped onto a leased range, never host root", r.out)
+		}
+	} else if !strings.HasPrefix(r.out, strconv.Itoa(os.Geteuid())+"\n") {
 		t.Errorf("uid inside: %q, want %d (mapped to itself)", r.out, os.Geteuid())
 	}
 	for _, n := range []string{"pid", "net", "ipc"} {
@@ -347,8 +352,8 @@ touch /usr/nsfork-mpi-probe 2>/dev/null && echo usr-writable; touch /dev/shm/nsf
 	if st["ns-mnt"] == ownNS(t, "mnt") {
 		t.Error("no mount namespace of its own")
 	}
-	if (st["ns-user"] == ownNS(t, "user")) == !root() {
-		t.Errorf("user namespace %q (own %q): want a new one only when rootless", st["ns-user"], ownNS(t, "user"))
+	if st["ns-user"] == ownNS(t, "user") {
+		t.Errorf("user namespace %q (own %q): want a new one, as root too", st["ns-user"], ownNS(t, "user"))
 	}
 	if strings.Contains(r.out, "usr-writable") {
 		t.Error("/usr is writable in the mpi preset")
@@ -424,7 +429,7 @@ func checkGrace(t *testing.T, log string) {
 // --signal delivers any signal: both reach a program that runs in a new
 // pid namespace.
 func slurmSignals(t *testing.T, f *hpcFixture) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	os.Chmod(dir, 0o777)
 	log := filepath.Join(dir, "signals")
 	name := fmt.Sprintf("nsfork-sig-%d", os.Getpid())
@@ -480,7 +485,7 @@ func slurmTimeLimit(t *testing.T, f *hpcFixture) {
 	if os.Getenv("NSFORK_SLURM_TIMELIMIT") != "1" {
 		t.Skip("waits 75-90 s for Slurm's time limit: set NSFORK_SLURM_TIMELIMIT=1 (CI runs it once, beside the suite)")
 	}
-	dir := t.TempDir()
+	dir := tempDir(t)
 	os.Chmod(dir, 0o777)
 	log := filepath.Join(dir, "signals")
 	start := time.Now()
@@ -536,9 +541,9 @@ func BenchmarkMPILatency(b *testing.B) {
 	}{
 		{"bare_mpirun", false, append(mpirunArgs(asRoot), f.pingpong, iters), nil},
 		{"wholejob_sandboxrun_mpirun", false, append(append([]string{f.bin, "--tmpfs", "/dev/shm", "--"}, mpirunArgs(true)...), f.pingpong, iters), nil},
-		{"perrank_mpirun_preset_mpi", false, append(mpirunArgs(asRoot), f.bin, "--preset", "mpi", "--", f.pingpong, iters), nil},
+		{"perrank_mpirun_preset_mpi", false, append(mpirunArgs(asRoot), f.bin, "--preset", "mpi", hostRootFlag(), "--", f.pingpong, iters), nil},
 		{"bare_srun_pmix", true, []string{"srun", "--mpi=pmix", "-n", "2", f.pingpong, iters}, nil},
-		{"perrank_srun_preset_mpi", true, []string{"srun", "--mpi=pmix", "-n", "2", f.bin, "--preset", "mpi", "--", f.pingpong, iters}, nil},
+		{"perrank_srun_preset_mpi", true, []string{"srun", "--mpi=pmix", "-n", "2", f.bin, "--preset", "mpi", hostRootFlag(), "--", f.pingpong, iters}, nil},
 		// For comparison: a private /dev/shm per rank, the TCP fallback.
 		{"private_shm_tcp_fallback", false, append(mpirunArgs(asRoot), f.bin, "--share-net", "--share", "pid", "--share", "ipc",
 			"--tmpfs", "/dev/shm", "--", f.pingpong, iters), []string{"OMPI_MCA_btl=self,vader,tcp"}},

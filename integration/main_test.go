@@ -6,6 +6,8 @@ package integration
 import (
 	"encoding/gob"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,3 +67,34 @@ func statusFields(path string, names ...string) (map[string]string, error) {
 }
 
 func gobRegisterSignals() { gob.Register(syscall.SIGTERM) }
+
+// tempDir is t.TempDir opened to everyone for reading (0755, its parent
+// too): a root caller's sandboxes run as unprivileged host ids, which
+// cannot enter t.TempDir's 0700 directory.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	for _, p := range []string{filepath.Dir(d), d} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// sharedDir is a tempDir that the sandbox may write too (mode 01777, as
+// /tmp), for tests that look from outside at what the sandbox wrote.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	d := tempDir(t)
+	if err := os.Chmod(d, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// hostRootFlag is the --host-root setting of the tests that run real MPI
+// jobs with a sandbox per rank: as root, mpirun's and PMIx's session
+// directories are root's own, so the ranks need root's identity (trusted
+// code only); rootless it is the default, false.
+func hostRootFlag() string { return "--host-root=" + strconv.FormatBool(root()) }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,7 +34,10 @@ func init() {
 	fork.RegisterFunc("rl.core", rlCore)
 }
 
+// withRlimit sets one rlimit of o, replacing the preset's value if it has
+// one (the presets limit RLIMIT_CORE and RLIMIT_NPROC).
 func withRlimit(o *sandbox.Options, typ string, soft, hard uint64) *sandbox.Options {
+	o.Rlimits = slices.DeleteFunc(o.Rlimits, func(r specs.POSIXRlimit) bool { return r.Type == typ })
 	o.Rlimits = append(o.Rlimits, specs.POSIXRlimit{Type: typ, Soft: soft, Hard: hard})
 	return o
 }
@@ -257,7 +261,7 @@ func rlFsize(dir string) (*FsizeInside, error) {
 // exactly 1 MiB; the function is not killed (the Go runtime ignores
 // SIGXFSZ), and the file holds 1 MiB.
 func TestRlimitFsize(t *testing.T) {
-	dir := t.TempDir()
+	dir := sharedDir(t)
 	in, err := fork.Call[*FsizeInside](context.Background(), "rl.fsize", withRlimit(sandbox.Default(), "RLIMIT_FSIZE", 1<<20, 1<<20), dir)
 	if err != nil {
 		t.Fatal(err)

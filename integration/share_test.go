@@ -375,7 +375,7 @@ func shareMPI(t *testing.T, e *shareEnv, name string) {
 	os.Mkdir(tmp, 0o1777)
 	os.Chmod(tmp, 0o1777)
 	env := []string{"TMPDIR=" + tmp, "OMPI_MCA_btl=self,vader", "OMPI_MCA_btl_vader_single_copy_mechanism=cma"}
-	mpi := append(mpirunArgs(root()), e.bin, "--preset", "mpi")
+	mpi := append(mpirunArgs(root()), e.bin, "--preset", "mpi", hostRootFlag())
 	run := func(args ...string) shareRun {
 		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 		defer cancel()
@@ -623,7 +623,7 @@ func shareSrunPingpong(t *testing.T, e *shareEnv, wrap string) {
 	for _, c := range []struct{ what, iters, bytes string }{{"8 B", pingpongIters, "8"}, {"1 MiB", "200", "1048576"}} {
 		s := e.newStep(t)
 		start := time.Now()
-		r := s.run(t, cma, append(slicesClone(srun), e.bin, "--preset", "mpi", "--share-ns", "job", "--", wrap, pp, c.iters, c.bytes)...)
+		r := s.run(t, cma, append(slicesClone(srun), e.bin, "--preset", "mpi", hostRootFlag(), "--share-ns", "job", "--", wrap, pp, c.iters, c.bytes)...)
 		el := time.Since(start)
 		m := pingpongLine.FindStringSubmatch(r.out)
 		if r.code != 0 || m == nil {
@@ -648,7 +648,7 @@ func shareSrunPingpong(t *testing.T, e *shareEnv, wrap string) {
 		}
 	}
 
-	r = e.newStep(t).run(t, cma, append(slicesClone(srun), e.bin, "--preset", "mpi", "--", pp, "200", "1048576")...)
+	r = e.newStep(t).run(t, cma, append(slicesClone(srun), e.bin, "--preset", "mpi", hostRootFlag(), "--", pp, "200", "1048576")...)
 	if root() {
 		t.Logf("as root (no user namespace per rank) without --share-ns, CMA forced: exit %d", r.code)
 	} else if r.code == 0 || !cmaRefused(r.err) {

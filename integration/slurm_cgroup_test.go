@@ -179,7 +179,7 @@ func TestSlurmCgroup(t *testing.T) {
 // neighbour's new, still empty cgroup for a stale one and remove it).
 func slurmCgroupConcurrent(t *testing.T, f *hpcFixture) {
 	for i := range 5 {
-		r := hpcRun(t, f, 60*time.Second, nil, "srun", "-n", "4", "--overcommit", "--time=5", f.bin, "--preset", "mpi", "--memory", "64m", "--", "/bin/sh", "-c", "grep -c nsfork- /proc/self/cgroup")
+		r := hpcRun(t, f, 60*time.Second, nil, "srun", "-n", "4", "--overcommit", "--time=5", f.bin, "--preset", "mpi", hostRootFlag(), "--memory", "64m", "--", "/bin/sh", "-c", "grep -c nsfork- /proc/self/cgroup")
 		if r.code != 0 || strings.Count(r.out, "\n") != 4 {
 			t.Errorf("run %d: srun -n 4 sandboxrun --preset mpi --memory 64m: exit %d; stdout %q stderr %q", i, r.code, r.out, r.err)
 		}
@@ -265,7 +265,7 @@ var daemonSeq atomic.Int64
 // slurmstepd SIGKILLs whatever is left after KillWait. Afterwards no
 // process of the sandbox may be left. It returns the sandbox's cgroups.
 func daemonCase(t *testing.T, f *hpcFixture, cancel bool, args ...string) cgroupSet {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	os.Chmod(dir, 0o777)
 	n := daemonSeq.Add(1)
 	token := fmt.Sprintf("%d.%d", 90000+n, os.Getpid()) // sleep's argument, unique
@@ -386,7 +386,7 @@ func slurmCgroupDaemon(t *testing.T, f *hpcFixture) {
 	})
 	t.Run("PresetMPI", func(t *testing.T) {
 		t.Parallel()
-		daemonCase(t, f, false, "--preset", "mpi")
+		daemonCase(t, f, false, "--preset", "mpi", hostRootFlag())
 	})
 	t.Run("SharedPidMemory", func(t *testing.T) {
 		// sandboxrun kills what is left in its cgroup and removes it.

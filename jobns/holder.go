@@ -61,10 +61,30 @@ func holder(ln, lock *os.File, sock, digest string, hostUID, grace int64) error 
 	l.SetUnlinkOnClose(false)
 	uid, err := insideID("/proc/self/uid_map", uint32(hostUID))
 	if err != nil {
-		return err
+		// Root's job sets run as a leased range of unprivileged host ids
+		// in which host root is not mapped: a root caller's credentials
+		// read as the overflow uid here. Only root can reach the
+		// rendezvous of a root caller's job, so that is who they are.
+		if hostUID != 0 {
+			return err
+		}
+		uid = overflowUID()
 	}
 	s := &server{l: l, lock: lock, sock: sock, digest: digest, uid: int(uid), grace: time.Duration(grace)}
 	return s.run()
+}
+
+// overflowUID is the uid this user namespace shows for unmapped host ids.
+func overflowUID() uint32 {
+	b, err := os.ReadFile("/proc/sys/kernel/overflowuid")
+	if err != nil {
+		return 65534
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 65534
+	}
+	return uint32(v)
 }
 
 // insideID maps a host id to this user namespace with a map file.

@@ -25,6 +25,7 @@ type Applied struct {
 	Rlimits         map[string][2]uint64 `json:"rlimits,omitempty"`
 	Capabilities    map[string]string    `json:"capabilities,omitempty"` // set -> hex mask
 	NoNewPrivileges bool                 `json:"noNewPrivileges"`
+	SessionKeyring  int                  `json:"sessionKeyring,omitempty"` // the session keyring's serial
 	Seccomp         *SeccompReport       `json:"seccomp,omitempty"`
 	Landlock        *LandlockReport      `json:"landlock,omitempty"`
 	Root            string               `json:"root,omitempty"` // "pivot_root", "move+chroot" or ""
@@ -41,6 +42,7 @@ func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 		stepNetwork,
 		stepOOM,
 		stepRlimitCache,
+		stepKeyring,
 		stepSeccompEarly,
 		stepIDs,
 		stepParent,

@@ -55,6 +55,29 @@ func LookupSubIDs(user string, uid int, file string) ([]IDRange, error) {
 // lines starting with '#' are skipped; any other line that is not
 // "owner:start:count" is an error naming the line.
 func ParseSubIDs(r io.Reader, user string, uid int) ([]IDRange, error) {
+	return parseSubIDs(r, func(owner string) bool {
+		return (user != "" && owner == user) || (uid >= 0 && owner == strconv.Itoa(uid))
+	})
+}
+
+// AllSubIDs returns every range that file (SubUIDFile or SubGIDFile) grants
+// to anyone. A missing file grants nothing and is no error.
+func AllSubIDs(file string) ([]IDRange, error) {
+	b, err := liveHost().readFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseSubIDs(bytes.NewReader(b), func(string) bool { return true })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return r, nil
+}
+
+func parseSubIDs(r io.Reader, match func(owner string) bool) ([]IDRange, error) {
 	var out []IDRange
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -71,7 +94,7 @@ func ParseSubIDs(r io.Reader, user string, uid int) ([]IDRange, error) {
 		if err1 != nil || err2 != nil || start+count > 1<<32 {
 			return nil, fmt.Errorf("line %d: %q: start and count must be ids below 2^32", n, line)
 		}
-		if !(user != "" && f[0] == user) && !(uid >= 0 && f[0] == strconv.Itoa(uid)) {
+		if !match(f[0]) {
 			continue
 		}
 		if count > 0 {
@@ -103,7 +126,10 @@ func covers(ranges []IDRange, start, size uint64) bool {
 
 // EffectiveIDMappings returns the uid and gid maps to write for a new user
 // namespace: the configured ones, or, where one is empty, the caller's own
-// euid (egid) mapped to 0. Both are nil without a new user namespace.
+// euid (egid) mapped to 0. For a root caller that gives neither, both are
+// the first range of nsfork's pool (see LeasesIDRange): the fork package
+// maps the range it leases at start instead. Both are nil without a new
+// user namespace.
 func (o *Options) EffectiveIDMappings() (uidMap, gidMap []specs.LinuxIDMapping) {
 	return o.effectiveIDMappings(liveHost())
 }
@@ -111,6 +137,9 @@ func (o *Options) EffectiveIDMappings() (uidMap, gidMap []specs.LinuxIDMapping) 
 func (o *Options) effectiveIDMappings(h *host) (uidMap, gidMap []specs.LinuxIDMapping) {
 	if !o.NewNamespace(specs.UserNamespace) {
 		return nil, nil
+	}
+	if o.leasesIDRange(h) {
+		return PoolRange(0), PoolRange(0)
 	}
 	uidMap, gidMap = o.UIDMappings, o.GIDMappings
 	if len(uidMap) == 0 {

@@ -48,9 +48,17 @@ type Options struct {
 	Namespaces []specs.LinuxNamespace `json:"namespaces,omitempty"`
 	// UIDMappings and GIDMappings for a new user namespace, OCI
 	// linux.uidMappings and linux.gidMappings. Empty with a new user
-	// namespace means "map the caller's own id to 0".
+	// namespace means: for a non-root caller, its own id mapped to 0; for
+	// root, ids 0-65535 mapped onto a range of unprivileged host ids of the
+	// sandbox's own (LeasesIDRange), never onto host root.
 	UIDMappings []specs.LinuxIDMapping `json:"uidMappings,omitempty"`
 	GIDMappings []specs.LinuxIDMapping `json:"gidMappings,omitempty"`
+	// IDRangeKey (nsfork extension) concerns a root caller that gives no
+	// id maps, whose sandbox gets a range of unprivileged host ids leased
+	// from nsfork's pool (see LeasesIDRange): sandboxes started with the
+	// same non-empty key while one of them runs share one range, as the
+	// ranks of one MPI job must; an empty key gives a range of its own.
+	IDRangeKey string `json:"idRangeKey,omitempty"`
 	// TimeOffsets for a new time namespace, OCI linux.timeOffsets, keyed by
 	// "monotonic" and "boottime".
 	TimeOffsets map[string]specs.LinuxTimeOffset `json:"timeOffsets,omitempty"`
@@ -74,6 +82,10 @@ type Options struct {
 	// NoNewPrivileges sets no_new_privs on every thread, OCI
 	// process.noNewPrivileges.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// NewSessionKeyring gives the child a new, empty session keyring, so
+	// that it cannot use the keys of the caller's (nsfork extension; on in
+	// the presets, and for OCI configs, as runc does).
+	NewSessionKeyring bool `json:"newSessionKeyring,omitempty"`
 	// OOMScoreAdj, OCI process.oomScoreAdj.
 	OOMScoreAdj *int `json:"oomScoreAdj,omitempty"`
 

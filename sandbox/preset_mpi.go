@@ -28,33 +28,61 @@ import (
 // and the usual /proc files are masked, a new uts namespace (with the
 // host's name), every capability dropped, no_new_privs and RLIMIT_CORE 0.
 //
-// A non-root caller (euid != 0) also gets a new user namespace, needed for
-// the mount namespace, in which its uid and gid are mapped to themselves:
-// the rank runs as the caller's own ids, so munge and PMIx authentication,
-// which see the real uid, keep working. OpenMPI turns its single-copy CMA
-// transport off between ranks in different user namespaces; small messages
-// are not affected. A root caller gets no user namespace.
+// Every caller gets a new user namespace, needed for the mount namespace
+// and so that the rank is never host root. A non-root caller's uid and gid
+// are mapped to themselves: the rank runs as the caller's own ids, so munge
+// and PMIx authentication, which see the real uid, keep working. A root
+// caller's ranks run in a range of unprivileged host ids leased from
+// nsfork's pool, one range for all the ranks of a job on the node
+// (IDRangeKey from MPIJobKey), so they can share memory with each other and
+// with nothing else. MPI launchers running as root keep their session
+// directories to root: run the job as a user, as Slurm does (or, for
+// trusted code only, add the host's root with HostRoot's identity).
+// OpenMPI turns its single-copy CMA transport off between ranks in
+// different user namespaces; small messages are not affected.
 //
 // The seccomp profile is left to the caller; MPISeccomp adds what MPI
 // needs to one. CheckMPI reports what breaks MPI in other Options.
 func MPI() *Options {
-	return mpiPreset(os.Geteuid() != 0, os.Geteuid(), os.Getegid())
+	return mpiPreset(os.Geteuid(), os.Getegid(), MPIJobKey(os.Environ()))
 }
 
-// MPIRootless is MPI with a user namespace also for a root caller: its uid
-// and gid are mapped to themselves.
+// MPIRootless is MPI; it is kept for callers of earlier versions, in which
+// MPI gave a root caller no user namespace.
+//
+// Deprecated: use MPI, which now always has a user namespace.
 func MPIRootless() *Options {
-	return mpiPreset(true, os.Geteuid(), os.Getegid())
+	return MPI()
 }
 
-func mpiPreset(userns bool, euid, egid int) *Options {
+// MPIJobKey returns the IDRangeKey that the ranks of one job share: the
+// PMIx namespace, the Slurm job and step, or else the parent process (the
+// mpirun or orted that starts the ranks on this node).
+func MPIJobKey(environ []string) string {
+	env := map[string]string{}
+	for _, e := range environ {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			env[k] = v
+		}
+	}
+	switch {
+	case env["PMIX_NAMESPACE"] != "":
+		return "pmix:" + env["PMIX_NAMESPACE"]
+	case env["SLURM_JOB_ID"] != "":
+		return "slurm:" + env["SLURM_JOB_ID"] + "." + env["SLURM_STEP_ID"]
+	}
+	return "ppid:" + strconv.Itoa(os.Getppid())
+}
+
+func mpiPreset(euid, egid int, key string) *Options {
 	o := hardened()
-	o.Namespaces = namespaces(specs.MountNamespace, specs.UTSNamespace)
-	if userns {
-		o.Namespaces = append(namespaces(specs.UserNamespace), o.Namespaces...)
+	o.Namespaces = namespaces(specs.UserNamespace, specs.MountNamespace, specs.UTSNamespace)
+	if euid != 0 {
 		o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: uint32(euid), HostID: uint32(euid), Size: 1}}
 		o.GIDMappings = []specs.LinuxIDMapping{{ContainerID: uint32(egid), HostID: uint32(egid), Size: 1}}
 		o.User = specs.User{UID: uint32(euid), GID: uint32(egid)}
+	} else {
+		o.IDRangeKey = key
 	}
 	o.ReadonlyPaths = MPIReadonlyPaths()
 	o.MaskedPaths = MPIMaskedPaths()

@@ -11,21 +11,25 @@ import (
 
 func TestMPIPreset(t *testing.T) {
 	for _, c := range []struct {
-		name   string
-		userns bool
-		h      *host
-	}{{"root", false, rootHost}, {"rootless", true, rootlessHost}} {
+		name string
+		h    *host
+	}{{"root", rootHost}, {"rootless", rootlessHost}} {
 		t.Run(c.name, func(t *testing.T) {
-			o := mpiPreset(c.userns, c.h.euid, c.h.egid)
+			o := mpiPreset(c.h.euid, c.h.egid, "job")
 			for _, keep := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace} {
 				if _, ok := o.Namespace(keep); ok {
 					t.Errorf("the mpi preset makes a %s namespace", keep)
 				}
 			}
-			if !o.NewNamespace(specs.MountNamespace) || o.NewNamespace(specs.UserNamespace) != c.userns {
+			// Every caller gets a user namespace: root's ranks are never
+			// host root, and share one leased range per job.
+			if !o.NewNamespace(specs.MountNamespace) || !o.NewNamespace(specs.UserNamespace) {
 				t.Errorf("namespaces %v", o.Namespaces)
 			}
-			if c.userns {
+			if c.h.euid == 0 && (!o.leasesIDRange(c.h) || o.IDRangeKey != "job") {
+				t.Errorf("root: leases a range %v with key %q, want a range keyed by the job", o.leasesIDRange(c.h), o.IDRangeKey)
+			}
+			if c.h.euid != 0 {
 				want := []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 1000, Size: 1}}
 				if !slices.Equal(o.UIDMappings, want) || !slices.Equal(o.GIDMappings, want) || o.User.UID != 1000 || o.User.GID != 1000 {
 					t.Errorf("ids not mapped to themselves: %v %v %+v", o.UIDMappings, o.GIDMappings, o.User)
@@ -127,7 +131,7 @@ func TestCheckMPI(t *testing.T) {
 		{"rootfs with the host's shm", []specs.Mount{{Destination: "/dev/shm", Source: "/dev/shm", Options: []string{"rbind"}}}, "/srv/rootfs", false},
 		{"tmpfs elsewhere", []specs.Mount{{Destination: "/dev/pts", Type: "devpts"}}, "", false},
 	} {
-		o := mpiPreset(false, 0, 0)
+		o := mpiPreset(0, 0, "job")
 		o.Mounts = c.mounts
 		if c.root != "" {
 			o.Root = &specs.Root{Path: c.root}
@@ -137,7 +141,7 @@ func TestCheckMPI(t *testing.T) {
 		}
 	}
 
-	o = mpiPreset(false, 0, 0)
+	o = mpiPreset(0, 0, "job")
 	o.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}}
 	if !has(CheckMPI(o, nil), "mounts", "/tmp is private") {
 		t.Error("private /tmp not reported")
@@ -150,7 +154,7 @@ func TestCheckMPI(t *testing.T) {
 		t.Error("ClearEnv drops TMPDIR: private /tmp should be reported")
 	}
 
-	o = mpiPreset(false, 0, 0)
+	o = mpiPreset(0, 0, "job")
 	o.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
 	if !has(CheckMPI(o, nil), "seccomp", "process_vm_readv") {
 		t.Error("a profile without CMA not reported")

@@ -2,40 +2,57 @@ package sandbox
 
 import (
 	"os"
+	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/seccomp"
 )
 
-// Rootless returns options an unprivileged user can use with no setup: new
-// user, pid, mount, uts and ipc namespaces (the network stays shared, as in
-// the CLI's default), the caller's euid and egid mapped to 0 inside and the
-// child running as 0:0 there, every capability dropped, no_new_privs, death
-// with the parent and no core dumps (RLIMIT_CORE 0).
+// DefaultPids is the presets' limit on the number of processes and threads
+// a sandbox may run (podman's default), as RLIMIT_NPROC. Set after the
+// sandbox's user namespace exists, it counts only the sandbox's own
+// processes (Linux 5.14 and later count RLIMIT_NPROC per user namespace),
+// never the caller's other ones.
+const DefaultPids = 2048
+
+// Rootless returns the secure defaults for an unprivileged caller, the
+// same as sandboxrun's: new user, pid, mount, uts, ipc and network
+// namespaces (loopback only), the caller's euid and egid mapped to 0 inside
+// and the child running as 0:0 there, every capability dropped,
+// no_new_privs, Docker's default seccomp profile, a new session keyring,
+// RLIMIT_CORE 0, at most DefaultPids processes, and death with the parent.
 func Rootless() *Options {
-	return rootless(os.Geteuid(), os.Getegid())
+	o := rootless(os.Geteuid(), os.Getegid())
+	o.Seccomp = defaultSeccomp()
+	return o
 }
 
 func rootless(euid, egid int) *Options {
 	o := hardened()
 	o.Namespaces = namespaces(specs.UserNamespace, specs.PIDNamespace, specs.MountNamespace,
-		specs.UTSNamespace, specs.IPCNamespace)
-	o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}}
-	o.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(egid), Size: 1}}
+		specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace)
+	if euid != 0 {
+		// (For root, no maps: a leased range, never host root.)
+		o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}}
+		o.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(egid), Size: 1}}
+	}
 	return o
 }
 
-// Root returns options for a root caller: new pid, mount, uts, ipc and
-// network namespaces and no user namespace, the child running as 0:0, every
-// capability dropped, no_new_privs, death with the parent and no core dumps.
+// Root returns the secure defaults for a root caller, the same as
+// sandboxrun's: Rootless's isolation, in which the user namespace maps ids
+// 0-65535 onto a range of unprivileged host ids of the sandbox's own
+// (LeasesIDRange), never onto host root. The sandbox's root is root only
+// over the sandbox's own namespaces.
 func Root() *Options {
-	o := hardened()
-	o.Namespaces = namespaces(specs.PIDNamespace, specs.MountNamespace, specs.UTSNamespace,
-		specs.IPCNamespace, specs.NetworkNamespace)
+	o := rootless(0, 0)
+	o.Seccomp = defaultSeccomp()
 	return o
 }
 
 // Default returns Rootless for a non-root caller (euid != 0) and Root for
-// root.
+// root: the secure defaults, the same as sandboxrun's without flags.
 func Default() *Options {
 	if os.Geteuid() != 0 {
 		return Rootless()
@@ -43,13 +60,44 @@ func Default() *Options {
 	return Root()
 }
 
+// HostRoot returns Root's isolation without a user namespace: for TRUSTED
+// CODE ONLY. The child runs as the host's own uid 0. Dropped capabilities
+// do not make that safe: the kernel gives uid 0 the owner's rights on
+// /proc/sys, /sys, cgroup files and every root-owned file and socket it can
+// see, with no capability at all (writing /proc/sys/kernel/core_pattern
+// alone runs a program as host root). Use it only for code you would run
+// as root outside any sandbox.
+func HostRoot() *Options {
+	o := hardened()
+	o.Namespaces = namespaces(specs.PIDNamespace, specs.MountNamespace, specs.UTSNamespace,
+		specs.IPCNamespace, specs.NetworkNamespace)
+	o.Seccomp = defaultSeccomp()
+	return o
+}
+
+// defaultSeccomp is Docker's default profile for a process without
+// capabilities on this architecture. On an architecture the seccomp package
+// has no table for, it is a profile naming that architecture, which the
+// start refuses (fail closed) instead of running without a filter.
+func defaultSeccomp() *specs.LinuxSeccomp {
+	p, err := seccomp.DefaultProfile(nil, runtime.GOARCH)
+	if err != nil {
+		return &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.Arch("unsupported:" + runtime.GOARCH)}}
+	}
+	return p
+}
+
 func hardened() *Options {
 	return &Options{
-		User:            specs.User{UID: 0, GID: 0},
-		Capabilities:    &specs.LinuxCapabilities{},
-		NoNewPrivileges: true,
-		DieWithParent:   true,
-		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_CORE", Hard: 0, Soft: 0}},
+		User:              specs.User{UID: 0, GID: 0},
+		Capabilities:      &specs.LinuxCapabilities{},
+		NoNewPrivileges:   true,
+		NewSessionKeyring: true,
+		DieWithParent:     true,
+		Rlimits: []specs.POSIXRlimit{
+			{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
+			{Type: "RLIMIT_NPROC", Hard: DefaultPids, Soft: DefaultPids},
+		},
 	}
 }
 

@@ -21,6 +21,10 @@ const (
 	AnnotationClearEnv      = AnnotationPrefix + "clearEnv"      // "false" keeps the parent's environment
 	AnnotationLandlock      = AnnotationPrefix + "landlock"      // Landlock as JSON
 	AnnotationDieWithParent = AnnotationPrefix + "dieWithParent" // "true" or "false"
+	// AnnotationNewSessionKeyring "false" keeps the caller's session
+	// keyring; without it a config gets a new one, as runc gives.
+	AnnotationNewSessionKeyring = AnnotationPrefix + "newSessionKeyring"
+	AnnotationIDRangeKey        = AnnotationPrefix + "idRangeKey" // Options.IDRangeKey
 )
 
 // FromSpec turns an OCI runtime configuration into Options. It takes
@@ -105,6 +109,7 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 		unsupported(&errs, "linux.memoryPolicy", l.MemoryPolicy)
 		unsupported(&errs, "linux.personality", l.Personality)
 	}
+	o.NewSessionKeyring = true
 	for _, k := range sortedKeys(s.Annotations) {
 		if !strings.HasPrefix(k, AnnotationPrefix) {
 			continue
@@ -116,6 +121,10 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 			o.ClearEnv, err = strconv.ParseBool(v)
 		case AnnotationDieWithParent:
 			o.DieWithParent, err = strconv.ParseBool(v)
+		case AnnotationNewSessionKeyring:
+			o.NewSessionKeyring, err = strconv.ParseBool(v)
+		case AnnotationIDRangeKey:
+			o.IDRangeKey = v
 		case AnnotationLandlock:
 			o.Landlock = new(Landlock)
 			err = json.Unmarshal([]byte(v), o.Landlock)
@@ -246,6 +255,12 @@ func (o *Options) ToSpec() *specs.Spec {
 	}
 	if c.DieWithParent {
 		a[AnnotationDieWithParent] = "true"
+	}
+	if !c.NewSessionKeyring {
+		a[AnnotationNewSessionKeyring] = "false"
+	}
+	if c.IDRangeKey != "" {
+		a[AnnotationIDRangeKey] = c.IDRangeKey
 	}
 	if c.Landlock != nil {
 		b, _ := json.Marshal(c.Landlock) // plain data: cannot fail

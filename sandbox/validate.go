@@ -138,6 +138,9 @@ func (o *Options) validateNamespaces(errs *errList, h *host) {
 		}
 		return
 	}
+	if !h.rootless() && (len(o.UIDMappings) == 0) != (len(o.GIDMappings) == 0) {
+		errs.add("uidMappings", "", "a root caller gives both uidMappings and gidMappings, or neither (then the sandbox gets a range of unprivileged host ids of its own); the missing one would map host id 0")
+	}
 	validateIDMap(errs, h, "uidMappings", "uid", o.UIDMappings, h.euid, SubUIDFile)
 	validateIDMap(errs, h, "gidMappings", "gid", o.GIDMappings, h.egid, SubGIDFile)
 }

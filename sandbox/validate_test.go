@@ -16,6 +16,7 @@ func TestPresetsValidate(t *testing.T) {
 		h    *host
 	}{
 		{"Root as root", Root(), rootHost},
+		{"HostRoot as root", HostRoot(), rootHost},
 		{"Rootless as root", rootless(0, 0), rootHost},
 		{"Rootless as uid 1000", rootless(1000, 1000), rootlessHost},
 		{"Rootless as uid 1000 without maps", rootless(1000, 1000), rootlessHost},
@@ -50,11 +51,21 @@ func TestPresetsValidate(t *testing.T) {
 	}
 }
 
+// rootBase is the base of the root-caller cases: HostRoot's namespaces
+// (no user namespace), no seccomp profile and one rlimit, so that the
+// cases can name the fields they add by index.
+func rootBase() *Options {
+	o := HostRoot()
+	o.Seccomp = nil
+	o.Rlimits = o.Rlimits[:1]
+	return o
+}
+
 func TestValidateErrors(t *testing.T) {
 	tree := testTree(t)
 	type c struct {
 		name        string
-		rootless    bool // start from rootless(1000, 1000) on rootlessHost, else Root() on rootHost
+		rootless    bool // start from rootless(1000, 1000) on rootlessHost, else rootBase() on rootHost
 		mod         func(o *Options)
 		field       string // must appear in the error, with "sandbox: " before it
 		also        string // must appear in the message too
@@ -268,6 +279,7 @@ func TestValidateErrors(t *testing.T) {
 			o.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
 		}},
 		{name: "sysfs in user namespace without network namespace", rootless: true, field: "mounts[0].type", also: "network namespace", mod: func(o *Options) {
+			o.WithoutNamespaces(specs.NetworkNamespace)
 			o.Mounts = []specs.Mount{{Destination: "/sys", Type: "sysfs", Source: "sysfs"}}
 		}},
 		{name: "mqueue in user namespace without ipc namespace", rootless: true, field: "mounts[0].type", also: "ipc namespace", mod: func(o *Options) {
@@ -320,7 +332,7 @@ func TestValidateErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o, h := Root(), rootHost
+			o, h := rootBase(), rootHost
 			if tc.rootless {
 				o, h = rootless(1000, 1000), rootlessHost
 			}
@@ -354,7 +366,7 @@ func TestValidateErrors(t *testing.T) {
 }
 
 func TestValidateJoinsAllErrors(t *testing.T) {
-	o := Root()
+	o := rootBase()
 	o.Cwd = "rel"
 	o.Env = []string{"X"}
 	err := o.validate(rootHost)
@@ -365,7 +377,7 @@ func TestValidateJoinsAllErrors(t *testing.T) {
 
 func TestValidateAcceptsGoodInput(t *testing.T) {
 	tree := testTree(t)
-	o := Root().WithNamespaces(specs.CgroupNamespace, specs.TimeNamespace)
+	o := rootBase().WithNamespaces(specs.CgroupNamespace, specs.TimeNamespace)
 	o.Namespaces = append(o.Namespaces[:0:0], o.Namespaces...)
 	o.WithoutNamespaces(specs.NetworkNamespace)
 	o.Namespaces = append(o.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/self/ns/net"})

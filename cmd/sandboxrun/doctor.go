@@ -39,6 +39,11 @@ func probeInside() (string, error) {
 	}
 	var parts []string
 	parts = append(parts, "uid="+strconv.Itoa(os.Getuid()))
+	if m, err := os.ReadFile("/proc/self/uid_map"); err == nil {
+		if f := strings.Fields(string(m)); len(f) == 3 {
+			parts = append(parts, "host-uid="+f[1])
+		}
+	}
 	sc := bufio.NewScanner(bytes.NewReader(st))
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), ":")
@@ -87,6 +92,7 @@ func runDoctor(w io.Writer, asJSON bool) int {
 	d.kernel()
 	d.userns()
 	d.subids()
+	d.identity()
 	d.seccomp()
 	d.landlock()
 	d.cgroups()
@@ -128,10 +134,11 @@ func (d *doctor) kernel() {
 }
 
 func (d *doctor) userns() {
-	// Root does not need a user namespace for the defaults.
+	// Root's defaults need user namespaces too (unprivileged host ids),
+	// but not the unprivileged kind.
 	bad := stFail
 	if d.euid == 0 {
-		bad = stWarn
+		bad = stInfo
 	}
 	var problems []string
 	if v, ok := readSysctl("/proc/sys/user/max_user_namespaces"); ok && v == "0" {

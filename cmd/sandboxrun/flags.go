@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ type runFlags struct {
 	shareNet   bool
 	share      []string
 	rootless   bool
+	hostRoot   bool
 	preset     string
 
 	uidMaps, gidMaps []string
@@ -126,6 +129,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host network (no network namespace)")
 	fs.StringArrayVar(&f.share, "share", nil, "keep the host's namespace of `TYPE`: user, pid, net, ipc, uts, cgroup, time, mount (repeatable)")
 	fs.BoolVar(&f.rootless, "rootless", os.Geteuid() != 0, "unprivileged preset: new user namespace with your uid and gid mapped to 0 (default when not root)")
+	fs.BoolVar(&f.hostRoot, "host-root", false, "TRUSTED CODE ONLY, for a root caller: the sandbox's uid 0 is the host's uid 0 (identity map; with --share user no user namespace at all). Without it root's sandboxes run as a range of unprivileged host ids of their own")
 	fs.StringVar(&f.preset, "preset", "", "start from preset `NAME`: default, or mpi for one MPI rank or Slurm task (host network, pid and ipc, shared /dev/shm and /tmp, uid mapped to itself, process_vm_readv/writev allowed)")
 	// Identity.
 	fs.StringArrayVar(&f.uidMaps, "uid-map", nil, "uid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own uid needs newuidmap and /etc/subuid)")
@@ -245,14 +249,21 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		case f.rootless:
 			opts = sandbox.Rootless()
 		default:
-			// As root too, a new user namespace: every capability the
-			// command could be given then counts only over the sandbox's
-			// own namespaces, never over the host's. The identity map
-			// keeps file ownership as it is (--uid-map to change that).
-			opts = sandbox.Root().WithNamespaces(specs.UserNamespace)
-			all := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
-			opts.UIDMappings, opts.GIDMappings = all, all
+			// As root: ids 0-65535 inside map onto a range of unprivileged
+			// host ids leased for this sandbox, never onto host root.
+			opts = sandbox.Root()
 		}
+	}
+	if err := f.checkHostRoot(opts, oci); err != nil {
+		return nil, err
+	}
+	if f.hostRoot {
+		// Trusted code only: host root inside a user namespace, so that
+		// capabilities still count only over the sandbox's own namespaces
+		// (--share user: no user namespace at all).
+		all := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		opts.UIDMappings, opts.GIDMappings, opts.IDRangeKey = all, all, ""
+		opts.User.UID, opts.User.GID = 0, 0
 	}
 	if oci && f.changed("preset") {
 		return nil, errors.New("--preset cannot be combined with --config or --bundle (the config decides)")
@@ -431,23 +442,34 @@ func (f *runFlags) identity(opts *sandbox.Options, oci bool) error {
 		return out, nil
 	}
 	newUser := opts.NewNamespace(specs.UserNamespace)
-	if len(f.uidMaps) > 0 {
+	root := os.Geteuid() == 0
+	if root && newUser && !oci && !f.hostRoot && len(f.uidMaps) == 0 && len(f.gidMaps) == 0 && (f.changed("uid") || f.changed("gid")) {
+		// A root caller starting a job for a host user: that user's own
+		// ids, mapped to themselves.
+		uid, gid, err := hostUser(f)
+		if err != nil {
+			return err
+		}
+		opts.UIDMappings = []specs.LinuxIDMapping{{ContainerID: uid, HostID: uid, Size: 1}}
+		opts.GIDMappings = []specs.LinuxIDMapping{{ContainerID: gid, HostID: gid, Size: 1}}
+		opts.User.UID, opts.User.GID = uid, gid
+	} else if len(f.uidMaps) > 0 {
 		if opts.UIDMappings, err = parse("uid-map", f.uidMaps); err != nil {
 			return err
 		}
-	} else if newUser && f.changed("uid") {
+	} else if newUser && f.changed("uid") && !root {
 		// Like unshare --map-user: your own uid becomes UID inside.
 		opts.UIDMappings = []specs.LinuxIDMapping{{ContainerID: f.uid, HostID: uint32(os.Geteuid()), Size: 1}}
-	} else if newUser && !oci && len(opts.UIDMappings) == 0 {
+	} else if newUser && !oci && len(opts.UIDMappings) == 0 && !root {
 		opts.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Geteuid()), Size: 1}}
 	}
 	if len(f.gidMaps) > 0 {
 		if opts.GIDMappings, err = parse("gid-map", f.gidMaps); err != nil {
 			return err
 		}
-	} else if newUser && f.changed("gid") {
+	} else if newUser && f.changed("gid") && !root {
 		opts.GIDMappings = []specs.LinuxIDMapping{{ContainerID: f.gid, HostID: uint32(os.Getegid()), Size: 1}}
-	} else if newUser && !oci && len(opts.GIDMappings) == 0 {
+	} else if newUser && !oci && len(opts.GIDMappings) == 0 && !root {
 		opts.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getegid()), Size: 1}}
 	}
 	if f.changed("uid") {
@@ -455,6 +477,13 @@ func (f *runFlags) identity(opts *sandbox.Options, oci bool) error {
 	}
 	if f.changed("gid") {
 		opts.User.GID = f.gid
+	}
+	if root && !f.hostRoot && !oci {
+		for _, m := range [][]specs.LinuxIDMapping{opts.UIDMappings, opts.GIDMappings} {
+			if mapsHostRoot(m) {
+				return errors.New("--uid-map/--gid-map: the map gives the sandbox the host's id 0, which is host root for every root-owned file, /proc/sys and /sys: add --host-root (trusted code only) if that is meant")
+			}
+		}
 	}
 	if len(f.groups) > 0 {
 		g, err := parseGroups(f.groups)
@@ -630,4 +659,64 @@ func specTerminal(path string) bool {
 		} `json:"process"`
 	}
 	return json.Unmarshal(b, &s) == nil && s.Process != nil && s.Process.Terminal
+}
+
+// checkHostRoot refuses, for a root caller, what would make the sandbox's
+// root the host's without --host-root: sharing the host's user namespace.
+// It also refuses --host-root where it means nothing.
+func (f *runFlags) checkHostRoot(opts *sandbox.Options, oci bool) error {
+	if f.hostRoot && os.Geteuid() != 0 {
+		return errors.New("--host-root: only a root caller has the host's root to give")
+	}
+	if f.hostRoot && oci {
+		return errors.New("--host-root cannot be combined with --config or --bundle (the config's namespaces and maps decide)")
+	}
+	if os.Geteuid() == 0 && !oci && !f.hostRoot && f.shareUser() {
+		return errors.New("--share user: as root, without a user namespace the sandbox's uid 0 is host root; add --host-root (trusted code only) if that is meant")
+	}
+	return nil
+}
+
+func (f *runFlags) shareUser() bool {
+	for _, s := range f.share {
+		if shareNames[strings.ToLower(s)] == specs.UserNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// mapsHostRoot reports whether m maps some id onto host id 0.
+func mapsHostRoot(m []specs.LinuxIDMapping) bool {
+	for _, e := range m {
+		if e.HostID == 0 && e.Size > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// hostUser returns the host uid and gid a root caller's --uid and --gid
+// name; a missing --gid is the user's primary group from the user
+// database.
+func hostUser(f *runFlags) (uint32, uint32, error) {
+	uid, gid := f.uid, f.gid
+	if !f.changed("uid") {
+		return 0, 0, errors.New("--gid without --uid: as root, name the host user with --uid (and its group with --gid)")
+	}
+	if !f.changed("gid") {
+		u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+		if err != nil {
+			return 0, 0, fmt.Errorf("--uid %d: no --gid, and no primary group from the user database: %w", uid, err)
+		}
+		g, err := strconv.ParseUint(u.Gid, 10, 32)
+		if err != nil {
+			return 0, 0, fmt.Errorf("--uid %d: primary group %q: %w", uid, u.Gid, err)
+		}
+		gid = uint32(g)
+	}
+	if uid == 0 || gid == 0 {
+		return 0, 0, errors.New("--uid 0 / --gid 0: as root, that is host root: add --host-root (trusted code only) if that is meant")
+	}
+	return uid, gid, nil
 }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// identity says which host ids the defaults give a sandbox here, and for
+// root whether the pool of ranges can serve them.
+func (d *doctor) identity() {
+	if d.euid != 0 {
+		d.add("identity", stInfo, "the sandbox's root is your own uid %d (mapped to 0 inside): it has no more rights on the host than you", d.euid)
+		return
+	}
+	var reserved []sandbox.IDRange
+	for _, f := range []string{sandbox.SubUIDFile, sandbox.SubGIDFile} {
+		r, err := sandbox.AllSubIDs(f)
+		if err != nil {
+			d.add("identity", stFail, "%s: %v", f, err)
+			return
+		}
+		reserved = append(reserved, r...)
+	}
+	free := 0
+	for s := 0; s < sandbox.IDPoolSlots; s++ {
+		base := uint64(sandbox.IDPoolStart + s*sandbox.IDRangeSize)
+		clash := false
+		for _, r := range reserved {
+			clash = clash || (base < uint64(r.Start)+uint64(r.Size) && uint64(r.Start) < base+sandbox.IDRangeSize)
+		}
+		if !clash {
+			free++
+		}
+	}
+	if free == 0 {
+		d.add("identity", stFail, "every range of nsfork's pool of host ids (%d-%d) overlaps /etc/subuid or /etc/subgid: root's sandboxes cannot get unprivileged ids; move those subordinate ranges below %d",
+			sandbox.IDPoolStart, sandbox.IDPoolEnd-1, sandbox.IDPoolStart)
+		return
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(sandbox.IDLeaseDir))); err != nil {
+		d.add("identity", stFail, "%s is missing: the leases of host id ranges are kept under it", filepath.Dir(filepath.Dir(sandbox.IDLeaseDir)))
+		return
+	}
+	d.add("identity", stOK, "root's sandboxes run as a range of %d unprivileged host ids of their own, leased from %d-%d (%d ranges usable, leases locked in %s); the identity map of host root only with --host-root (trusted code only)",
+		sandbox.IDRangeSize, sandbox.IDPoolStart, sandbox.IDPoolEnd-1, free, sandbox.IDLeaseDir)
+}
