@@ -88,6 +88,7 @@ func runDoctor(w io.Writer, asJSON bool) int {
 	d.userns()
 	d.subids()
 	d.seccomp()
+	d.i386()
 	d.landlock()
 	d.cgroups()
 	d.rootfs()
