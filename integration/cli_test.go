@@ -109,6 +109,7 @@ func TestCLI(t *testing.T) {
 	t.Run("ExitCodes", cliExitCodes)
 	t.Run("LauncherErrors", cliLauncherErrors)
 	t.Run("CgroupLimits", cliCgroupLimits)
+	t.Run("OOM", cliOOM)
 	t.Run("SignalForwarding", cliSignalForwarding)
 	t.Run("Timeout", cliTimeout)
 	t.Run("Report", cliReport)
