@@ -38,7 +38,8 @@ const (
 // new pid namespace the launcher stays as pid 1 instead, reaping orphans,
 // forwarding signals (TERM, INT, HUP, QUIT, USR1, USR2, WINCH, CONT) and
 // exiting with the command's status (128+N when signal N killed it).
-// Wait returns nil for exit 0 and an *ExitError otherwise; a command that
+// Wait returns nil for exit 0 and an *ExitError otherwise (an *OOMError
+// wrapping it when the OOM killer killed the command); a command that
 // cannot be found or run gives a *SetupError with step "exec" and exit
 // code 127 or 126.
 func (c *Config) StartCommand(ctx context.Context, opts *sandbox.Options, argv ...string) (*Process, error) {

@@ -134,14 +134,12 @@ func (e *SeccompError) Error() string {
 func (e *SeccompError) Unwrap() error { return e.ExitError }
 
 // OOMError is a child killed by the kernel's OOM killer at its cgroup's
-// memory limit.
+// memory limit, in function and in command mode (see Process.Wait).
 type OOMError struct {
 	*ExitError
 	Usage Usage
 }
 
-func (e *OOMError) Error() string {
-	return fmt.Sprintf("fork: out of memory: the child was OOM-killed at its cgroup memory limit (peak %d bytes)", e.Usage.MemoryPeak)
-}
+func (e *OOMError) Error() string { return "fork: " + oomText(&e.Usage) }
 
 func (e *OOMError) Unwrap() error { return e.ExitError }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/nsfork/nsfork/internal/testreq"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -73,9 +75,7 @@ func TestParentDeath(t *testing.T) {
 	for _, stage := range []string{"before-request", "running", "after-uid-change"} {
 		t.Run(stage, func(t *testing.T) {
 			if stage == "after-uid-change" && os.Geteuid() != 0 {
-				if _, err := exec.LookPath("newuidmap"); err != nil {
-					t.Skip("needs newuidmap")
-				}
+				needSubIDMaps(t, 100000, 65535)
 			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestParentDeathHelper$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "NSFORK_PD_STAGE="+stage)
@@ -132,6 +132,30 @@ func TestParentDeath(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// needSubIDMaps: a rootless map of host ids [start, start+size) needs
+// newuidmap, newgidmap and subordinate ids covering them for this user
+// (.ci/run installs uidmap and grants nobody 100000:65536).
+func needSubIDMaps(t *testing.T, start, size uint32) {
+	t.Helper()
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		_, err := exec.LookPath(tool)
+		testreq.Need(t, err == nil, "%s (Debian package uidmap): %v", tool, err)
+	}
+	name, who := "", strconv.Itoa(os.Geteuid())
+	if u, err := user.LookupId(who); err == nil {
+		name, who = u.Username, u.Username
+	}
+	for _, file := range []string{sandbox.SubUIDFile, sandbox.SubGIDFile} {
+		ranges, err := sandbox.LookupSubIDs(name, os.Geteuid(), file)
+		covered := false
+		for _, r := range ranges {
+			covered = covered || (r.Start <= start && uint64(r.Start)+uint64(r.Size) >= uint64(start)+uint64(size))
+		}
+		testreq.Need(t, err == nil && covered, "%s granting %s the ids %d-%d (it grants %v, err %v; add e.g. %s:%d:%d)",
+			file, who, start, start+size-1, ranges, err, who, start, size)
 	}
 }
 

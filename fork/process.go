@@ -143,6 +143,7 @@ func (p *Process) Usage() *Usage {
 // Usage is the accounting of a sandbox's cgroup when it ended.
 type Usage struct {
 	MemoryPeak     uint64        // bytes
+	MemoryLimit    uint64        // bytes, the cgroup's memory limit; 0 for none
 	MemoryLimitHit bool          // the memory limit was reached
 	OOMKilled      bool          // the kernel's OOM killer killed a process in it
 	CPU            time.Duration // user + system
@@ -153,7 +154,7 @@ type Usage struct {
 }
 
 func usageOf(s *cgroups.Stats) *Usage {
-	return &Usage{MemoryPeak: s.MemoryPeak, MemoryLimitHit: s.MemoryLimitHit, OOMKilled: s.OOMKilled,
+	return &Usage{MemoryPeak: s.MemoryPeak, MemoryLimit: s.MemoryLimit, MemoryLimitHit: s.MemoryLimitHit, OOMKilled: s.OOMKilled,
 		CPU: s.CPUUsage, CPUUser: s.CPUUser, CPUSystem: s.CPUSystem, PidsPeak: s.PidsPeak, PidsLimitHit: s.PidsLimitHit}
 }
 
@@ -166,7 +167,9 @@ func (p *Process) Kill() error { return p.cmd.Process.Kill() }
 // Wait waits for the child to exit and returns, in this order of
 // precedence: a *SetupError if a sandbox step failed, a *PanicError if the
 // function panicked, a *RemoteError if it returned a non-nil error, an
-// *ExitError if the child ended in any other way than returning, or nil.
+// *OOMError (wrapping the *ExitError) if the OOM killer killed it at its
+// cgroup's memory limit, an *ExitError if the child ended in any other way
+// than returning, or nil.
 // Wait may be called more than once and from several goroutines.
 func (p *Process) Wait() error {
 	p.waitOnce.Do(func() { p.waitErr = p.wait() })
@@ -211,7 +214,7 @@ func (p *Process) wait() error {
 		return nil
 	}
 	ee := &ExitError{ProcessState: st}
-	if p.usage != nil && p.usage.OOMKilled && ee.Signal() == syscall.SIGKILL {
+	if p.oomKilled(ee) {
 		return &OOMError{ExitError: ee, Usage: *p.usage}
 	}
 	if ee.Signal() == syscall.SIGSYS {

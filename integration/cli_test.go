@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsfork/nsfork/internal/int80"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -108,6 +109,7 @@ func TestCLI(t *testing.T) {
 	t.Run("ExitCodes", cliExitCodes)
 	t.Run("LauncherErrors", cliLauncherErrors)
 	t.Run("CgroupLimits", cliCgroupLimits)
+	t.Run("OOM", cliOOM)
 	t.Run("SignalForwarding", cliSignalForwarding)
 	t.Run("Timeout", cliTimeout)
 	t.Run("Report", cliReport)
@@ -683,6 +685,18 @@ func cliDoctor(t *testing.T) {
 	}
 	if !root() && !strings.Contains(r.out, "not delegated") {
 		t.Errorf("rootless doctor should say cgroups are not delegated:\n%s", r.out)
+	}
+	// The i386 ABI line says what the kernel answers this process.
+	i386 := "i386 ABI           available"
+	if err := int80.Probe(); errors.Is(err, int80.ErrOff) {
+		i386 = "i386 ABI           off in this kernel"
+	} else if errors.Is(err, errors.ErrUnsupported) {
+		i386 = "i386 ABI           not an x86-64 build"
+	} else if err != nil {
+		t.Fatalf("int80.Probe: %v", err)
+	}
+	if !strings.Contains(r.out, i386) {
+		t.Errorf("doctor output lacks %q:\n%s", i386, r.out)
 	}
 	r = sbx(t, "", "doctor", "--json")
 	var v struct {

@@ -2,17 +2,19 @@ package nsinit
 
 import (
 	"encoding/json"
-
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/testreq"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -102,13 +104,40 @@ func runRootfsChild(t *testing.T, mode string) rootfsResult {
 	cmd.SysProcAttr = attr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Skipf("cannot start a child in new namespaces here: %v", err)
+		// Only a verified missing prerequisite is a skip (a failure in
+		// strict mode); any other failure of the child is the test's.
+		if why := namespacesBlocked(); why != "" {
+			testreq.Need(t, false, "%s (the child in new namespaces: %v)", why, err)
+		}
+		t.Fatalf("child in new namespaces (clone flags %#x): %v", attr.Cloneflags, err)
 	}
 	var r rootfsResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("child said %q: %v", out, err)
 	}
 	return r
+}
+
+// namespacesBlocked says why this process may not make the namespaces
+// runRootfsChild asks for, read from the kernel's settings, or "".
+func namespacesBlocked() string {
+	if os.Geteuid() == 0 {
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err == nil && data[0].Effective&(1<<unix.CAP_SYS_ADMIN) == 0 {
+			return "CAP_SYS_ADMIN for a mount namespace (root without it: a container?)"
+		}
+		return ""
+	}
+	for _, s := range []struct{ file, bad, fix string }{
+		{"/proc/sys/user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"},
+		{"/proc/sys/kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"},
+	} {
+		if b, err := os.ReadFile(s.file); err == nil && strings.TrimSpace(string(b)) == s.bad {
+			return fmt.Sprintf("unprivileged user namespaces (%s is %s: %s)", s.file, s.bad, s.fix)
+		}
+	}
+	return ""
 }
 
 func checkRootfs(t *testing.T, r rootfsResult, want string) {

@@ -94,6 +94,7 @@ func runDoctor(w io.Writer, asJSON bool) int {
 	d.subids()
 	d.identity()
 	d.seccomp()
+	d.i386()
 	d.landlock()
 	d.cgroups()
 	d.rootfs()

@@ -98,6 +98,9 @@ func outcome(err error, state interface{ ExitCode() int }) (int, string) {
 	if errors.As(err, &sc) {
 		return 128 + int(syscall.SIGSYS), "the seccomp filter killed the command (SIGSYS): it made a system call the profile forbids"
 	}
+	if code, msg, ok := oomOutcome(err); ok {
+		return code, msg
+	}
 	var ee *fork.ExitError
 	if errors.As(err, &ee) {
 		if sig := ee.Signal(); sig != 0 {

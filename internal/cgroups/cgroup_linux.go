@@ -759,6 +759,7 @@ func (s *sysCgroup) stats() (*Stats, error) {
 		}
 		if m.Memory != nil && m.Memory.Usage != nil {
 			st.MemoryPeak = m.Memory.Usage.Max
+			st.MemoryLimit = memoryLimit(m.Memory.Usage.Limit)
 			st.MemoryLimitHit = m.Memory.Usage.Failcnt > 0
 			if m.Memory.Swap != nil && m.Memory.Swap.Failcnt > 0 {
 				st.MemoryLimitHit = true // memory+swap limit hit first
@@ -788,6 +789,7 @@ func (s *sysCgroup) stats() (*Stats, error) {
 		}
 		if m.Memory != nil {
 			st.MemoryPeak = m.Memory.MaxUsage
+			st.MemoryLimit = memoryLimit(m.Memory.UsageLimit)
 		}
 		if m.MemoryEvents != nil {
 			st.MemoryLimitHit = m.MemoryEvents.Max > 0
@@ -816,6 +818,16 @@ func (s *sysCgroup) stats() (*Stats, error) {
 		}
 	}
 	return st, nil
+}
+
+// memoryLimit is a limit as read from the kernel, 0 for "no limit": v1
+// shows one as a page-rounded LONG_MAX, v2's "max" reads as the largest
+// uint64.
+func memoryLimit(v uint64) uint64 {
+	if v >= 1<<62 {
+		return 0
+	}
+	return v
 }
 
 func (s *sysCgroup) destroy() error {

@@ -50,6 +50,7 @@ type Cgroup struct {
 // provide read as zero.
 type Stats struct {
 	MemoryPeak     uint64 // bytes; v1 memory.max_usage_in_bytes, v2 memory.peak
+	MemoryLimit    uint64 // bytes; v1 memory.limit_in_bytes, v2 memory.max; 0 when unlimited
 	MemoryLimitHit bool   // v2 memory.events max > 0; v1 failcnt > 0, an OOM kill, or the peak at the limit (recent kernels keep v1 failcnt at 0)
 	OOMKills       uint64 // v1 memory.oom_control oom_kill, v2 memory.events oom_kill
 	OOMKilled      bool   // OOMKills > 0

@@ -200,6 +200,7 @@ func TestFakeV2Writes(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "cgroup.procs"), nil, 0o644)
 	os.WriteFile(filepath.Join(dir, "memory.stat"), []byte("anon 1000\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "memory.peak"), []byte("1234\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "memory.max"), []byte("4096\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "memory.events"), []byte("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "pids.events"), []byte("max 2\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "pids.peak"), []byte("20\n"), 0o644)
@@ -208,7 +209,7 @@ func TestFakeV2Writes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantSt := Stats{MemoryPeak: 1234, MemoryLimitHit: true, OOMKills: 1, OOMKilled: true,
+	wantSt := Stats{MemoryPeak: 1234, MemoryLimit: 4096, MemoryLimitHit: true, OOMKills: 1, OOMKilled: true,
 		CPUUsage: 1500e6, CPUUser: 1e9, CPUSystem: 500e6, PidsPeak: 20, PidsLimitHit: true}
 	if *st != wantSt {
 		t.Errorf("Stats = %+v\nwant %+v", *st, wantSt)

@@ -80,6 +80,9 @@ func TestV1OOM(t *testing.T) {
 	if st.MemoryPeak < uint64(limit)/2 || st.MemoryPeak > uint64(limit)+(1<<20) {
 		t.Errorf("MemoryPeak %d not near the %d limit", st.MemoryPeak, limit)
 	}
+	if st.MemoryLimit != uint64(limit) {
+		t.Errorf("MemoryLimit %d, want the %d set", st.MemoryLimit, limit)
+	}
 	if err := c.Destroy(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,33 @@
 // Package testreq is the one rule every test of this module follows when a
-// privilege, a kernel feature or a host tool it needs is missing: skip,
-// saying why, or, with NSFORK_REQUIRE_ALL=1 (as CI sets it), fail.
+// privilege, a host tool, a host setting or a kernel feature it needs is
+// missing.
+//
+// # Strict mode
+//
+// NSFORK_REQUIRE_ALL=1 (CI sets it, through .ci/run) says that the machine
+// was prepared for the whole suite. Two kinds of absence are told apart:
+//
+//   - What .ci/run installs or starts: Debian packages (newuidmap, busybox,
+//     runc, crun, bwrap, python3-seccomp, strace, vagrant, ...), the
+//     subordinate ids of the unprivileged suite's user, munge and a
+//     one-node Slurm. Its absence is a broken test machine: Need fails the
+//     test. Outside strict mode it skips, saying what is missing and which
+//     package or command provides it.
+//   - A kernel feature the running kernel does not have (IA-32 emulation
+//     switched off, a cgroup v2-only host, an LSM that was not booted): no
+//     package fixes it. The test detects it from the kernel itself (the
+//     kernel's own answer to the operation, or a file only the kernel
+//     writes; never a guess from the distribution or a configuration file
+//     the kernel may override) and calls KernelLacks, which reports it in
+//     the test output with the evidence and with the test that covers the
+//     same logic another way (the i386 branch of a seccomp filter on
+//     golang.org/x/net/bpf's VM, for example). The test goes on with the
+//     parts that do not need the feature; it is never a silent pass, and
+//     the same holds with and without NSFORK_REQUIRE_ALL=1.
+//
+// Anything else a test finds wrong is a failure, never a skip: in
+// particular an error from a child or a setup step is not taken as a
+// missing prerequisite unless the prerequisite itself was checked.
 package testreq
 
 import (
@@ -10,7 +37,8 @@ import (
 )
 
 // Need does nothing when ok; otherwise it skips t with the reason, or fails
-// it under NSFORK_REQUIRE_ALL=1.
+// it under NSFORK_REQUIRE_ALL=1. Use it for what .ci/run can install or
+// start.
 func Need(t testing.TB, ok bool, format string, args ...any) {
 	t.Helper()
 	if ok {
@@ -21,6 +49,21 @@ func Need(t testing.TB, ok bool, format string, args ...any) {
 		t.Fatalf("prerequisite missing (NSFORK_REQUIRE_ALL=1): %s", why)
 	}
 	t.Skip("skipped, missing: " + why)
+}
+
+// KernelLacks reports, in t's output, that the running kernel lacks
+// feature: evidence is what the kernel itself answered, coveredBy names
+// the test that covers the logic the missing feature would have exercised.
+// It neither skips nor fails t, in strict mode or not: the caller leaves
+// out only what needs the feature. A call without evidence or without
+// coveredBy fails t, since a feature that is merely assumed absent, or
+// whose logic nothing else tests, is a hole in the suite.
+func KernelLacks(t testing.TB, feature, evidence, coveredBy string) {
+	t.Helper()
+	if evidence == "" || coveredBy == "" {
+		t.Fatalf("testreq.KernelLacks(%q) needs the kernel's evidence and the test that covers the logic instead (evidence %q, covered by %q)", feature, evidence, coveredBy)
+	}
+	t.Logf("kernel lacks %s: %s; not tried live, covered by %s", feature, evidence, coveredBy)
 }
 
 // Strict reports whether NSFORK_REQUIRE_ALL=1 asks for every prerequisite.
