@@ -324,42 +324,52 @@ func TestGoForkAPI(t *testing.T) {
 // BenchmarkGoForkCompat: Fork+Wait of a function that returns, in the
 // probe built against go-fork and against nsfork, each a program of its
 // own (so each child runs its own program's package inits). Rounds
-// alternate between the two in chunks; the medians and their ratio are
-// reported. Run it with a fixed count, e.g. -benchtime 200x.
+// alternate between the two in chunks; the medians of the wall time and of
+// the child's CPU time (user and system, less disturbed by other load on
+// the machine) and their ratios are reported. Run it with a fixed count,
+// e.g. -benchtime 200x.
 func BenchmarkGoForkCompat(b *testing.B) {
 	b.StopTimer()
 	gof, nsf := buildProbes(b, b.TempDir())
-	var gt, nt []float64
+	var gw, gc, nw, nc []float64
 	const chunk = 10
 	for done := 0; done < b.N; done += chunk {
 		n := min(chunk, b.N-done)
-		gt = append(gt, benchProbe(b, gof, n)...)
-		nt = append(nt, benchProbe(b, nsf, n)...)
+		w, c := benchProbe(b, gof, n)
+		gw, gc = append(gw, w...), append(gc, c...)
+		w, c = benchProbe(b, nsf, n)
+		nw, nc = append(nw, w...), append(nc, c...)
 	}
-	g, n := median(gt), median(nt)
+	g, n := median(gw), median(nw)
+	gcpu, ncpu := median(gc), median(nc)
 	b.ReportMetric(g/1e6, "gofork-ms/fork")
 	b.ReportMetric(n/1e6, "nsfork-ms/fork")
 	b.ReportMetric(n/g, "nsfork/gofork")
-	b.Logf("Fork+Wait median of %d: go-fork %.2f ms, nsfork %.2f ms, ratio %.2f", len(nt), g/1e6, n/1e6, n/g)
+	b.ReportMetric(gcpu/1e6, "gofork-child-cpu-ms")
+	b.ReportMetric(ncpu/1e6, "nsfork-child-cpu-ms")
+	b.ReportMetric(ncpu/gcpu, "nsfork/gofork-cpu")
+	b.Logf("Fork+Wait, median of %d: go-fork %.2f ms, nsfork %.2f ms: ratio %.2f; the child's CPU time: go-fork %.2f ms, nsfork %.2f ms: ratio %.2f",
+		len(nw), g/1e6, n/1e6, n/g, gcpu/1e6, ncpu/1e6, ncpu/gcpu)
 }
 
-func benchProbe(b *testing.B, bin string, n int) []float64 {
+// benchProbe runs n rounds of the probe's bench and returns the wall and
+// the child's CPU times, in ns.
+func benchProbe(b *testing.B, bin string, n int) (wall, cpu []float64) {
 	out, err := exec.Command(bin, "bench", fmt.Sprint(n)).Output()
 	if err != nil {
 		b.Fatalf("%s bench: %v", filepath.Base(bin), err)
 	}
-	var ts []float64
-	for _, f := range strings.Fields(string(out)) {
-		var ns float64
-		if _, err := fmt.Sscan(f, &ns); err != nil {
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var w, c float64
+		if _, err := fmt.Sscan(l, &w, &c); err != nil {
 			b.Fatalf("%s bench printed %q", filepath.Base(bin), out)
 		}
-		ts = append(ts, ns)
+		wall, cpu = append(wall, w), append(cpu, c)
 	}
-	if len(ts) != n {
-		b.Fatalf("%s bench: %d times for %d rounds", filepath.Base(bin), len(ts), n)
+	if len(wall) != n {
+		b.Fatalf("%s bench: %d times for %d rounds", filepath.Base(bin), len(wall), n)
 	}
-	return ts
+	return wall, cpu
 }
 
 func median(xs []float64) float64 {

@@ -3,7 +3,7 @@
 // compatibility tests in fork/compat_test.go. Only the shim files differ.
 //
 //	compat CASE          fork the function CASE once, wait, print a JSON report
-//	compat bench N       fork and wait for "return" N times, print each time in ns
+//	compat bench N       fork and wait for "return" N times, print the times in ns
 package main
 
 import (
@@ -119,7 +119,8 @@ func main() {
 }
 
 // bench forks and waits for "return" n times, each with a new Function (a
-// go-fork Function starts once), and prints each round's time.
+// go-fork Function starts once), and prints each round's wall time and the
+// CPU time (user and system) the child used, in ns.
 func bench(arg string) {
 	n, err := strconv.Atoi(arg)
 	if err != nil {
@@ -135,6 +136,8 @@ func bench(arg string) {
 		if err := f.Wait(); err != nil {
 			panic(err)
 		}
-		fmt.Println(time.Since(t).Nanoseconds())
+		wall := time.Since(t)
+		st := f.ProcessState
+		fmt.Println(wall.Nanoseconds(), (st.UserTime() + st.SystemTime()).Nanoseconds())
 	}
 }
