@@ -20,7 +20,18 @@ import (
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/internal/testreq"
+	"github.com/nsfork/nsfork/sandbox"
 )
+
+var _ = func() int {
+	// Registered before fork_test.go's init runs fork.Init.
+	fork.RegisterFunc("commAndExe", func() (string, string) {
+		b, _ := os.ReadFile("/proc/self/comm")
+		exe, _ := os.Readlink("/proc/self/exe")
+		return strings.TrimSpace(string(b)), exe
+	})
+	return 0
+}()
 
 // The compatibility suite: fork/testdata/compat is one program built twice,
 // against go-fork v0.1.1 (-tags gofork) and against this package, and run
@@ -277,6 +288,36 @@ func TestGoForkCompat(t *testing.T) {
 			t.Errorf("nsfork's child inherited the leaked /dev/zero: %v", ns)
 		}
 	})
+}
+
+// TestChildComm: the native API's children are named after the program
+// too, also when the child runs from the sealed in-memory copy of the
+// binary (an isolated child without a pid namespace), whose name the kernel
+// would otherwise show.
+func TestChildComm(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Base(exe)
+	if len(want) > 15 {
+		want = want[:15]
+	}
+	for _, tc := range []struct {
+		name string
+		opts *sandbox.Options
+	}{{"plain", nil}, {"isolated without a pid namespace", &sandbox.Options{}}} {
+		p, err := fork.ForkIsolated("commAndExe", tc.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := p.Wait(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if r := p.Results(); r[0] != want {
+			t.Errorf("%s: the child (exe %s) is named %q, want %q", tc.name, r[1], r[0], want)
+		}
+	}
 }
 
 // TestGoForkAPI: every go-fork name exists in this package with the same
