@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -316,6 +317,26 @@ func TestChildComm(t *testing.T) {
 		}
 		if r := p.Results(); r[0] != want {
 			t.Errorf("%s: the child (exe %s) is named %q, want %q", tc.name, r[1], r[0], want)
+		}
+	}
+}
+
+// TestExitErrorUnwrap: the native API keeps its *fork.ExitError, in which
+// errors.As finds an *exec.ExitError for a non-zero status, and none for 0.
+func TestExitErrorUnwrap(t *testing.T) {
+	for _, code := range []int{0, 3} {
+		p, err := fork.Start("exit", code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.Wait()
+		var fe *fork.ExitError
+		var xe *exec.ExitError
+		if !errors.As(err, &fe) || fe.ExitCode() != code {
+			t.Fatalf("exit(%d): Wait = %v, want a *fork.ExitError", code, err)
+		}
+		if got := errors.As(err, &xe); got != (code != 0) || (got && (xe.ExitCode() != code || xe.Error() != fmt.Sprintf("exit status %d", code))) {
+			t.Fatalf("exit(%d): errors.As *exec.ExitError = %v (%v)", code, got, xe)
 		}
 	}
 }
