@@ -341,6 +341,63 @@ func TestExitErrorUnwrap(t *testing.T) {
 	}
 }
 
+// forkOnlyModules are the modules a program that imports only fork links,
+// apart from nsfork and the standard library. A new one fails
+// TestForkOnlyDeps: every module here is linked into the programs of
+// go-fork users who swap the import, and its package inits run again in
+// every child.
+var forkOnlyModules = map[string]string{
+	"github.com/cyphar/filepath-securejoin":         "nsinit: mounts resolved inside the root",
+	"github.com/landlock-lsm/go-landlock":           "nsinit: Landlock",
+	"github.com/moby/profiles/seccomp":              "seccomp: the default profile",
+	"github.com/moby/sys/capability":                "sandbox, nsinit: capability names and sets",
+	"github.com/opencontainers/runtime-spec":        "sandbox: the OCI types of Options",
+	"golang.org/x/net":                              "seccomp, nsinit: classic BPF",
+	"golang.org/x/sys":                              "everywhere",
+	"kernel.org/pub/linux/libs/security/libcap/psx": "nsinit, go-landlock: all-thread capset and prctl (cgo builds)",
+	// Through internal/cgroups' use of github.com/containerd/cgroups/v3;
+	// they go when the cgroup code writes cgroupfs itself (issue 21).
+	"github.com/containerd/cgroups/v3": "internal/cgroups",
+	"google.golang.org/protobuf":       "containerd/cgroups: stats types",
+	"github.com/godbus/dbus/v5":        "containerd/cgroups: systemd driver",
+	"github.com/coreos/go-systemd/v22": "containerd/cgroups: systemd driver",
+	"github.com/cilium/ebpf":           "containerd/cgroups: v2 device filter",
+	"github.com/containerd/log":        "containerd/cgroups",
+	"github.com/sirupsen/logrus":       "containerd/log",
+	"github.com/docker/go-units":       "containerd/cgroups",
+	"github.com/moby/sys/userns":       "containerd/cgroups",
+	"golang.org/x/exp":                 "cilium/ebpf",
+}
+
+// TestForkOnlyDeps builds a program that imports only fork and checks the
+// modules it links (go version -m) against forkOnlyModules.
+func TestForkOnlyDeps(t *testing.T) {
+	_, err := exec.LookPath("go")
+	testreq.Need(t, err == nil, "the go command, to build fork/testdata/onlyfork")
+	bin := filepath.Join(t.TempDir(), "onlyfork")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/onlyfork").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./testdata/onlyfork: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	seen := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "dep" {
+			continue
+		}
+		seen++
+		if _, ok := forkOnlyModules[f[1]]; !ok {
+			t.Errorf("a program that imports only fork links %s %s: not in forkOnlyModules", f[1], f[2])
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("go version -m lists no dependency:\n%s", out)
+	}
+}
+
 // TestGoForkAPI: every go-fork name exists in this package with the same
 // type, so that a program builds with only its import path changed.
 func TestGoForkAPI(t *testing.T) {
