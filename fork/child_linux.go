@@ -43,6 +43,7 @@ func Init() {
 	// Setup below changes per-thread state before going process-wide; keep
 	// it, and the function, on this thread.
 	runtime.LockOSThread()
+	setComm()
 	os.Exit(child(m))
 }
 
@@ -362,13 +363,16 @@ func watchParent(ctrl *os.File) {
 }
 
 // run calls the function and reports its outcome.
-func run(f *Function, in []reflect.Value, send func(wire.Kind, []byte)) (code int) {
+func run(f *Function, in []reflect.Value, send func(wire.Kind, []byte)) int {
 	defer func() {
 		if r := recover(); r != nil {
 			send(wire.KindPanic, wire.EncodePanic(&wire.Panic{
 				Value: fmt.Sprint(r), Type: fmt.Sprintf("%T", r), Stack: string(debug.Stack()),
 			}))
-			code = wire.ExitPanic
+			// Once the parent has it, the panic goes on: the runtime prints
+			// it and the stack on stderr and exits 2 (wire.ExitPanic), as an
+			// unrecovered panic does.
+			panic(r)
 		}
 	}()
 	out := f.fn.Call(in)

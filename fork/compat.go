@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"reflect"
 	"sync"
 	"syscall"
@@ -13,7 +14,7 @@ import (
 // Function is a forkable function, as in github.com/kraken-hpc/go-fork.
 // Its exported fields keep go-fork's names and meaning; unlike go-fork's, a
 // Function may be forked any number of times, also concurrently, and its
-// child's stdio defaults to the parent's.
+// child's stdout and stderr default to the parent's.
 type Function struct {
 	// SysProcAttr holds optional attributes for the child, e.g. namespaces.
 	SysProcAttr *syscall.SysProcAttr
@@ -23,7 +24,8 @@ type Function struct {
 	ProcessState *os.ProcessState
 	// Name identifies the function in the registry.
 	Name string
-	// Stdout, Stderr and Stdin of the child; nil means the parent's own.
+	// Stdout, Stderr and Stdin of the child. A nil Stdout or Stderr means
+	// the parent's own; a nil Stdin means /dev/null, as with os/exec.
 	Stdout *os.File
 	Stderr *os.File
 	Stdin  *os.File
@@ -60,6 +62,17 @@ func (f *Function) Fork(args ...any) error {
 	// Typed nil *os.File must not become a non-nil io.Reader/Writer.
 	if f.Stdin != nil {
 		c.Stdin = f.Stdin
+	} else {
+		// go-fork's child never read the parent's stdin: go-fork handed
+		// os/exec a nil *os.File, which closes the child's fd 0. /dev/null
+		// (os/exec's own default) is the safe form of that: a read gets
+		// EOF, and no file the child opens becomes its stdin by accident.
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return fmt.Errorf("fork: stdin: %w", err)
+		}
+		defer null.Close()
+		c.Stdin = null
 	}
 	if f.Stdout != nil {
 		c.Stdout = f.Stdout
@@ -78,8 +91,14 @@ func (f *Function) Fork(args ...any) error {
 	return nil
 }
 
-// Wait waits for every child this Function started and not yet waited for,
-// and returns their errors joined (see Process.Wait for what they are).
+// Wait waits for every child this Function started and not yet waited for.
+// As with go-fork, a child that exited 0 succeeded, whether its function
+// returned, called os.Exit(0) or exec'ed a program that exited 0. A plain
+// non-zero exit or a signal is an *exec.ExitError ("exit status 3",
+// "signal: killed"). When the child said more, the error is nsfork's
+// richer one (a *PanicError, *RemoteError, *SetupError, *ProtocolError or
+// *ExitError, see Process.Wait), and errors.As finds the *exec.ExitError in
+// it too. With several children their errors are joined.
 func (f *Function) Wait() error {
 	f.mu.Lock()
 	ps := f.pending
@@ -87,13 +106,60 @@ func (f *Function) Wait() error {
 	f.mu.Unlock()
 	var errs []error
 	for _, p := range ps {
-		errs = append(errs, p.Wait())
+		if err := compatError(p, p.Wait()); err != nil {
+			errs = append(errs, err)
+		}
 		f.mu.Lock()
 		f.ProcessState = p.ProcessState
 		f.mu.Unlock()
 	}
+	if len(errs) == 1 {
+		// Unjoined, so that err.(*exec.ExitError) holds as with go-fork.
+		return errs[0]
+	}
 	return errors.Join(errs...)
 }
+
+// compatError turns what Process.Wait returned into what go-fork's Wait
+// returned for the same end of the child.
+func compatError(p *Process, err error) error {
+	st := p.ProcessState
+	if err == nil || st == nil {
+		return err
+	}
+	if ee, ok := err.(*ExitError); ok {
+		p.mu.Lock()
+		ran := p.ready
+		p.mu.Unlock()
+		switch {
+		case st.Success() && ran:
+			// The function ran and the child exited 0 without returning
+			// (os.Exit(0), or an exec'ed program that exited 0). A child
+			// that exited 0 before its function ran (fork.Init was never
+			// called) stays an error.
+			return nil
+		case !st.Success() && ee.Reason == "":
+			return &exec.ExitError{ProcessState: st}
+		}
+		return err
+	}
+	var xe *exec.ExitError
+	if st.Success() || errors.As(err, &xe) {
+		return err
+	}
+	return &childError{err: err, exit: &exec.ExitError{ProcessState: st}}
+}
+
+// childError is what a child reported (a panic, its function's error, a
+// failed step) together with its exit status, for the go-fork API: the text
+// is the report's, and errors.As finds either.
+type childError struct {
+	err  error
+	exit *exec.ExitError
+}
+
+func (e *childError) Error() string   { return e.err.Error() }
+func (e *childError) Unwrap() []error { return []error{e.err, e.exit} }
 
 // Fork starts the registered function name with args, as go-fork's Fork.
 func Fork(name string, args ...any) error {

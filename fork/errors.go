@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"syscall"
 )
 
@@ -97,6 +98,16 @@ func (e *ExitError) Error() string {
 		s += ": " + e.Reason
 	}
 	return s
+}
+
+// Unwrap returns the exit status as an *exec.ExitError, so that code written
+// for os/exec or go-fork (errors.As(err, &exitErr)) finds it. A child that
+// exited 0 has none.
+func (e *ExitError) Unwrap() error {
+	if e.ProcessState == nil || e.Success() {
+		return nil
+	}
+	return &exec.ExitError{ProcessState: e.ProcessState}
 }
 
 // Signal returns the signal that killed the child, or 0.

@@ -1,0 +1,70 @@
+package fork
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// commLen is what the kernel keeps of a thread's name (TASK_COMM_LEN less
+// the terminating NUL).
+const commLen = 15
+
+// setComm gives the child the program's own name. The child is an exec of
+// /proc/self/exe (or of a sealed copy of it), so the kernel named it "exe"
+// (or the copy's descriptor number): ps -o comm, top, ss -p, pgrep and
+// killall would not find it by the name the program has everywhere else.
+// The name is the base name of the executable, which the kernel gives a
+// program started by its path (go-fork's child, an exec of
+// os.Executable(), had it too), cut to 15 bytes.
+//
+// comm is per thread. Every thread the child has now is renamed (threads
+// started later copy the name of the thread that starts them): the calling
+// one with PR_SET_NAME, the others through /proc/self/task/*/comm, which
+// the kernel allows within a thread group. Best effort: a child without
+// /proc keeps the kernel's name on its other threads.
+func setComm() {
+	name := commName(os.Args)
+	if name == "" {
+		return
+	}
+	if p, err := unix.BytePtrFromString(name); err == nil {
+		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(p)), 0, 0, 0)
+	}
+	self := unix.Gettid()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if e.Name() == strconv.Itoa(self) {
+			continue
+		}
+		if f, err := os.OpenFile("/proc/self/task/"+e.Name()+"/comm", os.O_WRONLY, 0); err == nil {
+			f.WriteString(name)
+			f.Close()
+		}
+	}
+}
+
+// commName is the base name of this process's executable, or of argv[0]
+// when the executable is an in-memory copy, cut to what comm holds.
+func commName(args []string) string {
+	name := ""
+	if exe, err := os.Executable(); err == nil && !strings.HasPrefix(exe, "/memfd:") {
+		name = filepath.Base(exe)
+	} else if len(args) > 0 && args[0] != "" {
+		name = filepath.Base(args[0])
+	}
+	if name == "." || name == "/" {
+		return ""
+	}
+	if len(name) > commLen {
+		name = name[:commLen]
+	}
+	return name
+}

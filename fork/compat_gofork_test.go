@@ -1,0 +1,501 @@
+package fork_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gofork "github.com/kraken-hpc/go-fork"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/internal/testreq"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+var _ = func() int {
+	// Registered before fork_test.go's init runs fork.Init.
+	fork.RegisterFunc("commAndExe", func() (string, string) {
+		b, _ := os.ReadFile("/proc/self/comm")
+		exe, _ := os.Readlink("/proc/self/exe")
+		return strings.TrimSpace(string(b)), exe
+	})
+	return 0
+}()
+
+// The compatibility suite: fork/testdata/compat is one program built twice,
+// against go-fork v0.1.1 (-tags gofork) and against this package, and run
+// side by side. The binaries' names are longer than the 15 bytes a
+// process name (comm) keeps.
+const (
+	goforkProbe = "gofork-compat-probe"
+	nsforkProbe = "nsfork-compat-probe"
+)
+
+// buildProbes builds both sides of the probe into dir.
+func buildProbes(tb testing.TB, dir string) (gof, nsf string) {
+	tb.Helper()
+	_, err := exec.LookPath("go")
+	testreq.Need(tb, err == nil, "the go command, to build fork/testdata/compat")
+	gof, nsf = filepath.Join(dir, goforkProbe), filepath.Join(dir, nsforkProbe)
+	for _, b := range []struct{ out, tags string }{{gof, "gofork"}, {nsf, ""}} {
+		cmd := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, "./testdata/compat")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("go build -tags %q ./testdata/compat: %v\n%s", b.tags, err, out)
+		}
+	}
+	return gof, nsf
+}
+
+// probeRun is one run of a probe: its report, output lines and stderr.
+type probeRun struct {
+	report struct {
+		Impl        string         `json:"impl"`
+		Pid         int            `json:"pid"`
+		Err         *string        `json:"err"`
+		Type        string         `json:"type"`
+		AsExitError string         `json:"asExitError"`
+		ExitCode    int            `json:"exitCode"`
+		IsExitError bool           `json:"isExitError"`
+		Details     map[string]any `json:"details"`
+	}
+	lines  []string
+	stderr string
+}
+
+func (r *probeRun) errText() string {
+	if r.report.Err == nil {
+		return "<nil>"
+	}
+	return *r.report.Err
+}
+
+// linesWith returns the output lines that start with prefix, less it.
+func (r *probeRun) linesWith(prefix string) []string {
+	var out []string
+	for _, l := range r.lines {
+		if s, ok := strings.CutPrefix(l, prefix); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func runProbe(t *testing.T, bin, name string, stdin *os.File) *probeRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, name)
+	cmd.Stdin = stdin
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", filepath.Base(bin), name, err, out, &stderr)
+	}
+	r := &probeRun{stderr: stderr.String()}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	found := false
+	for sc.Scan() {
+		l := sc.Text()
+		if js, ok := strings.CutPrefix(l, "REPORT "); ok {
+			if err := json.Unmarshal([]byte(js), &r.report); err != nil {
+				t.Fatalf("%s %s: report %q: %v", filepath.Base(bin), name, js, err)
+			}
+			found = true
+			continue
+		}
+		r.lines = append(r.lines, l)
+	}
+	if !found {
+		t.Fatalf("%s %s printed no report: %s\nstderr: %s", filepath.Base(bin), name, out, &stderr)
+	}
+	return r
+}
+
+// TestGoForkCompat runs each case against go-fork and nsfork and compares
+// what Wait returned, the child's stdio, its name and its descriptors.
+func TestGoForkCompat(t *testing.T) {
+	gof, nsf := buildProbes(t, t.TempDir())
+	// The probes' stdin: a file the children must not get as theirs.
+	stdin, err := os.Open(gof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	both := func(t *testing.T, name string) (g, n *probeRun) {
+		t.Helper()
+		g = runProbe(t, gof, name, stdin)
+		n = runProbe(t, nsf, name, stdin)
+		if g.report.Impl != "gofork" || n.report.Impl != "nsfork" {
+			t.Fatalf("probes built wrong: %q, %q", g.report.Impl, n.report.Impl)
+		}
+		return g, n
+	}
+
+	// A child that exits 0, however, is success.
+	for _, name := range []string{"return", "exit0", "exec"} {
+		t.Run(name, func(t *testing.T) {
+			g, n := both(t, name)
+			if g.report.Err != nil || n.report.Err != nil {
+				t.Fatalf("Wait: go-fork %s, nsfork %s; want nil from both", g.errText(), n.errText())
+			}
+		})
+	}
+
+	// A plain non-zero exit or a signal: an *exec.ExitError with os/exec's
+	// text, not wrapped.
+	for _, tc := range []struct{ name, text string }{
+		{"exit3", "exit status 3"},
+		{"execbad", "exit status 1"}, // /bin/false exec'ed
+		{"sleep", "signal: killed"},  // killed by the parent
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, n := both(t, tc.name)
+			for _, r := range []*probeRun{g, n} {
+				if r.errText() != tc.text || !r.report.IsExitError || r.report.Type != "*exec.ExitError" {
+					t.Errorf("%s: Wait = %s (%s, direct *exec.ExitError %v), want %q as an *exec.ExitError",
+						r.report.Impl, r.errText(), r.report.Type, r.report.IsExitError, tc.text)
+				}
+			}
+			if g.report.ExitCode != n.report.ExitCode {
+				t.Errorf("exit codes differ: go-fork %d, nsfork %d", g.report.ExitCode, n.report.ExitCode)
+			}
+		})
+	}
+
+	// A panic: Go's report and stack on the child's stderr, exit status 2;
+	// nsfork's error says more and carries the stack.
+	t.Run("panic", func(t *testing.T) {
+		g, n := both(t, "panic")
+		for _, r := range []*probeRun{g, n} {
+			if r.report.AsExitError != "exit status 2" || r.report.ExitCode != 2 {
+				t.Errorf("%s: Wait = %s, errors.As *exec.ExitError %q; want exit status 2", r.report.Impl, r.errText(), r.report.AsExitError)
+			}
+			if !strings.HasPrefix(r.stderr, "panic: boom") || !strings.Contains(r.stderr, "\ngoroutine 1 [") {
+				t.Errorf("%s: the child's stderr lacks Go's panic report:\n%s", r.report.Impl, r.stderr)
+			}
+		}
+		// The frame that panicked, as go-fork's child printed it, is in
+		// nsfork's child's report and in the PanicError's stack.
+		site := regexp.MustCompile(`testdata/compat/main\.go:\d+`).FindString(g.stderr)
+		if site == "" {
+			t.Fatalf("go-fork's panic report names no line of the probe:\n%s", g.stderr)
+		}
+		if !strings.Contains(n.stderr, site) {
+			t.Errorf("nsfork's child's panic report lacks %s:\n%s", site, n.stderr)
+		}
+		if n.errText() != "fork: child panicked: boom" || n.report.Details["panicValue"] != "boom" {
+			t.Errorf("nsfork: Wait = %s, details %v", n.errText(), n.report.Details)
+		}
+		if stack, _ := n.report.Details["panicStack"].(string); !strings.Contains(stack, site) {
+			t.Errorf("the PanicError's stack lacks %s:\n%s", site, stack)
+		}
+	})
+
+	// A function's own error: exit status 1 in both; nsfork's text is the
+	// error's.
+	t.Run("error", func(t *testing.T) {
+		g, n := both(t, "error")
+		if g.errText() != "exit status 1" || n.report.AsExitError != "exit status 1" || n.errText() != "it failed" || n.report.Details["remote"] != "it failed" {
+			t.Errorf("Wait: go-fork %s, nsfork %s (errors.As *exec.ExitError %q, details %v)", g.errText(), n.errText(), n.report.AsExitError, n.report.Details)
+		}
+	})
+
+	// Kept difference: go-fork's child exits 1 whenever the function
+	// declares results, even (42, nil).
+	t.Run("results", func(t *testing.T) {
+		g, n := both(t, "results")
+		if g.errText() != "exit status 1" || n.report.Err != nil {
+			t.Errorf("Wait: go-fork %s, nsfork %s; want exit status 1 and nil", g.errText(), n.errText())
+		}
+	})
+
+	// A nil Stdin is /dev/null, never the parent's stdin.
+	t.Run("stdin", func(t *testing.T) {
+		g, n := both(t, "stdin")
+		for _, r := range []*probeRun{g, n} {
+			if got := r.linesWith("stdin: "); !slices.Equal(got, []string{"/dev/null"}) {
+				t.Errorf("%s: the child's stdin is %q, want /dev/null (the parent's is %s)", r.report.Impl, got, gof)
+			}
+		}
+	})
+
+	// The child's name is the program's (cut to 15 bytes), on every thread.
+	t.Run("comm", func(t *testing.T) {
+		g, n := both(t, "comm")
+		for _, tc := range []struct {
+			r    *probeRun
+			name string
+		}{{g, goforkProbe[:15]}, {n, nsforkProbe[:15]}} {
+			if got := tc.r.linesWith("comm: "); !slices.Equal(got, []string{tc.name}) {
+				t.Errorf("%s: the child's comm is %q, want %q", tc.r.report.Impl, got, tc.name)
+			}
+			threads := tc.r.linesWith("thread: ")
+			if len(threads) == 0 {
+				t.Errorf("%s: no threads listed", tc.r.report.Impl)
+			}
+			for _, th := range threads {
+				if th != tc.name {
+					t.Errorf("%s: a thread of the child is named %q, want %q", tc.r.report.Impl, th, tc.name)
+				}
+			}
+		}
+	})
+
+	// Descriptors: the same stdio; a descriptor the program leaked (open,
+	// not close-on-exec) reached go-fork's child and does not reach
+	// nsfork's (a kept difference).
+	t.Run("fds", func(t *testing.T) {
+		g, n := both(t, "fds")
+		stdio := func(r *probeRun) map[string]string {
+			m := map[string]string{}
+			for _, l := range r.linesWith("fd: ") {
+				fd, target, _ := strings.Cut(l, " ")
+				m[fd] = target
+			}
+			return m
+		}
+		gs, ns := stdio(g), stdio(n)
+		for _, m := range []map[string]string{gs, ns} {
+			if m["0"] != "/dev/null" || !strings.HasPrefix(m["1"], "pipe:") || !strings.HasPrefix(m["2"], "pipe:") {
+				t.Errorf("stdio 0-2: %q %q %q; want /dev/null and the probe's stdout and stderr pipes", m["0"], m["1"], m["2"])
+			}
+		}
+		has := func(m map[string]string, target string) bool {
+			for _, v := range m {
+				if v == target {
+					return true
+				}
+			}
+			return false
+		}
+		if !has(gs, "/dev/zero") {
+			t.Errorf("go-fork's child lacks the leaked /dev/zero (the probe did not leak it?): %v", gs)
+		}
+		if has(ns, "/dev/zero") {
+			t.Errorf("nsfork's child inherited the leaked /dev/zero: %v", ns)
+		}
+	})
+}
+
+// TestChildComm: the native API's children are named after the program
+// too, also when the child runs from the sealed in-memory copy of the
+// binary (an isolated child without a pid namespace), whose name the kernel
+// would otherwise show.
+func TestChildComm(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Base(exe)
+	if len(want) > 15 {
+		want = want[:15]
+	}
+	for _, tc := range []struct {
+		name string
+		opts *sandbox.Options
+	}{{"plain", nil}, {"isolated without a pid namespace", &sandbox.Options{}}} {
+		p, err := fork.ForkIsolated("commAndExe", tc.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := p.Wait(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if r := p.Results(); r[0] != want {
+			t.Errorf("%s: the child (exe %s) is named %q, want %q", tc.name, r[1], r[0], want)
+		}
+	}
+}
+
+// TestExitErrorUnwrap: the native API keeps its *fork.ExitError, in which
+// errors.As finds an *exec.ExitError for a non-zero status, and none for 0.
+func TestExitErrorUnwrap(t *testing.T) {
+	for _, code := range []int{0, 3} {
+		p, err := fork.Start("exit", code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.Wait()
+		var fe *fork.ExitError
+		var xe *exec.ExitError
+		if !errors.As(err, &fe) || fe.ExitCode() != code {
+			t.Fatalf("exit(%d): Wait = %v, want a *fork.ExitError", code, err)
+		}
+		if got := errors.As(err, &xe); got != (code != 0) || (got && (xe.ExitCode() != code || xe.Error() != fmt.Sprintf("exit status %d", code))) {
+			t.Fatalf("exit(%d): errors.As *exec.ExitError = %v (%v)", code, got, xe)
+		}
+	}
+}
+
+// forkOnlyModules are the modules a program that imports only fork links,
+// apart from nsfork and the standard library. A new one fails
+// TestForkOnlyDeps: every module here is linked into the programs of
+// go-fork users who swap the import, and its package inits run again in
+// every child.
+var forkOnlyModules = map[string]string{
+	"github.com/cyphar/filepath-securejoin":         "nsinit: mounts resolved inside the root",
+	"github.com/landlock-lsm/go-landlock":           "nsinit: Landlock",
+	"github.com/moby/profiles/seccomp":              "seccomp: the default profile",
+	"github.com/moby/sys/capability":                "sandbox, nsinit: capability names and sets",
+	"github.com/opencontainers/runtime-spec":        "sandbox: the OCI types of Options",
+	"golang.org/x/net":                              "seccomp, nsinit: classic BPF",
+	"golang.org/x/sys":                              "everywhere",
+	"kernel.org/pub/linux/libs/security/libcap/psx": "nsinit, go-landlock: all-thread capset and prctl (cgo builds)",
+	// Through internal/cgroups' use of github.com/containerd/cgroups/v3;
+	// they go when the cgroup code writes cgroupfs itself (issue 21).
+	"github.com/containerd/cgroups/v3": "internal/cgroups",
+	"google.golang.org/protobuf":       "containerd/cgroups: stats types",
+	"github.com/godbus/dbus/v5":        "containerd/cgroups: systemd driver",
+	"github.com/coreos/go-systemd/v22": "containerd/cgroups: systemd driver",
+	"github.com/cilium/ebpf":           "containerd/cgroups: v2 device filter",
+	"github.com/containerd/log":        "containerd/cgroups",
+	"github.com/sirupsen/logrus":       "containerd/log",
+	"github.com/docker/go-units":       "containerd/cgroups",
+	"github.com/moby/sys/userns":       "containerd/cgroups",
+	"golang.org/x/exp":                 "cilium/ebpf",
+}
+
+// TestForkOnlyDeps builds a program that imports only fork and checks the
+// modules it links (go version -m) against forkOnlyModules.
+func TestForkOnlyDeps(t *testing.T) {
+	_, err := exec.LookPath("go")
+	testreq.Need(t, err == nil, "the go command, to build fork/testdata/onlyfork")
+	bin := filepath.Join(t.TempDir(), "onlyfork")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/onlyfork").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./testdata/onlyfork: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	seen := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "dep" {
+			continue
+		}
+		seen++
+		if _, ok := forkOnlyModules[f[1]]; !ok {
+			t.Errorf("a program that imports only fork links %s %s: not in forkOnlyModules", f[1], f[2])
+		}
+	}
+	if seen == 0 {
+		t.Fatalf("go version -m lists no dependency:\n%s", out)
+	}
+}
+
+// TestGoForkAPI: every go-fork name exists in this package with the same
+// type, so that a program builds with only its import path changed.
+func TestGoForkAPI(t *testing.T) {
+	gT, nT := reflect.TypeFor[gofork.Function](), reflect.TypeFor[fork.Function]()
+	// same compares types, taking go-fork's *Function as ours.
+	same := func(g, n reflect.Type) bool {
+		return strings.ReplaceAll(g.String(), "fork.Function", "#") == strings.ReplaceAll(n.String(), "fork.Function", "#")
+	}
+	for i := range gT.NumField() {
+		gf := gT.Field(i)
+		if !gf.IsExported() {
+			continue
+		}
+		nf, ok := nT.FieldByName(gf.Name)
+		if !ok || !same(gf.Type, nf.Type) {
+			t.Errorf("Function.%s: go-fork %s, nsfork %v", gf.Name, gf.Type, nf.Type)
+		}
+	}
+	gP, nP := reflect.PointerTo(gT), reflect.PointerTo(nT)
+	for i := range gP.NumMethod() {
+		gm := gP.Method(i)
+		nm, ok := nP.MethodByName(gm.Name)
+		if !ok || !same(gm.Type, nm.Type) {
+			t.Errorf("(*Function).%s: go-fork %s, nsfork %v", gm.Name, gm.Type, nm.Type)
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		gf, nf any
+	}{
+		{"NewFork", gofork.NewFork, fork.NewFork},
+		{"Register", gofork.Register, fork.Register},
+		{"RegisterFunc", gofork.RegisterFunc, fork.RegisterFunc},
+		{"Init", gofork.Init, fork.Init},
+		{"Fork", gofork.Fork, fork.Fork},
+	} {
+		if g, n := reflect.TypeOf(f.gf), reflect.TypeOf(f.nf); !same(g, n) {
+			t.Errorf("%s: go-fork %s, nsfork %s", f.name, g, n)
+		}
+	}
+}
+
+// BenchmarkGoForkCompat: Fork+Wait of a function that returns, in the
+// probe built against go-fork and against nsfork, each a program of its
+// own (so each child runs its own program's package inits). Rounds
+// alternate between the two in chunks; the medians of the wall time and of
+// the child's CPU time (user and system, less disturbed by other load on
+// the machine) and their ratios are reported. Run it with a fixed count,
+// e.g. -benchtime 200x.
+func BenchmarkGoForkCompat(b *testing.B) {
+	b.StopTimer()
+	gof, nsf := buildProbes(b, b.TempDir())
+	var gw, gc, nw, nc []float64
+	const chunk = 10
+	for done := 0; done < b.N; done += chunk {
+		n := min(chunk, b.N-done)
+		w, c := benchProbe(b, gof, n)
+		gw, gc = append(gw, w...), append(gc, c...)
+		w, c = benchProbe(b, nsf, n)
+		nw, nc = append(nw, w...), append(nc, c...)
+	}
+	g, n := median(gw), median(nw)
+	gcpu, ncpu := median(gc), median(nc)
+	b.ReportMetric(g/1e6, "gofork-ms/fork")
+	b.ReportMetric(n/1e6, "nsfork-ms/fork")
+	b.ReportMetric(n/g, "nsfork/gofork")
+	b.ReportMetric(gcpu/1e6, "gofork-child-cpu-ms")
+	b.ReportMetric(ncpu/1e6, "nsfork-child-cpu-ms")
+	b.ReportMetric(ncpu/gcpu, "nsfork/gofork-cpu")
+	b.Logf("Fork+Wait, median of %d: go-fork %.2f ms, nsfork %.2f ms: ratio %.2f; the child's CPU time: go-fork %.2f ms, nsfork %.2f ms: ratio %.2f",
+		len(nw), g/1e6, n/1e6, n/g, gcpu/1e6, ncpu/1e6, ncpu/gcpu)
+}
+
+// benchProbe runs n rounds of the probe's bench and returns the wall and
+// the child's CPU times, in ns.
+func benchProbe(b *testing.B, bin string, n int) (wall, cpu []float64) {
+	out, err := exec.Command(bin, "bench", fmt.Sprint(n)).Output()
+	if err != nil {
+		b.Fatalf("%s bench: %v", filepath.Base(bin), err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var w, c float64
+		if _, err := fmt.Sscan(l, &w, &c); err != nil {
+			b.Fatalf("%s bench printed %q", filepath.Base(bin), out)
+		}
+		wall, cpu = append(wall, w), append(cpu, c)
+	}
+	if len(wall) != n {
+		b.Fatalf("%s bench: %d times for %d rounds", filepath.Base(bin), len(wall), n)
+	}
+	return wall, cpu
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
