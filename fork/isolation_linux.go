@@ -92,10 +92,18 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	p.uidMaps = toSysMaps(uids)
 	p.gidMaps = toSysMaps(gids)
 	p.setgroups = os.Geteuid() == 0
-	if mapsZero(uids) && mapsZero(gids) {
+	switch {
+	case mapsZero(uids) && mapsZero(gids):
 		// Exec as root inside: the child keeps its capabilities there.
 		p.credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
-	} else {
+	case o.User.UID != 0 && o.User.GID != 0:
+		// No root inside (root starting a job for a host user): the
+		// setup runs as the user's mapped ids, with every capability
+		// of the namespace carried over the exec, so that what it
+		// creates (the minimal /dev) has an owner the namespace knows.
+		p.credential = &syscall.Credential{Uid: o.User.UID, Gid: o.User.GID, NoSetGroups: true}
+		p.ambient = allCaps()
+	default:
 		p.ambient = allCaps()
 	}
 	return p, nil

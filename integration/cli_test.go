@@ -356,7 +356,7 @@ func cliLauncherErrors(t *testing.T) {
 		{[]string{"--rlimit", "bogus=1", "--", "true"}, `^sandboxrun: --rlimit: unknown rlimit "bogus".*\n$`},
 		{[]string{"--cap-add", "NOT_A_CAP", "--", "true"}, `^sandboxrun: --cap-add: unknown capability.*\n$`},
 		{[]string{"--uid-map", "1:2", "--", "true"}, `^sandboxrun: --uid-map: "1:2" is not CONTAINER:HOST:SIZE\n$`},
-		{[]string{"--bind", "/nonexistent-nsfork:/mnt", "--", "true"}, `^sandboxrun: invalid sandbox: mounts\[0\]\.source "/nonexistent-nsfork": bind source cannot be used.*\n$`},
+		{[]string{"--bind", "/nonexistent-nsfork:/mnt", "--", "true"}, `^sandboxrun: invalid sandbox: mounts\[\d+\]\.source "/nonexistent-nsfork": bind source cannot be used.*\n$`},
 		{[]string{"--seccomp", "/nonexistent-nsfork.json", "--", "true"}, `^sandboxrun: --seccomp /nonexistent-nsfork.json: .*no such file or directory.*\n$`},
 		{[]string{"--timeout", "1s", "--kill-after", "-1s", "--", "true"}, `^sandboxrun: .*\n$`},
 		{nil, `^sandboxrun: no command.*\n$`},

@@ -85,13 +85,14 @@ func TestCommandPid1ForwardsSignals(t *testing.T) {
 // TestOnAppliedGate: the parent sees the applied settings before the
 // command starts, and refusing them stops the command from ever running.
 func TestOnAppliedGate(t *testing.T) {
-	marker := sharedDir(t) + "/ran"
+	dir := sharedDir(t)
+	marker := dir + "/ran"
 	var seen []byte
 	c := &fork.Config{OnApplied: func(p *fork.Process, applied []byte) error {
 		seen = applied
 		return errors.New("not what I asked for")
 	}}
-	p, err := c.StartCommand(context.Background(), sandbox.Default(), "/bin/sh", "-c", "touch "+marker)
+	p, err := c.StartCommand(context.Background(), sandbox.Default().WithBinds(dir), "/bin/sh", "-c", "touch "+marker)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -256,19 +256,19 @@ func TestHPC(t *testing.T) {
 		mpirun := append(mpirunArgs(true), f.pingpong, pingpongIters)
 		tmp := tempDir(t)
 		os.Chmod(tmp, 0o777)
-		p := runPingpong(t, f, []string{"TMPDIR=" + tmp}, append([]string{f.bin, "--"}, mpirun...)...)
+		p := runPingpong(t, f, []string{"TMPDIR=" + tmp}, append([]string{f.bin, "--rw", tmp, "--"}, mpirun...)...)
 		check(t, "sandboxrun -- mpirun", p)
 		if p.pid0 == 1 || p.pid1 == 1 || p.pid0 > 1000 || p.pid1 > 1000 {
 			t.Errorf("rank pids %d,%d: want small pids of the sandbox's own pid namespace, neither of them 1", p.pid0, p.pid1)
 		}
-		p = runPingpong(t, f, nil, append([]string{f.bin, "--tmpfs", "/dev/shm", "--env", "TMPDIR=" + tmp, "--"}, mpirun...)...)
+		p = runPingpong(t, f, nil, append([]string{f.bin, "--rw", tmp, "--tmpfs", "/dev/shm", "--env", "TMPDIR=" + tmp, "--"}, mpirun...)...)
 		check(t, "sandboxrun --tmpfs /dev/shm --env TMPDIR=DIR -- mpirun", p)
 		if !root() {
 			// Mapped to itself: mpirun runs as the user, no
 			// --allow-run-as-root.
 			uid := strconv.Itoa(os.Geteuid())
 			gid := strconv.Itoa(os.Getegid())
-			p := runPingpong(t, f, nil, append(append([]string{f.bin, "--uid", uid, "--gid", gid, "--tmpfs", "/dev/shm", "--env", "TMPDIR=" + tmp, "--"},
+			p := runPingpong(t, f, nil, append(append([]string{f.bin, "--uid", uid, "--gid", gid, "--rw", tmp, "--tmpfs", "/dev/shm", "--env", "TMPDIR=" + tmp, "--"},
 				mpirunArgs(false)...), f.pingpong, pingpongIters)...)
 			check(t, "sandboxrun --uid $(id -u) -- mpirun", p)
 		}

@@ -18,7 +18,41 @@ import (
 
 func TestMain(m *testing.M) {
 	fork.Init()
-	os.Exit(m.Run())
+	cleanup := useVisibleTmp()
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// DefaultTestTmp is where the tests keep their temporary files unless
+// NSFORK_TEST_TMPDIR names another place: outside /tmp, /var/tmp and /run,
+// which the default view of the host replaces with private tmpfs, so that a
+// sandbox with the defaults sees them (read-only: a test that lets the
+// sandbox write grants the directory, with --rw or Options.WithBinds).
+// scripts/check.sh makes it (mode 01777) and removes it.
+const DefaultTestTmp = "/var/lib/nsfork-tests"
+
+// useVisibleTmp points TMPDIR (and so t.TempDir) at a new directory under
+// NSFORK_TEST_TMPDIR, making that (01777) when root may. Where it cannot be
+// had, TMPDIR stays as it is and the tests that need to see their files
+// from a sandbox fail, naming the path.
+func useVisibleTmp() func() {
+	base := os.Getenv("NSFORK_TEST_TMPDIR")
+	if base == "" {
+		base = DefaultTestTmp
+	}
+	if root() {
+		if err := os.MkdirAll(base, 0o755); err == nil {
+			os.Chmod(base, 0o1777)
+		}
+	}
+	d, err := os.MkdirTemp(base, "run-")
+	if err != nil {
+		return func() {}
+	}
+	os.Chmod(d, 0o755)
+	os.Setenv("TMPDIR", d)
+	return func() { os.RemoveAll(d) }
 }
 
 // require skips t (or fails it under NSFORK_REQUIRE_ALL=1) when ok is false.
@@ -82,8 +116,10 @@ func tempDir(t *testing.T) string {
 	return d
 }
 
-// sharedDir is a tempDir that the sandbox may write too (mode 01777, as
-// /tmp), for tests that look from outside at what the sandbox wrote.
+// sharedDir is a tempDir that the sandbox may write too once it is granted
+// (Options.WithBinds, --rw): mode 01777, as /tmp, for root's sandboxes that
+// run as unprivileged host ids. For tests that look from outside at what
+// the sandbox wrote.
 func sharedDir(t *testing.T) string {
 	t.Helper()
 	d := tempDir(t)

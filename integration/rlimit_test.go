@@ -262,7 +262,7 @@ func rlFsize(dir string) (*FsizeInside, error) {
 // SIGXFSZ), and the file holds 1 MiB.
 func TestRlimitFsize(t *testing.T) {
 	dir := sharedDir(t)
-	in, err := fork.Call[*FsizeInside](context.Background(), "rl.fsize", withRlimit(sandbox.Default(), "RLIMIT_FSIZE", 1<<20, 1<<20), dir)
+	in, err := fork.Call[*FsizeInside](context.Background(), "rl.fsize", withRlimit(sandbox.Default().WithBinds(dir), "RLIMIT_FSIZE", 1<<20, 1<<20), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

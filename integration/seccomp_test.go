@@ -58,7 +58,8 @@ func denyProfile(name string, action specs.LinuxSeccompAction, errno uint) *spec
 func TestSeccompErrnoEveryThread(t *testing.T) {
 	opts := sandbox.Default()
 	opts.Seccomp = denyProfile("mkdirat", specs.ActErrno, uint(unix.EXDEV))
-	in, err := fork.Call[*SeccompInside](context.Background(), "seccompProbe", opts, sharedDir(t))
+	dir := sharedDir(t)
+	in, err := fork.Call[*SeccompInside](context.Background(), "seccompProbe", opts.WithBinds(dir), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,8 @@ func TestSeccompDockerDefault(t *testing.T) {
 	}
 	opts := sandbox.Default()
 	opts.Seccomp = prof
-	in, err := fork.Call[*SeccompInside](context.Background(), "seccompProbe", opts, sharedDir(t))
+	dir := sharedDir(t)
+	in, err := fork.Call[*SeccompInside](context.Background(), "seccompProbe", opts.WithBinds(dir), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

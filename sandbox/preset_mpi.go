@@ -84,6 +84,9 @@ func mpiPreset(euid, egid int, key string) *Options {
 	} else {
 		o.IDRangeKey = key
 	}
+	// The host's file system read-only, but for what the ranks share.
+	o.Root = &specs.Root{Path: "/", Readonly: true}
+	o.Mounts = []specs.Mount{BindRW("/dev/shm"), BindRW("/tmp")}
 	o.ReadonlyPaths = MPIReadonlyPaths()
 	o.MaskedPaths = MPIMaskedPaths()
 	return o

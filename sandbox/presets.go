@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"os"
+	"reflect"
 	"runtime"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -21,7 +23,10 @@ const DefaultPids = 2048
 // namespaces (loopback only), the caller's euid and egid mapped to 0 inside
 // and the child running as 0:0 there, every capability dropped,
 // no_new_privs, Docker's default seccomp profile, a new session keyring,
-// RLIMIT_CORE 0, at most DefaultPids processes, and death with the parent.
+// RLIMIT_CORE 0, at most DefaultPids processes, death with the parent, and
+// the default view of the host's file system: everything read-only, a new
+// /proc, a minimal /dev, private /tmp, /var/tmp and /run (see PrivateDirs;
+// WithBinds grants a directory, HostFS removes the view).
 func Rootless() *Options {
 	o := rootless(os.Geteuid(), os.Getegid())
 	o.Seccomp = defaultSeccomp()
@@ -32,6 +37,7 @@ func rootless(euid, egid int) *Options {
 	o := hardened()
 	o.Namespaces = namespaces(specs.UserNamespace, specs.PIDNamespace, specs.MountNamespace,
 		specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace)
+	withHostView(o)
 	if euid != 0 {
 		// (For root, no maps: a leased range, never host root.)
 		o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}}
@@ -72,7 +78,7 @@ func HostRoot() *Options {
 	o.Namespaces = namespaces(specs.PIDNamespace, specs.MountNamespace, specs.UTSNamespace,
 		specs.IPCNamespace, specs.NetworkNamespace)
 	o.Seccomp = defaultSeccomp()
-	return o
+	return withHostView(o)
 }
 
 // defaultSeccomp is Docker's default profile for a process without
@@ -121,8 +127,14 @@ func (o *Options) WithNamespaces(types ...specs.LinuxNamespaceType) *Options {
 }
 
 // WithoutNamespaces removes the namespaces of the given types from o and
-// returns o.
+// returns o. Removing the pid namespace also removes the default view's
+// new /proc, which belongs to it: the host's /proc then shows through the
+// read-only root, masked as any /proc.
 func (o *Options) WithoutNamespaces(types ...specs.LinuxNamespaceType) *Options {
+	if slices.Contains(types, specs.PIDNamespace) {
+		proc := ProcMount("/proc")
+		o.Mounts = slices.DeleteFunc(o.Mounts, func(m specs.Mount) bool { return reflect.DeepEqual(m, proc) })
+	}
 	kept := o.Namespaces[:0:0]
 	for _, ns := range o.Namespaces {
 		drop := false

@@ -47,6 +47,17 @@ else
   echo "skipped: vagrant is not installed"
 fi
 
+# Test files live outside /tmp, /var/tmp and /run, which the default view
+# of the host makes private to each sandbox (integration/main_test.go):
+# the integration tests' temporary directories and, so that a sandbox can
+# run them, the test binaries.
+if [ "$(id -u)" = 0 ]; then
+  export NSFORK_TEST_TMPDIR="${NSFORK_TEST_TMPDIR:-/var/lib/nsfork-tests}"
+  mkdir -p "$NSFORK_TEST_TMPDIR"
+  chmod 1777 "$NSFORK_TEST_TMPDIR"
+  export GOTMPDIR="$NSFORK_TEST_TMPDIR"
+fi
+
 UNIT=$(go list ./... | grep -v /integration)
 
 step "unit tests, -race"
@@ -60,8 +71,8 @@ go test -count=1 ./integration/
 
 if [ "$(id -u)" = 0 ]; then
   step "integration as uid 65534 (rootless), cgo on and off"
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
+  tmp=$(mktemp -d -p "$NSFORK_TEST_TMPDIR")
+  trap 'rm -rf "$tmp"; rmdir "$NSFORK_TEST_TMPDIR" 2>/dev/null || true' EXIT
   chmod 755 "$tmp"
   go test -c -o "$tmp/integration.test" ./integration/
   # The CLI tests use this binary instead of building one (uid 65534

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -38,6 +39,7 @@ type runFlags struct {
 
 	rootfs   string
 	readOnly bool
+	shareFS  bool
 	mounts   mountList
 
 	rlimits          []string
@@ -86,6 +88,8 @@ func (m mountFlag) Type() string {
 		return "DST[:OPTS]"
 	case "ro-bind":
 		return "SRC[:DST]"
+	case "rw":
+		return "PATH"
 	}
 	return "SRC[:DST][:ro]"
 }
@@ -141,9 +145,11 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.StringVar(&f.domainname, "domainname", "", "NIS domain name in the new uts namespace")
 	// Filesystem.
 	fs.StringVar(&f.rootfs, "rootfs", "", "use `DIR` as the root filesystem (pivot_root; MS_MOVE+chroot on an initramfs)")
-	fs.BoolVar(&f.readOnly, "read-only", false, "make the root read-only (the host's / when there is no --rootfs)")
+	fs.BoolVar(&f.readOnly, "read-only", false, "make the root read-only (the default view of the host is read-only already; this is for --rootfs and --share-fs)")
 	fs.Var(mountFlag{&f.mounts, "bind"}, "bind", "bind mount SRC on DST (default SRC), read-only with :ro (repeatable)")
 	fs.Var(mountFlag{&f.mounts, "ro-bind"}, "ro-bind", "read-only bind mount SRC on DST (repeatable)")
+	fs.Var(mountFlag{&f.mounts, "rw"}, "rw", "let the sandbox write `PATH` of the host (a writable bind of PATH onto itself; everything else of the host is read-only) (repeatable)")
+	fs.BoolVar(&f.shareFS, "share-fs", false, "TRUSTED CODE ONLY: the host's file system as it is, writable wherever the sandbox's ids may write, instead of the read-only view")
 	fs.Var(mountFlag{&f.mounts, "tmpfs"}, "tmpfs", "mount a tmpfs on DST, with mount options such as size=64m,mode=1777 (repeatable)")
 	fs.Var(mountFlag{&f.mounts, "proc"}, "proc", "mount a new proc (of the new pid namespace) on /proc, or on --proc=DIR")
 	fs.Lookup("proc").NoOptDefVal = "/proc"
@@ -294,7 +300,7 @@ func (f *runFlags) build(args []string) (*plan, error) {
 	if f.changed("domainname") {
 		opts.Domainname = f.domainname
 	}
-	if err := f.filesystem(opts); err != nil {
+	if err := f.filesystem(opts, oci); err != nil {
 		return nil, err
 	}
 	for _, s := range f.rlimits {
@@ -495,13 +501,19 @@ func (f *runFlags) identity(opts *sandbox.Options, oci bool) error {
 	return nil
 }
 
-func (f *runFlags) filesystem(opts *sandbox.Options) error {
+func (f *runFlags) filesystem(opts *sandbox.Options, oci bool) error {
+	if !oci && (f.shareFS || f.rootfs != "") {
+		// The host's file system as it is (trusted code only), or a root
+		// file system of the caller's: the default view goes.
+		opts.HostFS()
+	}
 	if f.rootfs != "" {
 		dir, err := filepath.Abs(f.rootfs)
 		if err != nil {
 			return fmt.Errorf("--rootfs: %w", err)
 		}
 		opts.Root = &specs.Root{Path: dir}
+		opts.Mounts = slices.DeleteFunc(opts.Mounts, func(m specs.Mount) bool { return m.Type == "proc" && m.Destination == "/proc" })
 	}
 	if f.readOnly {
 		if opts.Root == nil {
@@ -523,9 +535,17 @@ func (f *runFlags) filesystem(opts *sandbox.Options) error {
 			if !filepath.IsAbs(m.arg) {
 				err = fmt.Errorf("%q must be an absolute path", m.arg)
 			} else if m.kind == "proc" {
-				mnt = procMount(filepath.Clean(m.arg))
+				mnt = sandbox.ProcMount(filepath.Clean(m.arg))
 			} else {
-				mnt = devMount(filepath.Clean(m.arg))
+				mnt = sandbox.DevMount(filepath.Clean(m.arg))
+			}
+			if slices.ContainsFunc(opts.Mounts, func(x specs.Mount) bool { return reflect.DeepEqual(x, mnt) }) {
+				continue // the default view has it already
+			}
+		case "rw":
+			var p string
+			if p, err = filepath.Abs(m.arg); err == nil {
+				mnt = sandbox.BindRW(p)
 			}
 		}
 		if err != nil {

@@ -29,10 +29,15 @@ func (f *runFlags) presetOptions() (*sandbox.Options, error) {
 	case "", "default":
 		return nil, nil
 	case "mpi":
-		if f.rootless {
-			return sandbox.MPIRootless(), nil
+		o := sandbox.MPI()
+		// The rank writes its working directory and $TMPDIR (OpenMPI's
+		// session directories); the rest of the host stays read-only.
+		for _, d := range []string{os.Getenv("TMPDIR"), workDir()} {
+			if d != "" && d != "/" && filepath.IsAbs(d) {
+				o.WithBinds(filepath.Clean(d))
+			}
 		}
-		return sandbox.MPI(), nil
+		return o, nil
 	}
 	return nil, fmt.Errorf("--preset %q: no such preset (%s)", f.preset, strings.Join(presetNames, ", "))
 }
@@ -142,4 +147,13 @@ func lookup(environ []string, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// workDir is the caller's working directory, or "" when it has none.
+func workDir() string {
+	d, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	return d
 }

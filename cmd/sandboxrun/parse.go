@@ -137,16 +137,6 @@ func parseTmpfs(s string) (specs.Mount, error) {
 	return specs.Mount{Type: "tmpfs", Source: "tmpfs", Destination: filepath.Clean(dst), Options: opts}, nil
 }
 
-// procMount is a new /proc; devMount a minimal /dev (an OCI tmpfs at /dev
-// gets the minimal device set from nsinit).
-func procMount(dst string) specs.Mount {
-	return specs.Mount{Type: "proc", Source: "proc", Destination: dst, Options: []string{"nosuid", "noexec", "nodev"}}
-}
-
-func devMount(dst string) specs.Mount {
-	return specs.Mount{Type: "tmpfs", Source: "tmpfs", Destination: dst, Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}}
-}
-
 // parseSize parses a byte count with an optional binary suffix: 1024,
 // 512k, 64m, 1g, 2G, 1.5g, 100MiB.
 func parseSize(s string) (int64, error) {
