@@ -371,6 +371,9 @@ func (a *escAttempt) keyring() {
 // always fails in a multi-threaded Go process: clone is the real test).
 func (a *escAttempt) nestedUserns() {
 	cmd := exec.Command("/proc/self/exe", escArg, "noop")
+	// Its stdio is the probe's own: a sandbox whose /dev/null cannot be
+	// opened (a bundle's device rules) still gets to the clone.
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
 	err := cmd.Start()
 	if err == nil {
