@@ -83,6 +83,7 @@ const (
 type escAttempt struct {
 	launcher string // the launcher's binary, to open for writing
 	victim   int    // a host root process
+	sibling  int    // a process of another root caller's sandbox
 	socket   string // a root-only unix socket
 	key      int    // a key in the caller's session keyring
 	session  int    // the caller's session keyring
@@ -115,6 +116,7 @@ func escProbe(argv []string, notify *os.File) ([]string, error) {
 	fs := flag.NewFlagSet("escape-probe", flag.ContinueOnError)
 	fs.StringVar(&a.launcher, "launcher", "", "")
 	fs.IntVar(&a.victim, "victim", 0, "")
+	fs.IntVar(&a.sibling, "sibling", 0, "")
 	fs.StringVar(&a.socket, "socket", "", "")
 	fs.IntVar(&a.key, "key", 0, "")
 	fs.IntVar(&a.session, "session", 0, "")
@@ -129,7 +131,8 @@ func escProbe(argv []string, notify *os.File) ([]string, error) {
 	a.cgroups()
 	a.hostFiles()
 	a.launcherExe()
-	a.victimAttacks()
+	a.processAttacks("victim", a.victim, "no victim")
+	a.processAttacks("sibling", a.sibling, "root-only: a caller's sandboxes are all its own uid unless root starts them")
 	a.rootSocket()
 	a.keyring()
 	a.nestedUserns()
@@ -312,15 +315,14 @@ func (a *escAttempt) launcherExe() {
 	}
 }
 
-// victimAttacks signals, attaches to and reads the environment of a host
-// root process (where the pid namespace hides it: ESRCH or ENOENT).
-func (a *escAttempt) victimAttacks() {
-	if a.victim <= 0 {
-		a.add("victim", escNA, "no victim")
+// processAttacks signals, attaches to and reads the environment of
+// process v (where the pid namespace hides it: ESRCH or ENOENT).
+func (a *escAttempt) processAttacks(class string, v int, na string) {
+	if v <= 0 {
+		a.add(class, escNA, na)
 		return
 	}
-	v := a.victim
-	a.try("victim kill(0) "+strconv.Itoa(v), unix.Kill(v, 0), "may signal it")
+	a.try(class+" kill(0) "+strconv.Itoa(v), unix.Kill(v, 0), "may signal it")
 	func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -329,13 +331,13 @@ func (a *escAttempt) victimAttacks() {
 			var ws unix.WaitStatus
 			unix.Wait4(v, &ws, unix.WALL, nil)
 			derr := unix.PtraceDetach(v)
-			a.add("victim ptrace "+strconv.Itoa(v), escEscaped, fmt.Sprintf("attached (detached: %v)", derr))
+			a.add(class+" ptrace "+strconv.Itoa(v), escEscaped, fmt.Sprintf("attached (detached: %v)", derr))
 			return
 		}
-		a.add("victim ptrace "+strconv.Itoa(v), escDenied, err.Error())
+		a.add(class+" ptrace "+strconv.Itoa(v), escDenied, err.Error())
 	}()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", v))
-	a.try("victim environ "+strconv.Itoa(v), err, fmt.Sprintf("read %d bytes", len(b)))
+	a.try(class+" environ "+strconv.Itoa(v), err, fmt.Sprintf("read %d bytes", len(b)))
 }
 
 func (a *escAttempt) rootSocket() {
@@ -426,6 +428,7 @@ type escEnv struct {
 	dir      string // world-readable: the probe, and the root-only socket's parent
 	probe    string
 	victim   int
+	sibling  int
 	socket   string
 	key      int
 	session  int
@@ -442,7 +445,7 @@ func (e *escEnv) argv(launcher string, bomb bool) []string {
 	e.n++
 	tag := fmt.Sprintf("%d-%d", os.Getpid(), e.n)
 	e.mu.Unlock()
-	a := []string{"-launcher=" + launcher, "-victim=" + strconv.Itoa(e.victim), "-socket=" + e.socket,
+	a := []string{"-launcher=" + launcher, "-victim=" + strconv.Itoa(e.victim), "-sibling=" + strconv.Itoa(e.sibling), "-socket=" + e.socket,
 		"-key=" + strconv.Itoa(e.key), "-session=" + strconv.Itoa(e.session), "-sys=" + e.sysFile, "-tag=" + tag}
 	if bomb {
 		a = append(a, "-bomb")
@@ -463,6 +466,7 @@ func escSetup(t *testing.T) *escEnv {
 
 	if root() {
 		e.victim = escStartVictim(t)
+		e.sibling = e.startSibling(t)
 		priv := filepath.Join(e.dir, "private")
 		if err := os.Mkdir(priv, 0o700); err != nil {
 			t.Fatal(err)
@@ -530,6 +534,35 @@ func escStartVictim(t *testing.T) int {
 			return c.Process.Pid
 		}
 	}
+}
+
+// startSibling starts `sleep 60` in another job's --preset mpi sandbox
+// (host pid namespace, a range of host ids of its own) and returns the
+// sleep's host pid: a neighbour that the probe's sandboxes must not reach.
+func (e *escEnv) startSibling(t *testing.T) int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := e.share.cmd(ctx, []string{"PMIX_NAMESPACE=nsfork-escape-sibling-" + strconv.Itoa(os.Getpid())}, "--preset", "mpi", "--", "sleep", "60")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); c.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ents, _ := os.ReadDir("/proc")
+		for _, d := range ents {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			st, err := statusFields("/proc/"+d.Name()+"/status", "PPid", "Name")
+			if err == nil && st["PPid"] == strconv.Itoa(c.Process.Pid) && st["Name"] == "sleep" {
+				t.Cleanup(func() { unix.Kill(pid, unix.SIGKILL) })
+				return pid
+			}
+		}
+	}
+	t.Fatalf("the sibling sandbox's sleep did not start")
+	return 0
 }
 
 // escRootProcess is the host root process (not a kernel thread) with the
@@ -600,12 +633,12 @@ func escScan(t *testing.T, mode string, r io.Reader, run *escRun) {
 }
 
 // cliRun runs the probe under sandboxrun with flags.
-func (e *escEnv) cliRun(t *testing.T, mode string, flags []string, probe string, bomb bool) escRun {
+func (e *escEnv) cliRun(t *testing.T, mode string, env, flags []string, probe string, bomb bool) escRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	args := append(append(append([]string{}, flags...), "--", probe, escArg), e.argv(e.launcher, bomb)...)
-	c := e.share.cmd(ctx, nil, args...)
+	c := e.share.cmd(ctx, env, args...)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	stdout, err := c.StdoutPipe()
@@ -837,7 +870,7 @@ func (e *escEnv) escCheck(t *testing.T, mode string, run escRun, want []string, 
 }
 
 // escWant are the attack classes every run reports.
-var escWant = []string{"proc-sys", "sysfs", "cgroup", "host-file", "launcher-exe", "victim", "root-socket", "keyring", "userns"}
+var escWant = []string{"proc-sys", "sysfs", "cgroup", "host-file", "launcher-exe", "victim", "sibling", "root-socket", "keyring", "userns"}
 
 // TestEscape runs the escape probe in every mode, as the caller (root or
 // not) of this test binary (cgo on or off as it was built), and asserts
@@ -857,7 +890,7 @@ func TestEscape(t *testing.T) {
 		must := []string{"keyring read", "keyring session", "userns nested"}
 		if root() {
 			must = append(must, "proc-sys", "sysfs", "cgroup root", "cgroup own", "host-file access(W_OK)", "host-file create",
-				"victim kill(0)", "victim ptrace", "victim environ", "root-socket")
+				"victim kill(0)", "victim ptrace", "victim environ", "sibling kill(0)", "sibling ptrace", "sibling environ", "root-socket")
 		}
 		for _, m := range must {
 			ok := false
@@ -870,7 +903,7 @@ func TestEscape(t *testing.T) {
 		}
 		if root() {
 			// Host root in a sandbox, for trusted code only: reported.
-			run := e.cliRun(t, "--host-root --seccomp unconfined", append([]string{"--host-root", "--seccomp", "unconfined"}, ro...), e.probe, false)
+			run := e.cliRun(t, "--host-root --seccomp unconfined", nil, append([]string{"--host-root", "--seccomp", "unconfined"}, ro...), e.probe, false)
 			e.escCheck(t, "--host-root --seccomp unconfined", run, escWant, escWant...)
 		}
 	})
@@ -878,17 +911,21 @@ func TestEscape(t *testing.T) {
 	cli := []struct {
 		mode        string
 		flags       []string
+		env         []string
 		bomb        bool
 		notAsserted []string
 	}{
 		{mode: "defaults", bomb: true},
 		{mode: "--read-only", flags: []string{"--read-only"}},
 		{mode: "--unshare-all --proc --dev", flags: []string{"--unshare-all", "--proc", "--dev"}},
-		{mode: "--preset mpi", flags: []string{"--preset", "mpi"}},
+		// Another job than the sibling's.
+		{mode: "--preset mpi", flags: []string{"--preset", "mpi"}, env: []string{"PMIX_NAMESPACE=nsfork-escape-" + strconv.Itoa(os.Getpid())}},
 		{mode: "--share-ns", flags: []string{"--share-ns", fmt.Sprintf("escape-%d", os.Getpid())}},
 		// The default profile blocks keyctl, which would hide the keyring
 		// isolation; without seccomp a nested user namespace is allowed.
 		{mode: "--seccomp unconfined", flags: []string{"--seccomp", "unconfined"}, notAsserted: []string{"userns"}},
+		{mode: "--preset mpi --seccomp unconfined", flags: []string{"--preset", "mpi", "--seccomp", "unconfined"}, env: []string{"PMIX_NAMESPACE=nsfork-escape-" + strconv.Itoa(os.Getpid())}, notAsserted: []string{"userns"}},
+		{mode: "--share-ns --seccomp unconfined", flags: []string{"--share-ns", fmt.Sprintf("escape-u-%d", os.Getpid()), "--seccomp", "unconfined"}, notAsserted: []string{"userns"}},
 	}
 	withBomb := append(escWant[:len(escWant):len(escWant)], "fork-bomb")
 	// The modes run in parallel: the two fork bombs spend most of their
@@ -901,14 +938,14 @@ func TestEscape(t *testing.T) {
 				if c.bomb {
 					want = withBomb
 				}
-				run := e.cliRun(t, c.mode, append(append([]string{}, c.flags...), ro...), e.probe, c.bomb)
+				run := e.cliRun(t, c.mode, c.env, append(append([]string{}, c.flags...), ro...), e.probe, c.bomb)
 				e.escCheck(t, c.mode, run, want, c.notAsserted...)
 			})
 		}
 		t.Run("CLI/bundle", func(t *testing.T) {
 			t.Parallel()
 			dir, probe := e.escBundle(t)
-			run := e.cliRun(t, "bundle", append([]string{"run", "--bundle", dir}, ro...), probe, false)
+			run := e.cliRun(t, "bundle", nil, append([]string{"run", "--bundle", dir}, ro...), probe, false)
 			// runc spec's config has no seccomp profile: a nested user
 			// namespace is the config's to allow.
 			e.escCheck(t, "bundle", run, escWant, "userns")
@@ -934,6 +971,21 @@ func TestEscape(t *testing.T) {
 			t.Parallel()
 			run := e.funcRun(t, "API pool", e.apiOpts(), true, false)
 			e.escCheck(t, "API pool", run, escWant)
+		})
+		// The keyring without seccomp, in the other two ways children start.
+		t.Run("API/command-unconfined", func(t *testing.T) {
+			t.Parallel()
+			o := e.apiOpts()
+			o.Seccomp = nil
+			run := e.cmdRun(t, "API command, no seccomp", o)
+			e.escCheck(t, "API command, no seccomp", run, escWant, "userns")
+		})
+		t.Run("API/pool-unconfined", func(t *testing.T) {
+			t.Parallel()
+			o := e.apiOpts()
+			o.Seccomp = nil
+			run := e.funcRun(t, "API pool, no seccomp", o, true, false)
+			e.escCheck(t, "API pool, no seccomp", run, escWant, "userns")
 		})
 	})
 
