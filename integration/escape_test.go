@@ -546,30 +546,26 @@ func escSetup(t *testing.T) *escEnv {
 	return e
 }
 
-// escStartVictim starts `sleep 60` as host root, with a pid that no process
-// of a sandbox's own pid namespace has when the probe attacks it (the fork
-// bomb comes last).
+// escStartVictim starts `sleep 300` as host root. Its pid is never one of
+// the few a sandbox's own pid namespace has when the probe attacks it (the
+// fork bomb comes last): after boot the kernel hands out no pid below 300.
 func escStartVictim(t *testing.T) int {
 	t.Helper()
-	for i := 0; ; i++ {
-		c := exec.Command("sleep", "60")
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-		if c.Process.Pid > 100 || i == 20 {
-			return c.Process.Pid
-		}
+	c := exec.Command("sleep", "300")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	return c.Process.Pid
 }
 
-// startSibling starts `sleep 60` in another job's --preset mpi sandbox
+// startSibling starts `sleep 300` in another job's --preset mpi sandbox
 // (host pid namespace, a range of host ids of its own) and returns the
 // sleep's host pid: a neighbour that the probe's sandboxes must not reach.
 func (e *escEnv) startSibling(t *testing.T) int {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := e.share.cmd(ctx, []string{"PMIX_NAMESPACE=nsfork-escape-sibling-" + strconv.Itoa(os.Getpid())}, "--preset", "mpi", "--", "sleep", "60")
+	c := e.share.cmd(ctx, []string{"PMIX_NAMESPACE=nsfork-escape-sibling-" + strconv.Itoa(os.Getpid())}, "--preset", "mpi", "--", "sleep", "300")
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -582,10 +578,18 @@ func (e *escEnv) startSibling(t *testing.T) int {
 				continue
 			}
 			st, err := statusFields("/proc/"+d.Name()+"/status", "PPid", "Name")
-			if err == nil && st["PPid"] == strconv.Itoa(c.Process.Pid) && st["Name"] == "sleep" {
-				t.Cleanup(func() { unix.Kill(pid, unix.SIGKILL) })
-				return pid
+			if err != nil || st["PPid"] != strconv.Itoa(c.Process.Pid) || st["Name"] != "sleep" {
+				continue
 			}
+			// Killed through a pidfd: never another process that got
+			// the pid later.
+			if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+				t.Cleanup(func() {
+					unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+					unix.Close(fd)
+				})
+			}
+			return pid
 		}
 	}
 	t.Fatalf("the sibling sandbox's sleep did not start")
