@@ -408,8 +408,9 @@ func (a *escAttempt) nestedUserns() {
 }
 
 // forkBomb starts `sleep 30` until the kernel refuses (EAGAIN), at most
-// bombAttempts times in bombTime, reports the peak on notify, holds it for
-// bombHold, then kills and reaps every process it made.
+// bombAttempts times in bombTime, reports the peak on notify, holds it
+// (less 16 processes) for bombHold, then kills and reaps every process it
+// made.
 func (a *escAttempt) forkBomb(notify *os.File) {
 	// A static busybox (Debian's busybox-static) starts faster than the
 	// dynamically linked /bin/sleep.
@@ -417,6 +418,21 @@ func (a *escAttempt) forkBomb(notify *os.File) {
 	if _, err := os.Stat("/bin/busybox"); err == nil {
 		bin = "/bin/busybox"
 	}
+	// At the limit the Go runtime cannot start a thread, and dies if it
+	// needs one: leave it idle threads to take (threads that were locked
+	// and released go back to its pool), and give slots back as soon as
+	// the kernel refuses.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			time.Sleep(20 * time.Millisecond)
+			runtime.UnlockOSThread()
+		}()
+	}
+	wg.Wait()
 	var pids []int
 	var stop error
 	start := time.Now()
@@ -428,18 +444,24 @@ func (a *escAttempt) forkBomb(notify *os.File) {
 		}
 		pids = append(pids, pid)
 	}
-	took := time.Since(start)
-	fmt.Fprintf(notify, "%s %d\n", bombPeak, len(pids))
+	took, peak := time.Since(start), len(pids)
+	kill := func(n int) {
+		n = min(n, len(pids))
+		for _, p := range pids[len(pids)-n:] {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+		for _, p := range pids[len(pids)-n:] {
+			var ws syscall.WaitStatus
+			syscall.Wait4(p, &ws, 0, nil)
+		}
+		pids = pids[:len(pids)-n]
+	}
+	kill(16)
+	fmt.Fprintf(notify, "%s %d\n", bombPeak, peak)
 	time.Sleep(bombHold)
-	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGKILL)
-	}
-	for _, p := range pids {
-		var ws syscall.WaitStatus
-		syscall.Wait4(p, &ws, 0, nil)
-	}
-	detail := fmt.Sprintf("%d processes in %v, stopped by %v", len(pids), took.Round(time.Millisecond), stop)
-	if errors.Is(stop, syscall.EAGAIN) && len(pids) < bombMax {
+	kill(len(pids))
+	detail := fmt.Sprintf("%d processes in %v, stopped by %v", peak, took.Round(time.Millisecond), stop)
+	if errors.Is(stop, syscall.EAGAIN) && peak < bombMax {
 		a.add("fork-bomb", escDenied, detail)
 		return
 	}
