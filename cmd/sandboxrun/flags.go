@@ -263,7 +263,14 @@ func (f *runFlags) build(args []string) (*plan, error) {
 	if err := f.checkHostRoot(opts, oci); err != nil {
 		return nil, err
 	}
-	if f.hostRoot {
+	if oci && os.Geteuid() == 0 && !f.hostRoot && !opts.NewNamespace(specs.UserNamespace) && !hasNamespacePath(opts, specs.UserNamespace) {
+		// A config without a user namespace would run as host root, as
+		// runc runs it: here it gets one, with a leased range of
+		// unprivileged host ids. --host-root keeps runc's behaviour.
+		opts.WithNamespaces(specs.UserNamespace)
+		p.notes = append(p.notes, "linux.namespaces: a user namespace was added, with a range of unprivileged host ids for ids 0-65535 inside (--host-root runs the config as host root, as runc does)")
+	}
+	if f.hostRoot && !oci {
 		// Trusted code only: host root inside a user namespace, so that
 		// capabilities still count only over the sandbox's own namespaces
 		// (--share user: no user namespace at all).
@@ -688,9 +695,7 @@ func (f *runFlags) checkHostRoot(opts *sandbox.Options, oci bool) error {
 	if f.hostRoot && os.Geteuid() != 0 {
 		return errors.New("--host-root: only a root caller has the host's root to give")
 	}
-	if f.hostRoot && oci {
-		return errors.New("--host-root cannot be combined with --config or --bundle (the config's namespaces and maps decide)")
-	}
+
 	if os.Geteuid() == 0 && !oci && !f.hostRoot && f.shareUser() {
 		return errors.New("--share user: as root, without a user namespace the sandbox's uid 0 is host root; add --host-root (trusted code only) if that is meant")
 	}
@@ -739,4 +744,10 @@ func hostUser(f *runFlags) (uint32, uint32, error) {
 		return 0, 0, errors.New("--uid 0 / --gid 0: as root, that is host root: add --host-root (trusted code only) if that is meant")
 	}
 	return uid, gid, nil
+}
+
+// hasNamespacePath reports whether o joins a namespace of type t by path.
+func hasNamespacePath(o *sandbox.Options, t specs.LinuxNamespaceType) bool {
+	ns, ok := o.Namespace(t)
+	return ok && ns.Path != ""
 }
