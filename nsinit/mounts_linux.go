@@ -181,6 +181,10 @@ func (m *mounter) run() error {
 		m.report("host root / read-only and nodev, recursively")
 	}
 
+	if err := m.hostSysReadonly(); err != nil {
+		return err
+	}
+
 	// 4. The mounts, in order.
 	for _, p := range m.plans {
 		if err := m.mount(p); err != nil {
@@ -205,6 +209,44 @@ func (m *mounter) run() error {
 	}
 	// 8. Every mount where it was made.
 	return m.verify()
+}
+
+// hostSysReadonly makes the host's /sys, with the cgroup hierarchies
+// beneath it, read-only in the sandbox when the host root is its root (a
+// root file system has only the /sys its mount list gives, and a sysfs
+// mounted here is read-only unless asked for rw). As root without a user
+// namespace, a sandbox's uid 0 could otherwise write sysfs and cgroup
+// files, which check no capability, only the owner. Nothing is done where
+// /sys is not a mount of its own or the mount list mounts /sys.
+func (m *mounter) hostSysReadonly() error {
+	if m.rootfs != "" || m.hostRO || m.planned("/sys") {
+		return nil
+	}
+	h, err := pathrs.OpenatInRoot(m.root, "/sys")
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fail("mount", "open", "/sys", unwrapPath(err))
+	}
+	defer h.Close()
+	sys, err := mountID(h)
+	if err != nil {
+		return fail("mount", "mount id", "/sys", err)
+	}
+	root, err := mountID(m.root)
+	if err != nil {
+		return fail("mount", "mount id", "/", err)
+	}
+	if sys == root {
+		return nil
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(int(h.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fail("mount", "mount_setattr ro recursive (host /sys read-only)", "/sys", err)
+	}
+	m.report("host /sys read-only, recursively")
+	return nil
 }
 
 // planned reports whether a mount in the list has destination dest.
