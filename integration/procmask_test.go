@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -158,9 +159,30 @@ func maskState(p string) string {
 	return "reads " + strings.Fields(string(b) + " x")[0]
 }
 
+// identity is who the sandbox's uid 0 is on the host: Default's (the
+// invoking user rootless, a leased unprivileged range for root) or, as
+// root only, HostRoot's host uid 0 (trusted code, but its /proc and /sys
+// must be protected all the same: uid 0 owns those files).
+type identity struct {
+	name     string
+	opts     func() *sandbox.Options
+	hostRoot bool // the sandbox's uid 0 is the host's
+}
+
+func identities() []identity {
+	ids := []identity{{name: "default", opts: sandbox.Default}}
+	if root() {
+		ids = append(ids, identity{name: "host-root", opts: sandbox.HostRoot, hostRoot: true})
+	}
+	return ids
+}
+
+// ownsInvokersFiles: the sandbox's uid 0 is the invoking user on the host.
+func (id identity) ownsInvokersFiles() bool { return id.hostRoot || !root() }
+
 // checkProtected asserts what every mode must show for the procs and
 // syss the probe looked at.
-func checkProtected(t *testing.T, r map[string]string, procs, syss []string) {
+func checkProtected(t *testing.T, id identity, r map[string]string, procs, syss []string) {
 	t.Helper()
 	for _, p := range procs {
 		if r["fs "+p] != "proc" {
@@ -176,10 +198,10 @@ func checkProtected(t *testing.T, r map[string]string, procs, syss []string) {
 				t.Errorf("access(%s, W_OK) succeeds", q)
 			}
 		}
-		// Rootless, the file's owner (host root) is not mapped: the
-		// permission check fails first (EACCES), the read-only mount is
-		// seen by the "ro" state above.
-		if s := r["access "+p+"/sys/kernel/domainname"]; s != "EROFS" && (root() || s == "ok") {
+		// Unless the sandbox's uid 0 is host root, the file's owner is
+		// not mapped: the permission check fails first (EACCES), and the
+		// read-only mount is seen by the "ro" state above.
+		if s := r["access "+p+"/sys/kernel/domainname"]; s != "EROFS" && (id.hostRoot || s == "ok") {
 			t.Errorf("access(%s/sys/kernel/domainname, W_OK): %s, want EROFS", p, s)
 		}
 		for _, m := range nsinit.DefaultMaskedPaths() {
@@ -231,15 +253,20 @@ func runProtectProbe(t *testing.T, o *sandbox.Options, procs, syss, devs, writes
 // /proc of the sandbox's pid namespace: that /proc is protected and the
 // host's /sys is read-only.
 func TestProtectSharedHostRoot(t *testing.T) {
-	o := sandbox.Default()
-	r := runProtectProbe(t, o, []string{"/proc"}, []string{"/sys"}, nil, nil)
-	checkProtected(t, r, []string{"/proc"}, []string{"/sys"})
+	for _, id := range identities() {
+		t.Run(id.name, func(t *testing.T) {
+			r := runProtectProbe(t, id.opts(), []string{"/proc"}, []string{"/sys"}, nil, nil)
+			checkProtected(t, id, r, []string{"/proc"}, []string{"/sys"})
+		})
+	}
 }
 
 // TestProtectReadonlyHostRoot: Root{Path: "/", Readonly: true}. With a
 // minimal /dev (a tmpfs on /dev) and without: on the host's /dev, made
-// nodev, no block device opens; a file of the invoking user and one of
-// root cannot be opened for writing.
+// nodev, no block device opens (HostRoot's uid 0 would open them all
+// otherwise); a file of the invoking user and one of root cannot be
+// opened for writing (EROFS where the sandbox's uid 0 is the file's
+// owner, else the permission check fails first).
 func TestProtectReadonlyHostRoot(t *testing.T) {
 	mine := filepath.Join(t.TempDir(), "mine")
 	if err := os.WriteFile(mine, []byte("x"), 0o644); err != nil {
@@ -253,34 +280,38 @@ func TestProtectReadonlyHostRoot(t *testing.T) {
 		}
 	}
 	require(t, blockDevs > 0, "a host with block devices in /dev")
-	for _, withDev := range []bool{true, false} {
-		o := sandbox.Default()
-		o.Root = &specs.Root{Path: "/", Readonly: true}
-		if withDev {
-			o.Mounts = []specs.Mount{{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755", "size=1m"}}}
-		}
-		r := runProtectProbe(t, o, []string{"/proc"}, []string{"/sys"}, []string{"/dev"}, []string{mine, "/etc/hostname"})
-		checkProtected(t, r, []string{"/proc"}, []string{"/sys"})
-		if s := r["write "+mine]; s != "EROFS" {
-			t.Errorf("dev %v: opening the invoking user's %s for writing: %s, want EROFS", withDev, mine, s)
-		}
-		if s := r["write /etc/hostname"]; s == "ok" {
-			t.Errorf("dev %v: root's /etc/hostname opens for writing", withDev)
-		}
-		n := 0
-		for k, v := range r {
-			if strings.HasPrefix(k, "dev ") {
-				n++
-				if v == "ok" {
-					t.Errorf("dev %v: %s opens (want EACCES: the host's /dev is nodev)", withDev, strings.TrimPrefix(k, "dev "))
+	for _, id := range identities() {
+		for _, withDev := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/dev=%v", id.name, withDev), func(t *testing.T) {
+				o := id.opts()
+				o.Root = &specs.Root{Path: "/", Readonly: true}
+				if withDev {
+					o.Mounts = []specs.Mount{{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755", "size=1m"}}}
 				}
-			}
-		}
-		if !withDev && n == 0 {
-			t.Errorf("no block device seen in the host's /dev inside the sandbox: the test saw nothing")
-		}
-		if withDev && n != 0 {
-			t.Errorf("the minimal /dev has %d block devices", n)
+				r := runProtectProbe(t, o, []string{"/proc"}, []string{"/sys"}, []string{"/dev"}, []string{mine, "/etc/hostname"})
+				checkProtected(t, id, r, []string{"/proc"}, []string{"/sys"})
+				if s := r["write "+mine]; s == "ok" || (id.ownsInvokersFiles() && s != "EROFS") {
+					t.Errorf("opening the invoking user's %s for writing: %s, want EROFS", mine, s)
+				}
+				if s := r["write /etc/hostname"]; s == "ok" || (id.hostRoot && s != "EROFS") {
+					t.Errorf("root's /etc/hostname opens for writing: %s", s)
+				}
+				n := 0
+				for k, v := range r {
+					if strings.HasPrefix(k, "dev ") {
+						n++
+						if v == "ok" {
+							t.Errorf("%s opens (want EACCES: the host's /dev is nodev)", strings.TrimPrefix(k, "dev "))
+						}
+					}
+				}
+				if !withDev && n == 0 {
+					t.Errorf("no block device seen in the host's /dev inside the sandbox: the test saw nothing")
+				}
+				if withDev && n != 0 {
+					t.Errorf("the minimal /dev has %d block devices", n)
+				}
+			})
 		}
 	}
 }
@@ -290,19 +321,28 @@ func TestProtectReadonlyHostRoot(t *testing.T) {
 // without "ro": every procfs is protected, /sys is read-only.
 func TestProtectRootfs(t *testing.T) {
 	rootfs := busyboxRoot(t)
-	o := rootfsOpts(rootfs)
-	o.WithNamespaces(specs.NetworkNamespace) // a new sysfs needs one in a user namespace
-	o.Mounts = append(o.Mounts,
-		specs.Mount{Destination: "/mnt/proc", Type: "proc", Source: "proc"},
-		specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev"}},
-	)
-	procs := []string{"/proc", "/mnt/proc"}
-	r := runProtectProbe(t, o, procs, []string{"/sys"}, []string{"/dev"}, nil)
-	checkProtected(t, r, procs, []string{"/sys"})
-	for k, v := range r {
-		if strings.HasPrefix(k, "dev ") {
-			t.Errorf("block device in the minimal /dev: %s (%s)", k, v)
-		}
+	// The sandbox's root may not be allowed to create it in root's tree.
+	os.MkdirAll(filepath.Join(rootfs, "mnt/proc"), 0o755)
+	for _, id := range identities() {
+		t.Run(id.name, func(t *testing.T) {
+			o := id.opts()
+			o.Root = &specs.Root{Path: rootfs}
+			o.WithNamespaces(specs.NetworkNamespace) // a new sysfs needs one in a user namespace
+			o.Mounts = []specs.Mount{
+				{Destination: "/proc", Type: "proc", Source: "proc"},
+				{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755", "size=1m"}},
+				{Destination: "/mnt/proc", Type: "proc", Source: "proc"},
+				{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev"}},
+			}
+			procs := []string{"/proc", "/mnt/proc"}
+			r := runProtectProbe(t, o, procs, []string{"/sys"}, []string{"/dev"}, nil)
+			checkProtected(t, id, r, procs, []string{"/sys"})
+			for k, v := range r {
+				if strings.HasPrefix(k, "dev ") {
+					t.Errorf("block device in the minimal /dev: %s (%s)", k, v)
+				}
+			}
+		})
 	}
 }
 
@@ -324,7 +364,7 @@ func TestProtectBundle(t *testing.T) {
 		o.Capabilities.Ambient = nil
 	}
 	r := runProtectProbe(t, o, []string{"/proc"}, []string{"/sys"}, nil, []string{"/dev/null"})
-	checkProtected(t, r, []string{"/proc"}, []string{"/sys"})
+	checkProtected(t, identity{name: "bundle", hostRoot: root() && !o.NewNamespace(specs.UserNamespace)}, r, []string{"/proc"}, []string{"/sys"})
 	if s := r["write /dev/null"]; s != "ok" {
 		t.Errorf("/dev/null in a runc spec bundle: %s", s)
 	}

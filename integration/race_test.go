@@ -51,7 +51,7 @@ func TestHostileRootfsRace(t *testing.T) {
 	os.WriteFile(filepath.Join(hostData, "marker"), []byte("bound"), 0o644)
 	bb, err := os.ReadFile("/bin/busybox")
 	require(t, err == nil, "needs /bin/busybox (Debian busybox-static)")
-	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc", "mnt/t", "data"} {
+	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc", "mnt/t", "data/sub/x"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -74,12 +74,17 @@ func TestHostileRootfsRace(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Default's sandboxes (a leased unprivileged id range) and HostRoot's
+	// (host uid 0, the case of CVE-2025-52881) take turns.
 	o := rootfsOpts(rootfs)
+	hostRoot := sandbox.HostRoot()
+	hostRoot.Root = o.Root
 	o.Mounts = append(o.Mounts,
 		specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev"}},
 		specs.Mount{Destination: "/data/sub/x", Type: "bind", Source: hostData, Options: []string{"rbind", "rw"}},
 		specs.Mount{Destination: "/mnt/t", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=64k"}},
 	)
+	hostRoot.Mounts = o.Mounts
 	before := hostMounts(t)
 
 	// The attacker: a child running as uid 65534, no namespaces.
@@ -95,7 +100,11 @@ func TestHostileRootfsRace(t *testing.T) {
 	for starts < maxStarts && time.Now().Before(deadline) {
 		starts++
 		ctx, cancel := context.WithTimeout(context.Background(), hang)
-		p, err := fork.ForkIsolatedContext(ctx, "race.check", o)
+		opts := o
+		if starts%2 == 0 {
+			opts = hostRoot
+		}
+		p, err := fork.ForkIsolatedContext(ctx, "race.check", opts)
 		if err == nil {
 			err = p.Wait()
 		}
