@@ -374,3 +374,14 @@ func TestProtectBundle(t *testing.T) {
 		t.Errorf("sandboxrun run --bundle: /dev/null or /dev/zero: %q", out)
 	}
 }
+
+// TestOOMScoreAdjOnProc: oom_score_adj is written (through a descriptor
+// checked to be on a procfs) and reads back inside.
+func TestOOMScoreAdjOnProc(t *testing.T) {
+	rootfs := busyboxRoot(t)
+	o := rootfsOpts(rootfs)
+	adj := 321
+	o.OOMScoreAdj = &adj
+	res, _ := runFS(t, o, "read /proc/self/oom_score_adj")
+	expect(t, res, "read /proc/self/oom_score_adj", "ok:321\n")
+}
