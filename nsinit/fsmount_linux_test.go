@@ -93,3 +93,21 @@ func TestOpenBeneath(t *testing.T) {
 		h.Close()
 	}
 }
+
+// TestOpenProcRefusesStandIn: a status file that is not on a procfs (a
+// stand-in in a root file system someone else can write) is refused, so
+// a fake "NoNewPrivs: 1" cannot make Setup skip a step.
+func TestOpenProcRefusesStandIn(t *testing.T) {
+	fake := filepath.Join(t.TempDir(), "status")
+	os.WriteFile(fake, []byte("CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n"), 0o644)
+	if _, err := readProcStatus(nil, fake); !errors.Is(err, unix.EXDEV) {
+		t.Errorf("stand-in status read: %v, want EXDEV", err)
+	}
+	m, err := readProcStatus(nil, "/proc/thread-self/status")
+	if err != nil || m["CapBnd"] == "" {
+		t.Errorf("real status: %v %v", m, err)
+	}
+	if err := checkThreads("/proc/self/task", threadFields); err != nil {
+		t.Errorf("this test's own threads differ: %v", err)
+	}
+}

@@ -50,6 +50,7 @@ func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 		stepCwd,
 		stepCapabilities,
 		stepNoNewPrivs,
+		stepThreadsCheck,
 		stepLandlock,
 		stepSeccomp,
 		stepReport,
