@@ -3,6 +3,7 @@ package nsinit
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -184,16 +185,27 @@ func stepCwd(o *sandbox.Options, _ Config, _ *Applied) error {
 }
 
 func stepReport(o *sandbox.Options, _ Config, a *Applied) error {
-	for _, t := range []string{"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"} {
-		if l, err := os.Readlink("/proc/self/ns/" + t); err == nil {
-			a.Namespaces[t] = l
+	// Read through descriptors checked to be on a procfs (procfs_linux.go):
+	// the parent's --strict checks rely on this report.
+	if ns, err := openProc("/proc/self/ns", unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
+		buf := make([]byte, 64)
+		for _, t := range []string{"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"} {
+			if n, err := unix.Readlinkat(int(ns.Fd()), t, buf); err == nil {
+				a.Namespaces[t] = string(buf[:n])
+			}
 		}
+		ns.Close()
 	}
-	if b, err := os.ReadFile("/proc/self/uid_map"); err == nil {
-		a.UIDMap = string(b)
-	}
-	if b, err := os.ReadFile("/proc/self/gid_map"); err == nil {
-		a.GIDMap = string(b)
+	for _, m := range []struct {
+		name string
+		to   *string
+	}{{"uid_map", &a.UIDMap}, {"gid_map", &a.GIDMap}} {
+		if f, err := openProc("/proc/self/"+m.name, unix.O_RDONLY); err == nil {
+			if b, err := io.ReadAll(f); err == nil {
+				*m.to = string(b)
+			}
+			f.Close()
+		}
 	}
 	a.UID, a.GID = unix.Getuid(), unix.Getgid()
 	a.Groups, _ = unix.Getgroups()
