@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -26,6 +25,14 @@ func psxUsable(op string) error {
 	}
 	link, err := os.Readlink("/proc/self")
 	if err == nil && link == strconv.Itoa(os.Getpid()) {
+		// The listing libpsx opens by path must be a procfs's now (it
+		// is opened again by path, so stepThreadsCheck checks the
+		// outcome too).
+		f, err := openProc("/proc/"+link+"/task", unix.O_RDONLY|unix.O_DIRECTORY)
+		if err != nil {
+			return fail("capabilities", op, "/proc/"+link+"/task", err)
+		}
+		f.Close()
 		return nil
 	}
 	return fail("capabilities", op, "/proc", fmt.Errorf("%w: in a cgo build per-thread settings go through libpsx, which needs a /proc of this pid namespace: add a mount namespace (a new /proc is mounted then) or build with CGO_ENABLED=0", ErrUnsupported))
@@ -228,24 +235,19 @@ type threadStatus struct {
 // everything set, so that nothing is skipped.
 func ownStatus() threadStatus {
 	st := threadStatus{capBnd: ^uint64(0), capAmb: ^uint64(0)}
-	b, err := os.ReadFile("/proc/thread-self/status")
+	// Through a descriptor checked to be on a procfs: a stand-in's fake
+	// status saying "already done" would make Setup skip the bounding
+	// set, the ambient set and no_new_privs.
+	m, err := readProcStatus(nil, "/proc/thread-self/status")
 	if err != nil {
 		return st
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "CapBnd":
-			st.capBnd, _ = strconv.ParseUint(v, 16, 64)
-		case "CapAmb":
-			st.capAmb, _ = strconv.ParseUint(v, 16, 64)
-		case "NoNewPrivs":
-			st.noNewPrivs = v == "1"
-		}
+	if v, ok := m["CapBnd"]; ok {
+		st.capBnd, _ = strconv.ParseUint(v, 16, 64)
 	}
+	if v, ok := m["CapAmb"]; ok {
+		st.capAmb, _ = strconv.ParseUint(v, 16, 64)
+	}
+	st.noNewPrivs = m["NoNewPrivs"] == "1"
 	return st
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,9 +34,9 @@ var devLinks = [][2]string{
 // tmpfs on /dev/shm unless the mount list has its own. What the mount list
 // put there already is left alone.
 func (m *mounter) populateDev() error {
-	dev, err := pathrs.OpenatInRoot(m.root, "/dev")
+	dev, err := m.target("/dev", true)
 	if err != nil {
-		return fail("mount", "open", "/dev", unwrapPath(err))
+		return fail("mount", "open", "/dev", err)
 	}
 	defer dev.Close()
 	dfd := int(dev.Fd())
@@ -68,7 +67,11 @@ func (m *mounter) populateDev() error {
 			return fail("mount", "create", "/dev/"+d.name, err)
 		}
 		f := os.NewFile(uintptr(fd), "/dev/"+d.name)
-		_, err = m.bind(m.host["/dev/"+d.name], f, &mountOptions{bind: true})
+		tree, err := m.hostClone("/dev/" + d.name)
+		if err == nil {
+			_, err = m.bindTree(tree, f, &mountOptions{bind: true})
+			tree.Close()
+		}
 		f.Close()
 		if err != nil {
 			return fail("mount", "bind host device", "/dev/"+d.name, err)
@@ -116,7 +119,7 @@ func (m *mounter) devMount(name, fstype string, mo *mountOptions) error {
 	if fstype == "devpts" {
 		m.fixDevpts(mo)
 	}
-	if err := m.newFS(fstype, fstype, h, mo); err != nil {
+	if err := m.newMount(fstype, fstype, p, h, mo); err != nil {
 		return fail("mount", "mount "+fstype+" on", p, err)
 	}
 	m.report("%s on %s (%s)", fstype, p, mo.dataString())

@@ -2,6 +2,8 @@ package nsinit
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
@@ -49,6 +51,7 @@ func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 		stepCwd,
 		stepCapabilities,
 		stepNoNewPrivs,
+		stepThreadsCheck,
 		stepLandlock,
 		stepSeccomp,
 		stepReport,
@@ -104,9 +107,25 @@ func stepOOM(o *sandbox.Options, _ Config, _ *Applied) error {
 	if o.OOMScoreAdj == nil {
 		return nil
 	}
+	// The file is checked to be on a procfs before it is written: in a
+	// root file system another user can write, /proc may be a stand-in by
+	// now (the mount moves with a renamed directory), and a write there
+	// would be lost silently.
 	p := "/proc/self/oom_score_adj"
-	if err := os.WriteFile(p, []byte(strconv.Itoa(*o.OOMScoreAdj)), 0); err != nil {
-		return fail("oom", "write", p, unwrapPath(err))
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail("oom", "open", p, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return fail("oom", "fstatfs", p, err)
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return fail("oom", "check", p, fmt.Errorf("%w: not on a procfs (file system type %#x): /proc was replaced", unix.EXDEV, st.Type))
+	}
+	if _, err := unix.Write(fd, []byte(strconv.Itoa(*o.OOMScoreAdj))); err != nil {
+		return fail("oom", "write", p, err)
 	}
 	return nil
 }
@@ -166,16 +185,27 @@ func stepCwd(o *sandbox.Options, _ Config, _ *Applied) error {
 }
 
 func stepReport(o *sandbox.Options, _ Config, a *Applied) error {
-	for _, t := range []string{"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"} {
-		if l, err := os.Readlink("/proc/self/ns/" + t); err == nil {
-			a.Namespaces[t] = l
+	// Read through descriptors checked to be on a procfs (procfs_linux.go):
+	// the parent's --strict checks rely on this report.
+	if ns, err := openProc("/proc/self/ns", unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
+		buf := make([]byte, 64)
+		for _, t := range []string{"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"} {
+			if n, err := unix.Readlinkat(int(ns.Fd()), t, buf); err == nil {
+				a.Namespaces[t] = string(buf[:n])
+			}
 		}
+		ns.Close()
 	}
-	if b, err := os.ReadFile("/proc/self/uid_map"); err == nil {
-		a.UIDMap = string(b)
-	}
-	if b, err := os.ReadFile("/proc/self/gid_map"); err == nil {
-		a.GIDMap = string(b)
+	for _, m := range []struct {
+		name string
+		to   *string
+	}{{"uid_map", &a.UIDMap}, {"gid_map", &a.GIDMap}} {
+		if f, err := openProc("/proc/self/"+m.name, unix.O_RDONLY); err == nil {
+			if b, err := io.ReadAll(f); err == nil {
+				*m.to = string(b)
+			}
+			f.Close()
+		}
 	}
 	a.UID, a.GID = unix.Getuid(), unix.Getgid()
 	a.Groups, _ = unix.Getgroups()

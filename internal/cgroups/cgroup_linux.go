@@ -57,6 +57,7 @@ func newName(pid int) string {
 
 func newCgroup(h *host, cfg Config) (*Cgroup, error) {
 	name := newName(h.pid)
+	cfg.Resources = withDefaultDevices(cfg.Resources)
 	c := &Cgroup{}
 	var err error
 	if h.mode == 2 {
