@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -13,11 +12,9 @@ import (
 // (under sandboxrun's pid-1 launcher, or exec'ed directly). Rootless
 // without a delegated cgroup, --memory is refused with the way to get one.
 func cliOOM(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// This test binary, as sandboxrun's command, touching 128 MiB.
+	// This test binary (a copy root's sandbox may execute), as
+	// sandboxrun's command, touching 128 MiB.
+	exe := victimCopy(t, "oom-hog")
 	hog := []string{"--env", oomHogEnv + "=128", "--", exe, "-test.run=^TestOOMHelper$", "-test.count=1"}
 	if !root() && !cgroups.Probe().Delegated {
 		r := sbx(t, "", append([]string{"--memory", "32M"}, hog...)...)

@@ -33,13 +33,7 @@ func TestCommandCapabilitySets(t *testing.T) {
 			keep := []string{"CAP_NET_BIND_SERVICE"}
 			opts.Capabilities = &specs.LinuxCapabilities{Bounding: keep, Permitted: keep, Effective: keep}
 			if !pidns {
-				var ns []specs.LinuxNamespace
-				for _, n := range opts.Namespaces {
-					if n.Type != specs.PIDNamespace {
-						ns = append(ns, n)
-					}
-				}
-				opts.Namespaces = ns
+				opts.WithoutNamespaces(specs.PIDNamespace)
 			}
 			p, err := (&fork.Config{}).StartCommand(context.Background(), opts, "sleep", "30")
 			if err != nil {

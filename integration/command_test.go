@@ -108,7 +108,7 @@ func TestOnAppliedGate(t *testing.T) {
 		t.Fatalf("applied report %q", seen)
 	}
 	c.OnApplied = func(*fork.Process, []byte) error { return nil }
-	p, err = c.StartCommand(context.Background(), sandbox.Default(), "/bin/sh", "-c", "touch "+marker)
+	p, err = c.StartCommand(context.Background(), sandbox.Default().WithBinds(dir), "/bin/sh", "-c", "touch "+marker)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -624,7 +624,9 @@ func TestLandlockPaths(t *testing.T) {
 	os.WriteFile(filepath.Join(allowed, "f"), []byte("yes"), 0o644)
 	denied := tempDir(t)
 	os.WriteFile(filepath.Join(denied, "f"), []byte("no"), 0o644)
-	o := sandbox.Default()
+	// allowed is writable as a mount, so that the write's refusal is
+	// Landlock's (EACCES), not the read-only view's (EROFS).
+	o := sandbox.Default().WithBinds(allowed)
 	o.Landlock = &sandbox.Landlock{ReadOnly: []string{allowed}}
 	res, a, err := tryFS(o, "read "+allowed+"/f", "read "+denied+"/f", "tread "+allowed+"/f", "tread "+denied+"/f", "read /etc/hostname", "write "+allowed+"/g")
 	if errors.Is(err, errors.ErrUnsupported) || (err != nil && strings.Contains(err.Error(), "landlock")) {
