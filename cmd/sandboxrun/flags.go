@@ -54,7 +54,7 @@ type runFlags struct {
 	chdir            string
 	memory, cpus     string
 	cpuset           string
-	pids             int64
+	pids             string
 	cgroupBest       bool
 	cgroupParent     string
 	timeout, killAft time.Duration
@@ -169,7 +169,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.StringVar(&f.chdir, "chdir", "", "working `DIR` inside")
 	// Cgroups.
 	fs.StringVar(&f.memory, "memory", "", "memory limit, e.g. 512m or 2g")
-	fs.Int64Var(&f.pids, "pids", 0, "limit on the number of processes and threads")
+	fs.StringVar(&f.pids, "pids", "", "limit on the number of processes and threads: `N` (a pids cgroup, and RLIMIT_NPROC in the sandbox's user namespace), or unlimited (default: RLIMIT_NPROC 2048, counting only the sandbox's own processes)")
 	fs.StringVar(&f.cpus, "cpus", "", "CPU quota in CPUs, e.g. 1.5")
 	fs.StringVar(&f.cpuset, "cpuset", "", "CPUs to run on, e.g. 0-1,3")
 	fs.StringVar(&f.cgroupParent, "cgroup-path", "", "OCI cgroupsPath: relative to your own cgroup, or absolute (default: a new nsfork-* cgroup under your own)")
@@ -623,7 +623,11 @@ func (f *runFlags) resources(opts *sandbox.Options) error {
 	if f.cgroupBest {
 		opts.CgroupsBestEffort = true
 	}
-	if f.memory == "" && f.pids == 0 && f.cpus == "" && f.cpuset == "" {
+	pids, err := f.pidsLimit(opts)
+	if err != nil {
+		return err
+	}
+	if f.memory == "" && pids == 0 && f.cpus == "" && f.cpuset == "" {
 		return nil
 	}
 	r := opts.Resources
@@ -640,12 +644,8 @@ func (f *runFlags) resources(opts *sandbox.Options) error {
 		}
 		r.Memory.Limit = &v
 	}
-	if f.pids != 0 {
-		if f.pids < 0 {
-			return errors.New("--pids must be positive")
-		}
-		v := f.pids
-		r.Pids = &specs.LinuxPids{Limit: &v}
+	if pids != 0 {
+		r.Pids = &specs.LinuxPids{Limit: &pids}
 	}
 	if f.cpus != "" || f.cpuset != "" {
 		if r.CPU == nil {
@@ -750,4 +750,23 @@ func hostUser(f *runFlags) (uint32, uint32, error) {
 func hasNamespacePath(o *sandbox.Options, t specs.LinuxNamespaceType) bool {
 	ns, ok := o.Namespace(t)
 	return ok && ns.Path != ""
+}
+
+// pidsLimit applies --pids to the presets' RLIMIT_NPROC (N replaces it,
+// "unlimited" removes it) and returns the pids cgroup limit it asks for (0:
+// none).
+func (f *runFlags) pidsLimit(opts *sandbox.Options) (int64, error) {
+	if f.pids == "" {
+		return 0, nil
+	}
+	opts.Rlimits = slices.DeleteFunc(opts.Rlimits, func(r specs.POSIXRlimit) bool { return r.Type == "RLIMIT_NPROC" })
+	if f.pids == "unlimited" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(f.pids, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("--pids %q: a positive number, or unlimited", f.pids)
+	}
+	opts.Rlimits = append(opts.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Soft: uint64(n), Hard: uint64(n)})
+	return n, nil
 }
