@@ -288,7 +288,7 @@ func TestHPC(t *testing.T) {
 		// Without the preset, a rank whose /dev/shm is private gets a
 		// warning (and OpenMPI falls back to TCP, which vaderOnly forbids
 		// here: the run fails); with it, sandboxrun refuses to start.
-		base := append(mpirunArgs(root()), f.bin, "--share-net", "--share", "pid", "--share", "ipc", "--tmpfs", "/dev/shm")
+		base := append(mpirunArgs(root()), f.bin, "--share-fs", "--share-net", "--share", "pid", "--share", "ipc", "--tmpfs", "/dev/shm")
 		r := hpcRun(t, f, 60*time.Second, nil, append(base, "--", f.pingpong, "10")...)
 		if !strings.Contains(r.err, "warning: running as an MPI rank under mpirun") || !strings.Contains(r.err, "/dev/shm is private") {
 			t.Errorf("private /dev/shm under mpirun: no warning; exit %d stderr %q", r.code, r.err)
@@ -435,7 +435,7 @@ func slurmSignals(t *testing.T, f *hpcFixture) {
 	name := fmt.Sprintf("nsfork-sig-%d", os.Getpid())
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "srun", "-n", "1", "--time=5", "--job-name", name, f.bin, "--", f.trap, log)
+	cmd := exec.CommandContext(ctx, "srun", "-n", "1", "--time=5", "--job-name", name, f.bin, "--rw", dir, "--", f.trap, log)
 	var e bytes.Buffer
 	cmd.Stderr = &e
 	if err := cmd.Start(); err != nil {
@@ -489,7 +489,7 @@ func slurmTimeLimit(t *testing.T, f *hpcFixture) {
 	os.Chmod(dir, 0o777)
 	log := filepath.Join(dir, "signals")
 	start := time.Now()
-	r := hpcRun(t, f, 200*time.Second, nil, "srun", "-n", "1", "--time=1", f.bin, "--", f.trap, log)
+	r := hpcRun(t, f, 200*time.Second, nil, "srun", "-n", "1", "--time=1", f.bin, "--rw", dir, "--", f.trap, log)
 	t.Logf("srun --time=1 ended after %.0f s, exit %d", time.Since(start).Seconds(), r.code)
 	if !strings.Contains(r.err, "DUE TO TIME LIMIT") {
 		t.Errorf("srun's stderr does not name the time limit: %q", r.err)

@@ -282,7 +282,7 @@ while [ ! -s %s ]; do sleep 0.05; done
 		prog += "exit 0\n"
 	}
 	name := fmt.Sprintf("nsfork-daemon-%d-%d", os.Getpid(), n)
-	argv := append([]string{"srun", "-n", "1", "--time=5", "--job-name", name, f.bin}, args...)
+	argv := append([]string{"srun", "-n", "1", "--time=5", "--job-name", name, f.bin, "--rw", dir}, args...)
 	argv = append(argv, "--", "/bin/sh", "-c", prog)
 	t.Cleanup(func() {
 		// Whatever survived must not outlive the test.
