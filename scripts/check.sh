@@ -52,7 +52,7 @@ fi
 # the integration tests' temporary directories and, so that a sandbox can
 # run them, the test binaries.
 if [ "$(id -u)" = 0 ]; then
-  export NSFORK_TEST_TMPDIR="${NSFORK_TEST_TMPDIR:-/var/lib/nsfork-tests}"
+  export NSFORK_TEST_TMPDIR="${NSFORK_TEST_TMPDIR:-/var/lib/nsfork-t}"
   mkdir -p "$NSFORK_TEST_TMPDIR"
   chmod 1777 "$NSFORK_TEST_TMPDIR"
   export GOTMPDIR="$NSFORK_TEST_TMPDIR"
