@@ -8,7 +8,7 @@
 //
 // # Order
 //
-// Setup works in the order of ../shared/DESIGN.md, "A child's life":
+// Setup works in the order of docs/design.md, "A child's life":
 // mounts (propagation, a new /proc once the pid namespace exists),
 // hostname and domain name, loopback up, the oom score, groups, gid and
 // uid, the parent-death signal again (an id change clears it), the
