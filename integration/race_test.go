@@ -33,7 +33,7 @@ func TestHostileRootfsRace(t *testing.T) {
 	}
 	const (
 		maxStarts = 400
-		budget    = 35 * time.Second
+		budget    = 30 * time.Second
 		hang      = 10 * time.Second // a start that takes longer is stuck
 	)
 	base, err := os.MkdirTemp("", "nsfork-race-")
