@@ -249,13 +249,13 @@ func runProtectProbe(t *testing.T, o *sandbox.Options, procs, syss, devs, writes
 	return r
 }
 
-// TestProtectSharedHostRoot: the host root shared as it is, with a new
-// /proc of the sandbox's pid namespace: that /proc is protected and the
-// host's /sys is read-only.
+// TestProtectSharedHostRoot: the host root shared as it is (HostFS), with
+// a new /proc of the sandbox's pid namespace: that /proc is protected and
+// the host's /sys is read-only.
 func TestProtectSharedHostRoot(t *testing.T) {
 	for _, id := range identities() {
 		t.Run(id.name, func(t *testing.T) {
-			r := runProtectProbe(t, id.opts(), []string{"/proc"}, []string{"/sys"}, nil, nil)
+			r := runProtectProbe(t, id.opts().HostFS(), []string{"/proc"}, []string{"/sys"}, nil, nil)
 			checkProtected(t, id, r, []string{"/proc"}, []string{"/sys"})
 		})
 	}
@@ -285,6 +285,7 @@ func TestProtectReadonlyHostRoot(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/dev=%v", id.name, withDev), func(t *testing.T) {
 				o := id.opts()
 				o.Root = &specs.Root{Path: "/", Readonly: true}
+				o.Mounts = nil // the /proc of the pid namespace comes all the same
 				if withDev {
 					o.Mounts = []specs.Mount{{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755", "size=1m"}}}
 				}

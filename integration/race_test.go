@@ -28,10 +28,12 @@ import (
 // error naming the step; never an unmasked procfs, nothing mounted or
 // created outside the root, the host's mount table unchanged.
 func TestHostileRootfsRace(t *testing.T) {
-	onlyRoot(t)
+	if !root() {
+		t.Skip("root-mode test: root starts sandboxes from a root file system another user owns; rootless, that user would be the caller itself")
+	}
 	const (
 		maxStarts = 400
-		budget    = 35 * time.Second
+		budget    = 30 * time.Second
 		hang      = 10 * time.Second // a start that takes longer is stuck
 	)
 	base, err := os.MkdirTemp("", "nsfork-race-")
@@ -112,7 +114,10 @@ func TestHostileRootfsRace(t *testing.T) {
 		cancel()
 		if timedOut {
 			hung++
-			t.Errorf("start %d: no answer in %v, killed: %v", starts, hang, err)
+			// Seen in cgo builds only: libpsx lists /proc/<pid>/task by
+			// path; with a stand-in there it "aborts" by a SIGKILL to
+			// pid 1 of the sandbox, itself, which the kernel ignores.
+			t.Errorf("start %d: no answer in %v, killed (a cgo build's libpsx finding a stand-in /proc?): %v", starts, hang, err)
 			continue
 		}
 		if err != nil {
