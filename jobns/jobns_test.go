@@ -95,7 +95,7 @@ func TestCheckOptions(t *testing.T) {
 	if err := CheckOptions(sandbox.Rootless()); err != nil {
 		t.Errorf("Rootless: %v", err)
 	}
-	if err := CheckOptions(sandbox.MPIRootless()); err == nil || !strings.Contains(err.Error(), "pid namespace") {
+	if err := CheckOptions(sandbox.MPI()); err == nil || !strings.Contains(err.Error(), "pid namespace") {
 		t.Errorf("MPIRootless (no pid namespace): %v, want a refusal naming the pid namespace", err)
 	}
 	o := sandbox.Rootless()

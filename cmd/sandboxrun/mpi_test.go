@@ -139,7 +139,7 @@ func TestPsecNative(t *testing.T) {
 		t.Error("overrode the user's PMIX_MCA_psec")
 	}
 	// Mapped to itself, or no user namespace: nothing.
-	for _, o := range []*sandbox.Options{sandbox.MPIRootless(), sandbox.Root()} {
+	for _, o := range []*sandbox.Options{sandbox.MPI(), sandbox.Root()} {
 		pl = &plan{opts: o}
 		finishPreset(pl, "", "default", false, nil, &bytes.Buffer{})
 		if slices.Contains(pl.opts.Env, "PMIX_MCA_psec=native") {
