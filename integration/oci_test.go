@@ -62,6 +62,9 @@ func ociAbsentCapabilities(t *testing.T) {
 	if st["CapBnd"] == "" || st["CapBnd"] == "0000000000000000" {
 		t.Fatalf("runc spec's capabilities: bounding set %q, want runc spec's three", st["CapBnd"])
 	}
+	// --strict passes with runc spec's sets (a terminal cannot be given).
+	editConfig(t, dir, func(spec map[string]any) { jsonObj(spec, "process")["terminal"] = false })
+	mustRun(t, "run", "--strict", "--bundle", dir, "--", "/bin/sh", "-c", ":")
 	editConfig(t, dir, func(spec map[string]any) { delete(jsonObj(spec, "process"), "capabilities") })
 	check := func(name string, args ...string) {
 		t.Helper()
@@ -78,6 +81,34 @@ func ociAbsentCapabilities(t *testing.T) {
 	if root() {
 		// As host root, with no user namespace: still none.
 		check("host root", "run", "--host-root", "--bundle", dir)
+	}
+
+	// --strict checks every set, the bounding set too, and the report says
+	// what the absent field meant.
+	path := filepath.Join(tempDir(t), "report.json")
+	mustRun(t, "run", "--strict", "--report", path, "--bundle", dir, "--", "/bin/sh", "-c", ":")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Strict *struct {
+			OK      bool     `json:"ok"`
+			Missing []string `json:"missing"`
+		} `json:"strict"`
+		Notes  []string `json:"notes"`
+		Parent struct {
+			CapBnd string `json:"capBnd"`
+		} `json:"parent"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Strict == nil || !rep.Strict.OK || rep.Parent.CapBnd != "0000000000000000" {
+		t.Errorf("--strict: %+v, bounding set %q", rep.Strict, rep.Parent.CapBnd)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "process.capabilities: absent, so no capabilities") {
+		t.Errorf("report notes: %q", rep.Notes)
 	}
 }
 
