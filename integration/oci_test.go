@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 // TestOCIConfig runs runc spec bundles, edited, through sandboxrun.
 func TestOCIConfig(t *testing.T) {
 	t.Run("AbsentCapabilities", ociAbsentCapabilities)
+	t.Run("AbsentUmask", ociAbsentUmask)
 	t.Run("Refused", ociRefused)
 }
 
@@ -168,5 +170,20 @@ func ociRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// ociAbsentUmask: a config without process.user.umask runs with 0022, as
+// runc sets it, whatever sandboxrun's own umask; a umask given is kept.
+func ociAbsentUmask(t *testing.T) {
+	dir := makeBundle(t)
+	old := syscall.Umask(0o077) // sandboxrun inherits it
+	defer syscall.Umask(old)
+	if out := mustRun(t, "run", "--bundle", dir, "--", "/bin/sh", "-c", "umask"); strings.TrimSpace(out) != "0022" {
+		t.Errorf("absent umask: %q, want 0022", out)
+	}
+	editConfig(t, dir, func(spec map[string]any) { jsonObj(spec, "process", "user")["umask"] = 0o027 })
+	if out := mustRun(t, "run", "--bundle", dir, "--", "/bin/sh", "-c", "umask"); strings.TrimSpace(out) != "0027" {
+		t.Errorf("umask 0027: %q", out)
 	}
 }

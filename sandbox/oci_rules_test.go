@@ -326,3 +326,37 @@ func TestMountOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestFromSpecAbsentUmask(t *testing.T) {
+	s := loadSpec(t, "runc-spec.json")
+	if s.Process.User.Umask != nil {
+		t.Fatal("testdata: runc spec has no umask")
+	}
+	o, err := FromSpec(s)
+	if err != nil || o.User.Umask == nil || *o.User.Umask != 0o022 {
+		t.Fatalf("absent umask: %v, %v; want 0022 as runc", o.User.Umask, err)
+	}
+	s.Process = nil
+	if o, err := FromSpec(s); err != nil || o.User.Umask == nil || *o.User.Umask != 0o022 {
+		t.Errorf("absent process: %v, %v", o.User.Umask, err)
+	}
+	u := uint32(0o077)
+	s = loadSpec(t, "runc-spec.json")
+	s.Process.User.Umask = &u
+	if o, err := FromSpec(s); err != nil || *o.User.Umask != 0o077 {
+		t.Errorf("umask 0077: %v", err)
+	}
+	// Options that keep the caller's umask say so in an annotation.
+	keep := &Options{Capabilities: &specs.LinuxCapabilities{}}
+	sp := keep.ToSpec()
+	if sp.Annotations[AnnotationKeepUmask] != "true" {
+		t.Fatalf("ToSpec of a nil umask: %v", sp.Annotations)
+	}
+	if back, err := FromSpec(sp); err != nil || back.User.Umask != nil {
+		t.Errorf("round trip of a nil umask: %v, %v", back.User.Umask, err)
+	}
+	s.Annotations = map[string]string{AnnotationKeepUmask: "true"}
+	if _, err := FromSpec(s); err == nil || !strings.Contains(err.Error(), "annotations."+AnnotationKeepUmask) {
+		t.Errorf("keepUmask with a umask: %v", err)
+	}
+}

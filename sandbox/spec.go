@@ -29,7 +29,15 @@ const (
 	// keeps the capabilities the process has (Options.Capabilities nil);
 	// without it an absent process.capabilities means none, as in runc.
 	AnnotationKeepCapabilities = AnnotationPrefix + "keepCapabilities"
+	// AnnotationKeepUmask "true" with no process.user.umask keeps the
+	// caller's umask (Options.User.Umask nil); without it an absent umask
+	// is 0022, as runc sets it.
+	AnnotationKeepUmask = AnnotationPrefix + "keepUmask"
 )
+
+// DefaultUmask is the umask of an OCI process whose config gives none, as
+// runc sets it.
+const DefaultUmask = 0o022
 
 // FromSpec turns an OCI runtime configuration into Options. It takes
 // everything Options can say: process.user, env (with ClearEnv, since an OCI
@@ -53,7 +61,8 @@ const (
 // Absent fields mean what they mean to runc: no process.capabilities is
 // five empty sets (Options.Capabilities non-nil and empty), unless the
 // annotation AnnotationKeepCapabilities (written by ToSpec for Options that
-// keep the process's capabilities) says otherwise. An explicit empty
+// keep the process's capabilities) says otherwise; a process without
+// user.umask gets DefaultUmask, unless AnnotationKeepUmask says otherwise. An explicit empty
 // linux.maskedPaths or linux.readonlyPaths, which to runc means "none", is
 // refused: in Options an empty list means runc's default list, and the two
 // would be one after a JSON round trip; to mask nothing, list a path that
@@ -88,6 +97,10 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 		unsupported(&errs, "process.scheduler", p.Scheduler)
 		unsupported(&errs, "process.ioPriority", p.IOPriority)
 		unsupported(&errs, "process.execCPUAffinity", p.ExecCPUAffinity)
+	}
+	if o.User.Umask == nil {
+		u := uint32(DefaultUmask)
+		o.User.Umask = &u
 	}
 	o.Root = s.Root
 	o.Hostname = s.Hostname
@@ -151,6 +164,15 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 			o.NewSessionKeyring, err = strconv.ParseBool(v)
 		case AnnotationIDRangeKey:
 			o.IDRangeKey = v
+		case AnnotationKeepUmask:
+			var keep bool
+			if keep, err = strconv.ParseBool(v); err == nil && keep {
+				if s.Process != nil && s.Process.User.Umask != nil {
+					errs.add(f, v, "contradicts process.user.umask, which is set")
+					continue
+				}
+				o.User.Umask = nil
+			}
 		case AnnotationKeepCapabilities:
 			var keep bool
 			if keep, err = strconv.ParseBool(v); err == nil && keep {
@@ -310,6 +332,9 @@ func (o *Options) ToSpec() *specs.Spec {
 	}
 	if c.Capabilities == nil {
 		a[AnnotationKeepCapabilities] = "true"
+	}
+	if c.User.Umask == nil {
+		a[AnnotationKeepUmask] = "true"
 	}
 	if c.Landlock != nil {
 		b, _ := json.Marshal(c.Landlock) // plain data: cannot fail

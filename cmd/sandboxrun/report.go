@@ -348,6 +348,9 @@ func ociDefaultNotes(path string) []string {
 	}
 	var s struct {
 		Process *struct {
+			User struct {
+				Umask json.RawMessage `json:"umask"`
+			} `json:"user"`
 			Capabilities    json.RawMessage `json:"capabilities"`
 			NoNewPrivileges json.RawMessage `json:"noNewPrivileges"`
 		} `json:"process"`
@@ -365,6 +368,9 @@ func ociDefaultNotes(path string) []string {
 	var notes []string
 	if p := s.Process; p == nil || absent(p.Capabilities) {
 		notes = append(notes, "process.capabilities: absent, so no capabilities in any set (as runc and crun)")
+	}
+	if p := s.Process; p == nil || absent(p.User.Umask) {
+		notes = append(notes, "process.user.umask: absent, so 0022 (as runc)")
 	}
 	if p := s.Process; p == nil || absent(p.NoNewPrivileges) {
 		notes = append(notes, "process.noNewPrivileges: absent, so not set (as runc; --no-new-privs sets it)")

@@ -53,7 +53,7 @@ func TestOCIDefaultNotes(t *testing.T) {
 	}
 	write(`{"process": {"args": ["sh"]}, "linux": {"maskedPaths": ["/proc/kcore"]}}`)
 	notes := strings.Join(ociDefaultNotes(path), "\n")
-	for _, want := range []string{"process.capabilities: absent, so no capabilities", "process.noNewPrivileges: absent", "linux.readonlyPaths: absent", "linux.seccomp: absent", "linux.rootfsPropagation: absent"} {
+	for _, want := range []string{"process.capabilities: absent, so no capabilities", "process.user.umask: absent, so 0022", "process.noNewPrivileges: absent", "linux.readonlyPaths: absent", "linux.seccomp: absent", "linux.rootfsPropagation: absent"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}
@@ -61,7 +61,7 @@ func TestOCIDefaultNotes(t *testing.T) {
 	if strings.Contains(notes, "maskedPaths") {
 		t.Errorf("a set field is noted as absent:\n%s", notes)
 	}
-	write(`{"process": {"capabilities": {}, "noNewPrivileges": false}, "linux": {"maskedPaths": ["/x"], "readonlyPaths": ["/y"], "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}, "rootfsPropagation": "rprivate"}}`)
+	write(`{"process": {"user": {"umask": 18}, "capabilities": {}, "noNewPrivileges": false}, "linux": {"maskedPaths": ["/x"], "readonlyPaths": ["/y"], "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}, "rootfsPropagation": "rprivate"}}`)
 	if notes := ociDefaultNotes(path); len(notes) != 0 {
 		t.Errorf("everything set: %q", notes)
 	}
