@@ -360,3 +360,26 @@ func TestFromSpecAbsentUmask(t *testing.T) {
 		t.Errorf("keepUmask with a umask: %v", err)
 	}
 }
+
+func TestFromSpecAbsentCwd(t *testing.T) {
+	s := loadSpec(t, "runc-spec.json")
+	s.Process.Cwd = ""
+	if _, err := FromSpec(s); err == nil || !strings.Contains(err.Error(), "sandbox: process.cwd: is absent") || !errors.Is(err, ErrInvalid) {
+		t.Errorf("absent cwd: %v", err)
+	}
+	s.Annotations = map[string]string{AnnotationKeepCwd: "true"}
+	if o, err := FromSpec(s); err != nil || o.Cwd != "" {
+		t.Errorf("keepCwd: %q, %v", o.Cwd, err)
+	}
+	s.Process.Cwd = "/"
+	if _, err := FromSpec(s); err == nil || !strings.Contains(err.Error(), "annotations."+AnnotationKeepCwd) {
+		t.Errorf("keepCwd with a cwd: %v", err)
+	}
+	sp := (&Options{}).ToSpec()
+	if sp.Annotations[AnnotationKeepCwd] != "true" {
+		t.Errorf("ToSpec without Cwd: %v", sp.Annotations)
+	}
+	if o, err := FromSpec((&Options{Cwd: "/srv"}).ToSpec()); err != nil || o.Cwd != "/srv" {
+		t.Errorf("round trip of a cwd: %v", err)
+	}
+}

@@ -33,6 +33,10 @@ const (
 	// caller's umask (Options.User.Umask nil); without it an absent umask
 	// is 0022, as runc sets it.
 	AnnotationKeepUmask = AnnotationPrefix + "keepUmask"
+	// AnnotationKeepCwd "true" with an empty process.cwd keeps the
+	// caller's working directory (Options.Cwd ""); without it a process
+	// without cwd is refused, as runc refuses it.
+	AnnotationKeepCwd = AnnotationPrefix + "keepCwd"
 )
 
 // DefaultUmask is the umask of an OCI process whose config gives none, as
@@ -66,7 +70,9 @@ const DefaultUmask = 0o022
 // linux.maskedPaths or linux.readonlyPaths, which to runc means "none", is
 // refused: in Options an empty list means runc's default list, and the two
 // would be one after a JSON round trip; to mask nothing, list a path that
-// does not exist. linux.resources.memory.useHierarchy and a true
+// does not exist. A process without cwd is refused, as runc refuses it,
+// unless AnnotationKeepCwd (ToSpec's, for Options without Cwd) is "true".
+// linux.resources.memory.useHierarchy and a true
 // checkBeforeUpdate are refused: the cgroup code never writes them.
 //
 // FromSpec does not validate what it takes (call Validate) and keeps paths
@@ -85,6 +91,9 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 		o.Capabilities = p.Capabilities
 	}
 	if p := s.Process; p != nil {
+		if keep, _ := strconv.ParseBool(s.Annotations[AnnotationKeepCwd]); p.Cwd == "" && !keep {
+			errs.add("process.cwd", "", "is absent: the runtime-spec requires it (runc refuses a process without one); give an absolute path, \"/\" for the root")
+		}
 		o.User = p.User
 		o.Env = p.Env
 		o.Cwd = p.Cwd
@@ -164,6 +173,12 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 			o.NewSessionKeyring, err = strconv.ParseBool(v)
 		case AnnotationIDRangeKey:
 			o.IDRangeKey = v
+		case AnnotationKeepCwd:
+			var keep bool
+			if keep, err = strconv.ParseBool(v); err == nil && keep && s.Process != nil && s.Process.Cwd != "" {
+				errs.add(f, v, "contradicts process.cwd, which is set")
+				continue
+			}
 		case AnnotationKeepUmask:
 			var keep bool
 			if keep, err = strconv.ParseBool(v); err == nil && keep {
@@ -335,6 +350,9 @@ func (o *Options) ToSpec() *specs.Spec {
 	}
 	if c.User.Umask == nil {
 		a[AnnotationKeepUmask] = "true"
+	}
+	if c.Cwd == "" {
+		a[AnnotationKeepCwd] = "true"
 	}
 	if c.Landlock != nil {
 		b, _ := json.Marshal(c.Landlock) // plain data: cannot fail
