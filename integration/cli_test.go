@@ -94,14 +94,10 @@ func buildSandboxrun() (string, error) {
 	return bin, nil
 }
 
-// TestCLI runs every sandboxrun test against one build, then removes it.
-// Run one with -run 'TestCLI/Report'.
+// TestCLI runs every sandboxrun test against one build, which TestMain
+// removes once every test of the binary has run (TestOCIConfig and
+// TestProtectBundle use it too). Run one with -run 'TestCLI/Report'.
 func TestCLI(t *testing.T) {
-	defer func() {
-		if cliDir != "" {
-			os.RemoveAll(cliDir)
-		}
-	}()
 	t.Run("Defaults", cliDefaults)
 	t.Run("SeccompDefaultBlocks", cliSeccompDefaultBlocks)
 	t.Run("FlagEffects", cliFlagEffects)

@@ -21,7 +21,11 @@ import (
 func TestMain(m *testing.M) {
 	fork.Init()
 	useVisibleTmp()
-	os.Exit(m.Run())
+	code := m.Run()
+	if cliDir != "" {
+		os.RemoveAll(cliDir) // the sandboxrun build the CLI tests share
+	}
+	os.Exit(code)
 }
 
 // DefaultTestTmp is where the tests keep their temporary files unless

@@ -77,7 +77,8 @@ type Options struct {
 	Rlimits []specs.POSIXRlimit `json:"rlimits,omitempty"`
 	// Capabilities, OCI process.capabilities. Nil keeps whatever the
 	// process has; a non-nil value sets all five sets exactly (a nil set
-	// is the empty set).
+	// is the empty set). FromSpec gives a config without
+	// process.capabilities five empty sets, as runc does.
 	Capabilities *specs.LinuxCapabilities `json:"capabilities,omitempty"`
 	// NoNewPrivileges sets no_new_privs on every thread, OCI
 	// process.noNewPrivileges.

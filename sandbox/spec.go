@@ -25,7 +25,23 @@ const (
 	// keyring; without it a config gets a new one, as runc gives.
 	AnnotationNewSessionKeyring = AnnotationPrefix + "newSessionKeyring"
 	AnnotationIDRangeKey        = AnnotationPrefix + "idRangeKey" // Options.IDRangeKey
+	// AnnotationKeepCapabilities "true" with no process.capabilities
+	// keeps the capabilities the process has (Options.Capabilities nil);
+	// without it an absent process.capabilities means none, as in runc.
+	AnnotationKeepCapabilities = AnnotationPrefix + "keepCapabilities"
+	// AnnotationKeepUmask "true" with no process.user.umask keeps the
+	// caller's umask (Options.User.Umask nil); without it an absent umask
+	// is 0022, as runc sets it.
+	AnnotationKeepUmask = AnnotationPrefix + "keepUmask"
+	// AnnotationKeepCwd "true" with an empty process.cwd keeps the
+	// caller's working directory (Options.Cwd ""); without it a process
+	// without cwd is refused, as runc refuses it.
+	AnnotationKeepCwd = AnnotationPrefix + "keepCwd"
 )
+
+// DefaultUmask is the umask of an OCI process whose config gives none, as
+// runc sets it.
+const DefaultUmask = 0o022
 
 // FromSpec turns an OCI runtime configuration into Options. It takes
 // everything Options can say: process.user, env (with ClearEnv, since an OCI
@@ -46,6 +62,19 @@ const (
 // child a terminal itself; a function has none). Other annotations are
 // metadata and ignored.
 //
+// Absent fields mean what they mean to runc: no process.capabilities is
+// five empty sets (Options.Capabilities non-nil and empty), unless the
+// annotation AnnotationKeepCapabilities (written by ToSpec for Options that
+// keep the process's capabilities) says otherwise; a process without
+// user.umask gets DefaultUmask, unless AnnotationKeepUmask says otherwise. An explicit empty
+// linux.maskedPaths or linux.readonlyPaths, which to runc means "none", is
+// refused: in Options an empty list means runc's default list, and the two
+// would be one after a JSON round trip; to mask nothing, list a path that
+// does not exist. A process without cwd is refused, as runc refuses it,
+// unless AnnotationKeepCwd (ToSpec's, for Options without Cwd) is "true".
+// linux.resources.memory.useHierarchy and a true
+// checkBeforeUpdate are refused: the cgroup code never writes them.
+//
 // FromSpec does not validate what it takes (call Validate) and keeps paths
 // as they are: a relative root.path or bind source is relative to the
 // bundle, which FromBundle resolves. The result shares no memory with s.
@@ -57,12 +86,17 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 	if s.Version != "" && !strings.HasPrefix(s.Version, "1.") {
 		errs.unsupported("ociVersion", s.Version, "nsfork reads runtime-spec 1.x configurations")
 	}
-	o := &Options{ClearEnv: true}
+	o := &Options{ClearEnv: true, Capabilities: &specs.LinuxCapabilities{}}
+	if p := s.Process; p != nil && p.Capabilities != nil {
+		o.Capabilities = p.Capabilities
+	}
 	if p := s.Process; p != nil {
+		if keep, _ := strconv.ParseBool(s.Annotations[AnnotationKeepCwd]); p.Cwd == "" && !keep {
+			errs.add("process.cwd", "", "is absent: the runtime-spec requires it (runc refuses a process without one); give an absolute path, \"/\" for the root")
+		}
 		o.User = p.User
 		o.Env = p.Env
 		o.Cwd = p.Cwd
-		o.Capabilities = p.Capabilities
 		o.Rlimits = p.Rlimits
 		o.NoNewPrivileges = p.NoNewPrivileges
 		o.OOMScoreAdj = p.OOMScoreAdj
@@ -72,6 +106,10 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 		unsupported(&errs, "process.scheduler", p.Scheduler)
 		unsupported(&errs, "process.ioPriority", p.IOPriority)
 		unsupported(&errs, "process.execCPUAffinity", p.ExecCPUAffinity)
+	}
+	if o.User.Umask == nil {
+		u := uint32(DefaultUmask)
+		o.User.Umask = &u
 	}
 	o.Root = s.Root
 	o.Hostname = s.Hostname
@@ -101,6 +139,16 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 		o.MaskedPaths = l.MaskedPaths
 		o.ReadonlyPaths = l.ReadonlyPaths
 		o.TimeOffsets = l.TimeOffsets
+		for _, e := range []struct {
+			field string
+			paths []string
+			what  string
+		}{{"linux.maskedPaths", l.MaskedPaths, "mask"}, {"linux.readonlyPaths", l.ReadonlyPaths, "make read-only"}} {
+			if e.paths != nil && len(e.paths) == 0 {
+				errs.unsupported(e.field, "", "an explicit empty list (to runc: "+e.what+" nothing) is refused: nsfork reads an empty list as runc's default list, the only reading that survives Options' JSON; to "+e.what+" nothing, list a path that does not exist, or leave the field out for the default list")
+			}
+		}
+		validateResources(&errs, "linux.resources", l.Resources)
 		unsupported(&errs, "linux.sysctl", l.Sysctl)
 		unsupported(&errs, "linux.devices", l.Devices)
 		unsupported(&errs, "linux.netDevices", l.NetDevices)
@@ -125,6 +173,30 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 			o.NewSessionKeyring, err = strconv.ParseBool(v)
 		case AnnotationIDRangeKey:
 			o.IDRangeKey = v
+		case AnnotationKeepCwd:
+			var keep bool
+			if keep, err = strconv.ParseBool(v); err == nil && keep && s.Process != nil && s.Process.Cwd != "" {
+				errs.add(f, v, "contradicts process.cwd, which is set")
+				continue
+			}
+		case AnnotationKeepUmask:
+			var keep bool
+			if keep, err = strconv.ParseBool(v); err == nil && keep {
+				if s.Process != nil && s.Process.User.Umask != nil {
+					errs.add(f, v, "contradicts process.user.umask, which is set")
+					continue
+				}
+				o.User.Umask = nil
+			}
+		case AnnotationKeepCapabilities:
+			var keep bool
+			if keep, err = strconv.ParseBool(v); err == nil && keep {
+				if s.Process != nil && s.Process.Capabilities != nil {
+					errs.add(f, v, "contradicts process.capabilities, which is set")
+					continue
+				}
+				o.Capabilities = nil
+			}
 		case AnnotationLandlock:
 			o.Landlock = new(Landlock)
 			err = json.Unmarshal([]byte(v), o.Landlock)
@@ -178,7 +250,9 @@ func FromBundle(dir string) (*Options, []string, error) {
 }
 
 // FromConfigFile reads an OCI config.json at any path, like FromBundle with
-// the file's directory as the bundle.
+// the file's directory as the bundle. A member of the JSON text that names
+// no field of the runtime-spec is an error naming its path (see
+// CheckConfigFields), never dropped.
 func FromConfigFile(path string) (*Options, []string, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
@@ -187,6 +261,9 @@ func FromConfigFile(path string) (*Options, []string, error) {
 	dir := filepath.Dir(path)
 	b, err := os.ReadFile(path)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckConfigFields(b); err != nil {
 		return nil, nil, err
 	}
 	var s specs.Spec
@@ -242,9 +319,15 @@ func (o *Options) ToSpec() *specs.Spec {
 		Namespaces:        c.Namespaces,
 		Seccomp:           c.Seccomp,
 		RootfsPropagation: c.RootfsPropagation,
-		MaskedPaths:       c.MaskedPaths,
-		ReadonlyPaths:     c.ReadonlyPaths,
 		TimeOffsets:       c.TimeOffsets,
+	}
+	// An empty list in Options means the default list, which a config
+	// says by leaving the field out (an explicit [] would mean none).
+	if len(c.MaskedPaths) > 0 {
+		l.MaskedPaths = c.MaskedPaths
+	}
+	if len(c.ReadonlyPaths) > 0 {
+		l.ReadonlyPaths = c.ReadonlyPaths
 	}
 	if !reflect.ValueOf(*l).IsZero() {
 		s.Linux = l
@@ -261,6 +344,15 @@ func (o *Options) ToSpec() *specs.Spec {
 	}
 	if c.IDRangeKey != "" {
 		a[AnnotationIDRangeKey] = c.IDRangeKey
+	}
+	if c.Capabilities == nil {
+		a[AnnotationKeepCapabilities] = "true"
+	}
+	if c.User.Umask == nil {
+		a[AnnotationKeepUmask] = "true"
+	}
+	if c.Cwd == "" {
+		a[AnnotationKeepCwd] = "true"
 	}
 	if c.Landlock != nil {
 		b, _ := json.Marshal(c.Landlock) // plain data: cannot fail

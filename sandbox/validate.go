@@ -47,8 +47,11 @@ var propagations = []string{"private", "rprivate", "shared", "rshared", "slave",
 // destinations, masked and read-only paths, cwd, Landlock paths) are checked
 // for form only.
 //
-// The cgroup resources and cgroups path are validated by the cgroup code,
-// which knows the hierarchy (v1 or v2) they are applied to.
+// Mount options are refused unless nsfork applies them as written (see
+// MountOptionSupported). The cgroup resources and cgroups path are
+// validated by the cgroup code, which knows the hierarchy (v1 or v2) they
+// are applied to, except for the fields it never writes
+// (memory.useHierarchy, memory.checkBeforeUpdate), refused here.
 func (o *Options) Validate() error {
 	if o == nil {
 		return nil
@@ -68,6 +71,7 @@ func (o *Options) validate(h *host) error {
 	}
 	o.validateFilesystem(&errs, h)
 	o.validateProcess(&errs)
+	validateResources(&errs, "resources", o.Resources)
 	if s := o.Seccomp; s != nil {
 		if s.DefaultAction == "" {
 			errs.add("seccomp.defaultAction", "", "is empty")
@@ -321,6 +325,7 @@ func (o *Options) validateFilesystem(errs *errList, h *host) {
 			errs.unsupported(f+".uidMappings", "", "id-mapped mounts are not supported")
 		}
 		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		validateMountOptions(errs, f, bind, newUser, m.Options)
 		switch {
 		case bind && m.Type != "" && m.Type != "none" && m.Type != "bind":
 			errs.add(f+".type", m.Type, "a bind mount has type bind or none, or no type")

@@ -238,6 +238,7 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		}
 		opts, specArgs = o, a
 		p.terminal = specTerminal(filepath.Join(f.bundle, "config.json"))
+		p.notes = append(p.notes, ociDefaultNotes(filepath.Join(f.bundle, "config.json"))...)
 	case f.config != "":
 		o, a, err := readConfig(f.config)
 		if err != nil {
@@ -245,6 +246,7 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		}
 		opts, specArgs = o, a
 		p.terminal = specTerminal(f.config)
+		p.notes = append(p.notes, ociDefaultNotes(f.config)...)
 	default:
 		o, err := f.presetOptions()
 		switch {

@@ -64,6 +64,9 @@ type parentView struct {
 	GIDMap        string            `json:"gidMap,omitempty"`
 	Cgroup        string            `json:"cgroup,omitempty"` // /proc/PID/cgroup
 	NewCgroup     bool              `json:"newCgroup"`
+	// CapBnd is the sandbox's bounding set, /proc/PID/status CapBnd (the
+	// sandbox's own record has the other four sets).
+	CapBnd string `json:"capBnd,omitempty"`
 }
 
 type strictInfo struct {
@@ -226,6 +229,13 @@ func parentOf(pid int) parentView {
 	if b, err := os.ReadFile("/proc/" + ps + "/gid_map"); err == nil {
 		v.GIDMap = string(b)
 	}
+	if st, err := os.ReadFile("/proc/" + ps + "/status"); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if x, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+				v.CapBnd = strings.TrimSpace(x)
+			}
+		}
+	}
 	if b, err := os.ReadFile("/proc/" + ps + "/cgroup"); err == nil {
 		v.Cgroup = string(b)
 		self, _ := os.ReadFile("/proc/self/cgroup")
@@ -273,6 +283,16 @@ func strictCheck(o *sandbox.Options, a *nsinit.Applied, pv *parentView) []string
 			}
 		}
 	}
+	if c := o.Capabilities; c != nil {
+		// The bounding set, from outside: the sandbox's record has no
+		// bounding set. Bits above the kernel's last capability cannot
+		// show in /proc and are left out of the comparison.
+		want := capMask(c.Bounding) & lastCapMask()
+		got, err := strconv.ParseUint(pv.CapBnd, 16, 64)
+		if err != nil || got != want {
+			miss = append(miss, fmt.Sprintf("bounding capabilities %#x: the sandbox's /proc status shows %q", want, pv.CapBnd))
+		}
+	}
 	if o.NoNewPrivileges && !a.NoNewPrivileges {
 		miss = append(miss, "no_new_privs: not set")
 	}
@@ -294,6 +314,20 @@ func strictCheck(o *sandbox.Options, a *nsinit.Applied, pv *parentView) []string
 	return miss
 }
 
+// lastCapMask is the mask of every capability the kernel has, read from
+// /proc/sys/kernel/cap_last_cap; without it, every bit.
+func lastCapMask() uint64 {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return ^uint64(0)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 0 || n >= 63 {
+		return ^uint64(0)
+	}
+	return 1<<uint(n+1) - 1
+}
+
 func capMask(names []string) uint64 {
 	var m uint64
 	for _, n := range names {
@@ -302,4 +336,57 @@ func capMask(names []string) uint64 {
 		}
 	}
 	return m
+}
+
+// ociDefaultNotes says, for the --report, what sandboxrun did for the
+// fields an OCI config at path leaves out, each as runc reads its absence.
+// What a config sets is in the report's "requested" as it was read.
+func ociDefaultNotes(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var s struct {
+		Process *struct {
+			User struct {
+				Umask json.RawMessage `json:"umask"`
+			} `json:"user"`
+			Capabilities    json.RawMessage `json:"capabilities"`
+			NoNewPrivileges json.RawMessage `json:"noNewPrivileges"`
+		} `json:"process"`
+		Linux *struct {
+			MaskedPaths       json.RawMessage `json:"maskedPaths"`
+			ReadonlyPaths     json.RawMessage `json:"readonlyPaths"`
+			Seccomp           json.RawMessage `json:"seccomp"`
+			RootfsPropagation json.RawMessage `json:"rootfsPropagation"`
+		} `json:"linux"`
+	}
+	if json.Unmarshal(b, &s) != nil {
+		return nil
+	}
+	absent := func(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
+	var notes []string
+	if p := s.Process; p == nil || absent(p.Capabilities) {
+		notes = append(notes, "process.capabilities: absent, so no capabilities in any set (as runc and crun)")
+	}
+	if p := s.Process; p == nil || absent(p.User.Umask) {
+		notes = append(notes, "process.user.umask: absent, so 0022 (as runc)")
+	}
+	if p := s.Process; p == nil || absent(p.NoNewPrivileges) {
+		notes = append(notes, "process.noNewPrivileges: absent, so not set (as runc; --no-new-privs sets it)")
+	}
+	l := s.Linux
+	if l == nil || absent(l.MaskedPaths) {
+		notes = append(notes, "linux.maskedPaths: absent, so runc's default list")
+	}
+	if l == nil || absent(l.ReadonlyPaths) {
+		notes = append(notes, "linux.readonlyPaths: absent, so runc's default list")
+	}
+	if l == nil || absent(l.Seccomp) {
+		notes = append(notes, "linux.seccomp: absent, so no filter unless --seccomp names one (as runc)")
+	}
+	if l == nil || absent(l.RootfsPropagation) {
+		notes = append(notes, "linux.rootfsPropagation: absent, so the mounts are rslave (as runc)")
+	}
+	return notes
 }

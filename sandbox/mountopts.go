@@ -1,0 +1,176 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MountOptionKind says how nsfork applies an option of an OCI mount.
+type MountOptionKind int
+
+const (
+	// MountOptionData is an option nsfork does not know by name: the file
+	// system's own data (size=, mode=, uid=, newinstance, ...), handed to
+	// a new file system, which refuses what it does not know. A bind reads
+	// no data, so a bind refuses it.
+	MountOptionData MountOptionKind = iota
+	// MountOptionBind is bind or rbind.
+	MountOptionBind
+	// MountOptionAttr is a per-mount flag (ro, rw, nosuid, suid, nodev,
+	// dev, noexec, exec, nosymfollow, symfollow, nodiratime, diratime),
+	// applied to a new file system and to a bind (with rbind to every
+	// mount of the bound tree).
+	MountOptionAttr
+	// MountOptionAtime is an atime mode (relatime, noatime, strictatime,
+	// atime, norelatime, nostrictatime), applied to a new file system and
+	// to a bind outside a new user namespace; in one, the kernel locks a
+	// bind's atime mode to its source's, so nsfork refuses it there.
+	MountOptionAtime
+	// MountOptionSuperblock is a flag of a new file system (sync, dirsync,
+	// lazytime, mand): a bind shares its source's file system and cannot
+	// set it.
+	MountOptionSuperblock
+	// MountOptionNoop asks for what is the default anyway (async, nomand,
+	// loud, silent) and changes nothing.
+	MountOptionNoop
+	// MountOptionPropagation is shared, slave, private, unbindable and
+	// their recursive r- forms.
+	MountOptionPropagation
+	// MountOptionUnsupported is an option the runtime-spec (or runc or
+	// crun) defines that nsfork does not apply: a mount naming one is
+	// refused, never made without it.
+	MountOptionUnsupported
+)
+
+// mountOptionKinds are the options nsfork knows by name. nsinit applies
+// exactly these; the two lists must change together.
+var mountOptionKinds = map[string]MountOptionKind{
+	"bind": MountOptionBind, "rbind": MountOptionBind,
+
+	"ro": MountOptionAttr, "rw": MountOptionAttr,
+	"nosuid": MountOptionAttr, "suid": MountOptionAttr,
+	"nodev": MountOptionAttr, "dev": MountOptionAttr,
+	"noexec": MountOptionAttr, "exec": MountOptionAttr,
+	"nosymfollow": MountOptionAttr, "symfollow": MountOptionAttr,
+	"nodiratime": MountOptionAttr, "diratime": MountOptionAttr,
+
+	"relatime": MountOptionAtime, "noatime": MountOptionAtime, "strictatime": MountOptionAtime,
+	"atime": MountOptionAtime, "norelatime": MountOptionAtime, "nostrictatime": MountOptionAtime,
+
+	"sync": MountOptionSuperblock, "dirsync": MountOptionSuperblock,
+	"lazytime": MountOptionSuperblock, "mand": MountOptionSuperblock,
+
+	"async": MountOptionNoop, "nomand": MountOptionNoop, "loud": MountOptionNoop, "silent": MountOptionNoop,
+
+	"shared": MountOptionPropagation, "rshared": MountOptionPropagation,
+	"slave": MountOptionPropagation, "rslave": MountOptionPropagation,
+	"private": MountOptionPropagation, "rprivate": MountOptionPropagation,
+	"unbindable": MountOptionPropagation, "runbindable": MountOptionPropagation,
+}
+
+// unsupportedMountOptions are the options of the runtime-spec (and of runc
+// and crun) that nsfork does not apply, with the reason.
+var unsupportedMountOptions = map[string]string{
+	"idmap":         "id-mapped mounts are not supported",
+	"ridmap":        "id-mapped mounts are not supported",
+	"tmpcopyup":     "copying the destination's content into a tmpfs is not supported",
+	"remount":       "a remount is not a mount; list the options on the mount itself",
+	"defaults":      "is not applied by name; list the options meant",
+	"iversion":      "is not supported",
+	"noiversion":    "is not supported",
+	"nolazytime":    "is not supported",
+	"copy-symlink":  "is a crun extension nsfork does not implement",
+	"src-nofollow":  "is a crun extension nsfork does not implement",
+	"dest-nofollow": "is a crun extension nsfork does not implement",
+}
+
+// recursiveAttrOptions are the runtime-spec's recursive mount attributes
+// (rro, rnosuid, ..., mount_setattr with AT_RECURSIVE in runc), which
+// nsfork does not apply yet: each is refused.
+var recursiveAttrOptions = []string{
+	"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
+	"rnosymfollow", "rsymfollow", "rnodiratime", "rdiratime",
+	"ratime", "rnoatime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
+}
+
+func init() {
+	for _, o := range recursiveAttrOptions {
+		unsupportedMountOptions[o] = "recursive mount attributes are not supported (with rbind, the plain option applies to every mount of the bound tree)"
+	}
+}
+
+// MountOption returns how nsfork applies the OCI mount option opt.
+func MountOption(opt string) MountOptionKind {
+	if k, ok := mountOptionKinds[opt]; ok {
+		return k
+	}
+	if _, ok := unsupportedMountOptions[opt]; ok {
+		return MountOptionUnsupported
+	}
+	return MountOptionData
+}
+
+// MountOptionSupported reports whether nsfork applies the option opt, as
+// written, to a bind mount (bind) or to a new file system (!bind), in or
+// out of a new user namespace (userns); if not, it says why. An option it
+// does not know by name is a new file system's data, which the kernel
+// checks, and it is refused on a bind, which would never read it.
+func MountOptionSupported(opt string, bind, userns bool) (bool, string) {
+	if opt == "" || strings.ContainsRune(opt, 0) {
+		return false, "is empty or holds a NUL byte"
+	}
+	switch MountOption(opt) {
+	case MountOptionUnsupported:
+		return false, unsupportedMountOptions[opt]
+	case MountOptionSuperblock:
+		if bind {
+			return false, "is a flag of the file system, which a bind shares with its source and cannot set"
+		}
+	case MountOptionAtime:
+		if bind && userns {
+			return false, "a bind in a new user namespace keeps its source's atime mode (the kernel locks it)"
+		}
+	case MountOptionData:
+		if bind {
+			return false, "unknown option: a bind reads no file-system data, so it would be ignored"
+		}
+	}
+	return true, ""
+}
+
+// validateMountOptions refuses the options of mount m (field f) that nsfork
+// would not apply as written.
+func validateMountOptions(errs *errList, f string, bind, userns bool, opts []string) {
+	for _, opt := range opts {
+		if ok, why := MountOptionSupported(opt, bind, userns); !ok {
+			if MountOption(opt) == MountOptionUnsupported {
+				errs.unsupported(f+".options", opt, why)
+			} else {
+				errs.add(f+".options", opt, why)
+			}
+		}
+	}
+}
+
+// String names the kind.
+func (k MountOptionKind) String() string {
+	switch k {
+	case MountOptionData:
+		return "data"
+	case MountOptionBind:
+		return "bind"
+	case MountOptionAttr:
+		return "attribute"
+	case MountOptionAtime:
+		return "atime"
+	case MountOptionSuperblock:
+		return "superblock"
+	case MountOptionNoop:
+		return "noop"
+	case MountOptionPropagation:
+		return "propagation"
+	case MountOptionUnsupported:
+		return "unsupported"
+	}
+	return fmt.Sprintf("MountOptionKind(%d)", int(k))
+}
