@@ -34,6 +34,7 @@ type isolation struct {
 	ambient    []uintptr
 	joins      []specs.LinuxNamespace
 	filter     []bpf.RawInstruction
+	guard      *guard          // the sandbox shares the launcher's pid namespace
 	cgroup     *cgroups.Cgroup // made before the start, removed after Wait
 	cgroupFD   bool            // the child is cloned into it (v2)
 	leaseIDs   bool            // root, new user namespace, no maps: lease a range
@@ -255,12 +256,14 @@ func runMapHelper(tool string, pid int, m []specs.LinuxIDMapping) error {
 }
 
 // startJoined starts cmd from a fresh thread that first joins the
-// namespaces given by path (and, with keyring, a new session keyring) (children inherit the starting thread's
-// namespaces). The thread stays locked until release is closed, then exits
-// with its goroutine: it is never reused with foreign namespaces, and the
-// child's Pdeathsig, bound to this thread, fires only once the child is
-// waited for.
-func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, keyring bool, release <-chan struct{}) error {
+// namespaces given by path (children inherit the starting thread's
+// namespaces), with keyring a new session keyring, then runs prepare
+// (nil: nothing), which changes only that thread. The thread stays locked
+// until release is closed, then exits with its goroutine: it is never
+// reused with foreign namespaces, a foreign keyring or a Landlock domain,
+// and the child's Pdeathsig, bound to this thread, fires only once the
+// child is waited for.
+func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, keyring bool, prepare func() error, release <-chan struct{}) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
@@ -280,6 +283,12 @@ func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, keyring bool, rele
 			unix.Close(fd)
 			if err != nil {
 				done <- &SetupError{Step: "namespace", Op: "setns " + string(ns.Type), Path: ns.Path, Errno: errnoOf(err)}
+				return
+			}
+		}
+		if prepare != nil {
+			if err := prepare(); err != nil {
+				done <- err
 				return
 			}
 		}

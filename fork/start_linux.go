@@ -53,6 +53,10 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		if err := plan.leaseRange(); err != nil {
 			return nil, err
 		}
+		if err := plan.planGuard(); err != nil {
+			plan.lease.release()
+			return nil, err
+		}
 		if err := plan.makeCgroup(); err != nil {
 			plan.lease.release()
 			return nil, err
@@ -176,10 +180,11 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 
 	release := make(chan struct{})
 	keyring := plan != nil && plan.opts.NewSessionKeyring
-	if plan != nil && (len(plan.joins) > 0 || (keyring && attr.Pdeathsig == 0)) {
+	if plan != nil && (len(plan.joins) > 0 || (keyring && attr.Pdeathsig == 0) || plan.guard != nil) {
 		// A thread of its own, which ends with the child: it joins the
-		// namespaces, or the new session keyring, for this child only.
-		err = startJoined(cmd, plan.joins, keyring, release)
+		// namespaces, or the new session keyring, or the launcher guard's
+		// Landlock domain, for this child only.
+		err = startJoined(cmd, plan.joins, keyring, plan.guard.prepare, release)
 	} else if attr.Pdeathsig != 0 {
 		var key spawnKey
 		if plan != nil {

@@ -26,6 +26,10 @@ type stdio struct {
 
 // execute runs the planned command and returns sandboxrun's exit code.
 func execute(pl *plan, f *runFlags, io stdio) int {
+	if err := protectLauncher(); err != nil {
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
 	if pl.jobName != "" {
 		return executeShared(pl, f, io)
 	}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// protectLauncher makes sandboxrun non-dumpable before it starts anything.
+// A sandbox that shares its pid namespace (the mpi preset, --share pid)
+// runs with sandboxrun's uid, or is root; the kernel then lets it ptrace
+// sandboxrun, read and write its memory through process_vm_readv/writev
+// (which the mpi preset allows) or /proc/PID/mem, take its descriptors
+// with pidfd_getfd and follow /proc/PID/exe, unless sandboxrun is not
+// dumpable: then every one of these needs CAP_SYS_PTRACE in sandboxrun's
+// user namespace, which no sandbox has. The launcher guard of package fork
+// (a Landlock signal scope and a seccomp prefix) keeps signals out; this
+// holds also where the kernel has no Landlock. Core dumps of sandboxrun
+// itself are lost, which a launcher can spare.
+func protectLauncher() error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		var e syscall.Errno
+		errors.As(err, &e)
+		return fmt.Errorf("launcher: prctl PR_SET_DUMPABLE 0: %s", errnoText(e))
+	}
+	return nil
+}
