@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,16 +86,35 @@ func NameFromEnv(environ []string) (string, error) {
 }
 
 // RuntimeDir returns the per-user directory of the job sockets and lock
-// files: $XDG_RUNTIME_DIR/nsfork-jobns when XDG_RUNTIME_DIR is an existing
-// directory owned by the caller, else /tmp/nsfork-jobns-UID. Callers must
-// agree on it: ranks of one job inherit one environment.
+// files, the first of:
+//
+//   - $XDG_RUNTIME_DIR/nsfork-jobns, when XDG_RUNTIME_DIR is a directory
+//     of the caller's that nobody else can reach (mode 0700);
+//   - /run/user/UID/nsfork-jobns, when /run/user/UID is one (systemd's
+//     per-user runtime directory, which no other user can create);
+//   - /tmp/nsfork-jobns-UID, in the shared /tmp: another user can create
+//     that name first, and ensureDir then refuses it naming that user.
+//
+// Callers must agree on it: ranks of one job inherit one environment.
 func RuntimeDir() string {
-	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
-		if st, err := os.Stat(x); err == nil && st.IsDir() && ownedBy(st, os.Geteuid()) {
-			return filepath.Join(x, "nsfork-jobns")
-		}
+	return runtimeDir(os.Getenv("XDG_RUNTIME_DIR"), "/run/user", os.TempDir(), os.Geteuid())
+}
+
+func runtimeDir(xdg, runUser, tmp string, uid int) string {
+	if xdg != "" && filepath.IsAbs(xdg) && private(xdg, uid) {
+		return filepath.Join(xdg, "nsfork-jobns")
 	}
-	return filepath.Join(os.TempDir(), "nsfork-jobns-"+strconv.Itoa(os.Geteuid()))
+	if r := filepath.Join(runUser, strconv.Itoa(uid)); private(r, uid) {
+		return filepath.Join(r, "nsfork-jobns")
+	}
+	return filepath.Join(tmp, "nsfork-jobns-"+strconv.Itoa(uid))
+}
+
+// private reports whether dir is a directory (not a symbolic link) of uid
+// that nobody else can reach.
+func private(dir string, uid int) bool {
+	st, err := os.Lstat(dir)
+	return err == nil && st.IsDir() && ownedBy(st, uid) && st.Mode().Perm()&0o077 == 0
 }
 
 func ownedBy(st fs.FileInfo, uid int) bool {
@@ -103,7 +124,8 @@ func ownedBy(st fs.FileInfo, uid int) bool {
 
 // ensureDir creates dir (mode 0700) if it is missing and checks that it is
 // a directory, not a symbolic link, owned by the caller and reachable by
-// nobody else.
+// nobody else. A dir another user made first (squatting a name in a
+// shared /tmp) is refused with ErrSquatted, naming that user.
 func ensureDir(dir string) error {
 	if !filepath.IsAbs(dir) {
 		return failf("dir", "check", dir, "not an absolute path")
@@ -116,15 +138,27 @@ func ensureDir(dir string) error {
 	if err != nil {
 		return fail("dir", "lstat", dir, unwrapPath(err))
 	}
+	uid := os.Geteuid()
+	if !ownedBy(st, uid) {
+		owner := int(st.Sys().(*syscall.Stat_t).Uid)
+		return &Error{Step: "dir", Op: "check", Path: dir, Err: fmt.Errorf("%w: uid %d%s created it, not uid %d; it is never trusted: have it removed, or set XDG_RUNTIME_DIR to a private directory of yours",
+			ErrSquatted, owner, userName(owner), uid)}
+	}
 	switch {
 	case !st.IsDir():
 		return failf("dir", "check", dir, "not a directory (%s)", st.Mode().Type())
-	case !ownedBy(st, os.Geteuid()):
-		return failf("dir", "check", dir, "owned by uid %d, not by uid %d: refusing to use it", st.Sys().(*syscall.Stat_t).Uid, os.Geteuid())
 	case st.Mode().Perm()&0o077 != 0:
 		return failf("dir", "check", dir, "mode %04o: others can reach it (want 0700)", st.Mode().Perm())
 	}
 	return nil
+}
+
+// userName is " (NAME)" for a uid with a name, else "".
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return " (" + u.Username + ")"
+	}
+	return ""
 }
 
 // unwrapPath drops an *fs.PathError's own op and path: Error says them.

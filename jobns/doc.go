@@ -14,6 +14,10 @@
 //     in its own session, outliving that caller (fork.Config.KeepAlive).
 //     The listening socket travels to it as an *os.File argument, so it
 //     stays reachable at its host path whatever the sandbox's mounts are.
+//     DIR is RuntimeDir: a per-user runtime directory no other user can
+//     create ($XDG_RUNTIME_DIR, /run/user/UID), else /tmp/nsfork-jobns-UID,
+//     which is refused (ErrSquatted, naming its owner) when another user
+//     made it first.
 //   - Every caller, the first included, connects, checks the peer's
 //     SO_PEERCRED (same uid), and sends its stdin, stdout and stderr
 //     (SCM_RIGHTS), then its argv, environment, working directory and a
@@ -26,10 +30,16 @@
 //     status back (Rank.Wait). When the caller's connection drops (the
 //     caller was SIGKILLed), the holder SIGKILLs the rank's process group.
 //     When a rank ends, what is left of its process group is killed too.
+//   - Members come only from outside the job: the holder refuses a caller
+//     whose SO_PEERCRED pid it can see, that is one inside the job's own
+//     pid namespace (ErrInsideJob), so a rank cannot add members to its
+//     job nor keep it alive.
 //   - The holder is pid 1 of the job's pid namespace: it reaps orphans. It
-//     exits, removing its socket, once its last rank has ended and no
-//     caller has connected for Job.Grace; everything still in the pid
-//     namespace dies with it. A caller that meets a holder on its way out
+//     exits, removing its socket, once its last member has left and no
+//     member has come for Job.Grace (DefaultGrace, half a second), whatever
+//     happens inside (a refused caller does not count, and the job's lock,
+//     which a rank can reach, is waited for only briefly); everything
+//     still in the pid namespace dies with it. A caller that meets a holder on its way out
 //     (the connection closes before any answer) retries, and then starts a
 //     new holder.
 //

@@ -129,48 +129,111 @@ func (s *server) run() error {
 			s.exit()
 			return fmt.Errorf("accept: %w", err)
 		}
-		s.mu.Lock()
-		s.active++
-		s.l.SetDeadline(time.Time{})
-		s.mu.Unlock()
-		go func() {
-			s.serve(c)
-			s.mu.Lock()
-			s.active--
-			if s.active == 0 {
-				s.l.SetDeadline(time.Now().Add(s.grace))
-			}
-			s.mu.Unlock()
-		}()
+		s.admit(c)
 	}
 }
 
-// tryExit ends the holder if it is idle and no caller waits: under the
-// job's lock, so that no new holder starts while this one leaves, it
-// removes the socket and closes the listener. A caller that connected in
-// between finds its connection closed before any answer and starts over.
-func (s *server) tryExit() bool {
+// admit serves c if it comes from outside the job, and refuses it
+// otherwise. Only members from outside count: a refused connection
+// neither makes the holder busy nor restarts its grace period, so nothing
+// inside the job can keep it alive.
+func (s *server) admit(c *net.UnixConn) {
+	if e := s.checkPeer(c); e != nil {
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(time.Second))
+			refuseConn(c, e)
+		}()
+		return
+	}
 	s.mu.Lock()
-	busy := s.active > 0
+	s.active++
+	s.l.SetDeadline(time.Time{})
 	s.mu.Unlock()
-	if busy {
+	go func() {
+		s.serve(c)
+		s.mu.Lock()
+		s.active--
+		if s.active == 0 {
+			s.l.SetDeadline(time.Now().Add(s.grace))
+		}
+		s.mu.Unlock()
+	}()
+}
+
+// checkPeer admits a caller of the job's uid from outside the job's pid
+// namespace. The holder is pid 1 of that namespace, and SO_PEERCRED gives
+// the peer's pid as this namespace sees it: 0 for a process outside it
+// (a launcher on the host), its pid for one inside it or in a namespace
+// below (a rank, or anything a rank started, a second launcher included).
+func (s *server) checkPeer(c *net.UnixConn) *Error {
+	cred, err := peerCred(c)
+	if err != nil {
+		return fail("peer", "SO_PEERCRED", s.sock, err)
+	}
+	if cred.Pid != 0 {
+		return &Error{Step: "peer", Op: "check", Path: s.sock, Code: 125, Err: fmt.Errorf("%w (pid %d there): a job's members are started by launchers outside it, never from inside", ErrInsideJob, cred.Pid)}
+	}
+	if int(cred.Uid) != s.uid {
+		return failf("peer", "SO_PEERCRED", s.sock, "caller uid %d (as the job's user namespace sees it) is not the job's uid %d", cred.Uid, s.uid)
+	}
+	return nil
+}
+
+// lockWait bounds how long a leaving holder waits for the job's lock.
+const lockWait = 200 * time.Millisecond
+
+// tryExit ends the holder if no member is left: under the job's lock, so
+// that no new holder starts while this one leaves, it admits or refuses
+// whatever waits in the listen queue, and, if no member came, removes the
+// socket and closes the listener. A caller that connected in between finds
+// its connection closed before any answer and starts over. The lock file
+// can be reached from inside the job: when it cannot be had within
+// lockWait, the holder leaves without it (a caller then finds the socket
+// refusing and replaces it under the lock).
+func (s *server) tryExit() bool {
+	if s.busy() {
 		return false
 	}
-	if err := unix.Flock(int(s.lock.Fd()), unix.LOCK_EX); err != nil {
-		// Without the lock, leave anyway: a caller then finds the socket
-		// refusing and replaces it under the lock.
-		s.exit()
-		return true
+	if lockWithin(s.lock, lockWait) {
+		defer unix.Flock(int(s.lock.Fd()), unix.LOCK_UN)
 	}
-	defer unix.Flock(int(s.lock.Fd()), unix.LOCK_UN)
-	if s.pending() {
-		s.mu.Lock()
-		s.l.SetDeadline(time.Time{})
-		s.mu.Unlock()
+	for {
+		c, ok := s.queued()
+		if !ok {
+			break
+		}
+		s.admit(c)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active > 0 {
+		s.l.SetDeadline(time.Time{}) // queued set it to now
 		return false
 	}
 	s.exit()
 	return true
+}
+
+func (s *server) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active > 0
+}
+
+// lockWithin takes an exclusive lock on f, waiting at most d.
+func lockWithin(f *os.File, d time.Duration) bool {
+	end := time.Now().Add(d)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) || time.Now().After(end) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (s *server) exit() {
@@ -180,45 +243,36 @@ func (s *server) exit() {
 	s.l.Close()
 }
 
-// pending reports whether a connection waits in the listen queue.
-func (s *server) pending() bool {
-	rc, err := s.l.SyscallConn()
+// queued accepts a connection that waits in the listen queue, without
+// waiting for one.
+func (s *server) queued() (*net.UnixConn, bool) {
+	s.l.SetDeadline(time.Now())
+	c, err := s.l.AcceptUnix()
 	if err != nil {
-		return false
+		return nil, false
 	}
-	var n int
-	rc.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, _ = unix.Poll(fds, 0)
-	})
-	return n > 0
+	return c, true
+}
+
+// refuseConn sends the caller the error e.
+func refuseConn(c *net.UnixConn, e *Error) {
+	m := &message{Type: "error", Step: e.Step, Op: e.Op, Path: e.Path, Code: e.ExitCode()}
+	var errno syscall.Errno
+	if errors.As(e.Err, &errno) {
+		m.Errno = int(errno)
+	}
+	if e.Err != nil {
+		m.Msg = e.Err.Error()
+	}
+	json.NewEncoder(c).Encode(m)
 }
 
 // serve runs one caller's rank.
 func (s *server) serve(c *net.UnixConn) {
 	defer c.Close()
 	enc := json.NewEncoder(c)
-	refuse := func(e *Error) {
-		m := &message{Type: "error", Step: e.Step, Op: e.Op, Path: e.Path, Code: e.ExitCode()}
-		var errno syscall.Errno
-		if errors.As(e.Err, &errno) {
-			m.Errno = int(errno)
-		}
-		if e.Err != nil {
-			m.Msg = e.Err.Error()
-		}
-		enc.Encode(m)
-	}
+	refuse := func(e *Error) { refuseConn(c, e) }
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
-	cred, err := peerCred(c)
-	if err != nil {
-		refuse(fail("peer", "SO_PEERCRED", s.sock, err))
-		return
-	}
-	if int(cred.Uid) != s.uid {
-		refuse(failf("peer", "SO_PEERCRED", s.sock, "caller uid %d (as the job's user namespace sees it) is not the job's uid %d", cred.Uid, s.uid))
-		return
-	}
 	files, err := recvStdio(c)
 	if err != nil {
 		refuse(fail("handshake", "receive stdio", "", err))

@@ -22,7 +22,9 @@ import (
 
 // DefaultGrace is how long a holder waits for another caller after its
 // last rank has ended, so that ranks started a little apart still share.
-const DefaultGrace = 2 * time.Second
+// It is short: the holder, and whatever is left in the job's namespaces,
+// ends within a second of the last member's launcher.
+const DefaultGrace = 500 * time.Millisecond
 
 // attempts bounds how often a caller starts over when it met a holder on
 // its way out.
