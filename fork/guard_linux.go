@@ -17,7 +17,8 @@ package fork
 //     id, kill(-1) and SIGIO/SIGURG through F_SETOWN included; and, as in
 //     every Landlock domain, ptrace, process_vm_readv/writev,
 //     /proc/PID/mem and pidfd_getfd against anything outside it.
-//   - A seccomp prefix to the sandbox's profile (seccomp.GuardProgram),
+//   - A seccomp prefix to the sandbox's profile, or the whole filter
+//     without one (seccomp.GuardProgram),
 //     compiled for this launch with the pids of the launcher, its threads
 //     and its parent's, and their process groups, as constants: those
 //     calls aimed at them return EPERM (pidfd_open included, which
@@ -36,6 +37,7 @@ import (
 	"strconv"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -61,22 +63,28 @@ func (p *isolation) planGuard() error {
 	if g.scope && !g.nnp && !hasEffectiveCap(unix.CAP_SYS_ADMIN) {
 		return fmt.Errorf("fork: launcher guard: the sandbox shares this process's pid namespace, and keeping this process out of its reach (a Landlock signal scope) needs noNewPrivileges or CAP_SYS_ADMIN: %w", unix.EPERM)
 	}
+	var archs []specs.Arch
+	if p.opts.Seccomp != nil {
+		archs = p.opts.Seccomp.Architectures
+	}
+	gp, err := seccomp.GuardProgram(guardTargets(!g.scope), runtime.GOARCH, archs)
+	if err != nil {
+		return fmt.Errorf("fork: launcher guard: %w", err)
+	}
 	if p.filter != nil {
 		prog, ok := bpf.Disassemble(p.filter)
 		if !ok {
 			return errors.New("fork: launcher guard: the seccomp filter is not a classic BPF program")
 		}
-		gp, err := seccomp.GuardProgram(guardTargets(!g.scope), runtime.GOARCH, p.opts.Seccomp.Architectures)
-		if err != nil {
+		if gp, err = seccomp.Prepend(gp, prog); err != nil {
 			return fmt.Errorf("fork: launcher guard: %w", err)
 		}
-		all, err := seccomp.Prepend(gp, prog)
-		if err != nil {
-			return fmt.Errorf("fork: launcher guard: %w", err)
-		}
-		if p.filter, err = bpf.Assemble(all); err != nil {
-			return fmt.Errorf("fork: launcher guard: %w", err)
-		}
+	}
+	// Without a profile the guard is the whole filter, loaded as a
+	// profile's would be: last under no_new_privs, else early, while the
+	// sandbox still holds CAP_SYS_ADMIN.
+	if p.filter, err = bpf.Assemble(gp); err != nil {
+		return fmt.Errorf("fork: launcher guard: %w", err)
 	}
 	p.guard = g
 	return nil

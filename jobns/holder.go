@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -71,6 +72,7 @@ func holder(ln, lock *os.File, sock, digest string, hostUID, grace int64) error 
 		uid = overflowUID()
 	}
 	s := &server{l: l, lock: lock, sock: sock, digest: digest, uid: int(uid), grace: time.Duration(grace)}
+	ignoreSignals()
 	return s.run()
 }
 
@@ -85,6 +87,21 @@ func overflowUID() uint32 {
 		return 65534
 	}
 	return uint32(v)
+}
+
+// ignoreSignals takes every catchable signal, so that no rank can end the
+// holder, and with it the job, by sending one: the Go runtime would exit
+// on SIGTERM, SIGHUP or SIGINT, and crash on SIGABRT, SIGQUIT or a
+// SIGSEGV sent by kill. As pid 1 the holder is immune to SIGKILL and
+// SIGSTOP from inside. Caught (not ignored) dispositions are reset at
+// exec: the ranks start with the default ones.
+func ignoreSignals() {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch)
+	go func() {
+		for range ch {
+		}
+	}()
 }
 
 // insideID maps a host id to this user namespace with a map file.

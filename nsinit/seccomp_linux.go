@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 
 	"github.com/nsfork/nsfork/sandbox"
@@ -60,7 +61,13 @@ func loadFilter(o *sandbox.Options, cfg Config, a *Applied, early bool) error {
 	if !ok {
 		return fail("seccomp", "disassemble", "", fmt.Errorf("not a classic BPF program"))
 	}
-	if err := seccomp.Load(prog, o.Seccomp.Flags...); err != nil {
+	// A filter without a profile is the launcher guard alone (package
+	// fork), for a sandbox that shares the launcher's pid namespace.
+	var flags []specs.LinuxSeccompFlag
+	if o.Seccomp != nil {
+		flags = o.Seccomp.Flags
+	}
+	if err := seccomp.Load(prog, flags...); err != nil {
 		return fail("seccomp", "load filter", "", err)
 	}
 	sum := sha256.Sum256(EncodeFilter(cfg.Filter.Raw))
