@@ -8,7 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// protectLauncher makes sandboxrun non-dumpable before it starts anything.
+// protectLauncher makes sandboxrun non-dumpable once the sandbox has
+// started (not before: the child inherits the flag until its own execve,
+// and a non-dumpable child could not open /proc/self/exe or
+// /proc/self/fd/N to re-execute itself).
 // A sandbox that shares its pid namespace (the mpi preset, --share pid)
 // runs with sandboxrun's uid, or is root; the kernel then lets it ptrace
 // sandboxrun, read and write its memory through process_vm_readv/writev
@@ -17,7 +20,9 @@ import (
 // dumpable: then every one of these needs CAP_SYS_PTRACE in sandboxrun's
 // user namespace, which no sandbox has. The launcher guard of package fork
 // (a Landlock signal scope and a seccomp prefix) keeps signals out; this
-// holds also where the kernel has no Landlock. Core dumps of sandboxrun
+// holds also where the kernel has no Landlock (for the instants between
+// the start and this call, the seccomp guard refuses ptrace and
+// process_vm_* aimed at sandboxrun as well). Core dumps of sandboxrun
 // itself are lost, which a launcher can spare.
 func protectLauncher() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {

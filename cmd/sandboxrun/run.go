@@ -26,10 +26,6 @@ type stdio struct {
 
 // execute runs the planned command and returns sandboxrun's exit code.
 func execute(pl *plan, f *runFlags, io stdio) int {
-	if err := protectLauncher(); err != nil {
-		printErr(io.err, err.Error())
-		return exitLauncher
-	}
 	if pl.jobName != "" {
 		return executeShared(pl, f, io)
 	}
@@ -71,6 +67,12 @@ func execute(pl *plan, f *runFlags, io stdio) int {
 	p, err := cfg.StartCommand(context.Background(), pl.opts, pl.argv...)
 	if err != nil {
 		printErr(io.err, message(err))
+		return exitLauncher
+	}
+	if err := protectLauncher(); err != nil {
+		killAll(p)
+		p.Wait()
+		printErr(io.err, err.Error())
 		return exitLauncher
 	}
 

@@ -121,6 +121,11 @@ func executeShared(p *plan, f *runFlags, io stdio) int {
 	if err != nil {
 		return shareFailed(io, p.jobName, err)
 	}
+	if err := protectLauncher(); err != nil {
+		rank.Kill()
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
 	sup := supervise(sigs, f, func(s os.Signal) { rank.Signal(s.(syscall.Signal)) }, func() { rank.Kill() })
 	st, err := rank.Wait()
 	sup.stop()
