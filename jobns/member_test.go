@@ -310,12 +310,13 @@ func TestSquattedRuntimeDirJob(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mkdir as uid 65534: %v: %s", err, out)
 	}
-	t.Setenv("XDG_RUNTIME_DIR", "")
-	t.Setenv("TMPDIR", tmp)
-	if d := RuntimeDir(); d != victim {
-		t.Skipf("the rendezvous here is %s (a private runtime directory), not the squatted %s", d, victim)
+	// The choice RuntimeDir makes on a host without XDG_RUNTIME_DIR and
+	// /run/user/0, with tmp as its /tmp.
+	dir := runtimeDir("", filepath.Join(tmp, "no-run-user"), tmp, 0)
+	if dir != victim {
+		t.Fatalf("the rendezvous is %s, want the squatted %s", dir, victim)
 	}
-	j := &Job{Name: "t-squatted", Options: jobOptions()}
+	j := &Job{Name: "t-squatted", Dir: dir, Options: jobOptions()}
 	_, err = j.Start(context.Background(), Spec{Argv: []string{"/bin/true"}})
 	if !errors.Is(err, ErrSquatted) || !strings.Contains(err.Error(), "uid 65534") {
 		t.Fatalf("job with a squatted rendezvous: %v; want ErrSquatted naming uid 65534", err)
