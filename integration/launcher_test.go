@@ -37,6 +37,7 @@ const (
 	attackArg   = "-nsfork.launcher.attack" // the test binary as the attacker command
 	apiArg      = "-nsfork.launcher.api"    // the test binary as a Go API launcher
 	attackMark  = "NSFORK_ATTACK_MARK"      // what the /proc scan looks for in a cmdline
+	attackBin   = "NSFORK_ATTACK_BIN"       // the launcher's binary, to write or replace
 	attackDone  = "ATTACKED"                // the attacker's last line before it waits
 	attackLimit = 60 * time.Second          // how long the attacker waits to be killed
 )
@@ -117,11 +118,36 @@ func attack(w io.Writer, mark string) {
 		r["state"] = procState(pid)
 		fmt.Fprintf(w, "target %d %s %s\n", pid, how, encodeResults(r))
 	}
+	if bin := os.Getenv(attackBin); bin != "" {
+		fmt.Fprintf(w, "launcher-binary %s\n", replaceBinary(bin))
+	}
 	// kill(-1) reaches every process the sandbox may signal. The signal is
 	// 0 (a permission check) and SIGURG (ignored by default): were the
 	// guard broken, nothing else on the machine would suffer.
 	fmt.Fprintf(w, "kill-1 %s %s\n", errnoString(unix.Kill(-1, 0)), errnoString(unix.Kill(-1, unix.SIGURG)))
 	fmt.Fprintln(w, attackDone)
+}
+
+// replaceBinary tries to write the launcher's binary and to rename a copy
+// over it. The copy has the same bytes: were the attack to succeed,
+// nothing would change but the test's verdict.
+func replaceBinary(bin string) string {
+	f, err := os.OpenFile(bin, os.O_WRONLY, 0)
+	write := errnoString(err)
+	if err == nil {
+		f.Close()
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return "write=" + write + " replace=read:" + errnoString(err)
+	}
+	tmp := bin + ".attack"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		return "write=" + write + " replace=create:" + errnoString(err)
+	}
+	err = os.Rename(tmp, bin)
+	os.Remove(tmp)
+	return "write=" + write + " replace=" + errnoString(err)
 }
 
 func ptraceAttach(pid int) string {
@@ -193,7 +219,7 @@ type attackLine struct {
 	text string
 }
 
-func parseAttack(out string) (lines []attackLine, kill1 string, done bool) {
+func parseAttack(out string) (lines []attackLine, kill1, binary string, done bool) {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		l := sc.Text()
@@ -209,6 +235,8 @@ func parseAttack(out string) (lines []attackLine, kill1 string, done bool) {
 			lines = append(lines, a)
 		case len(f) >= 1 && f[0] == "kill-1":
 			kill1 = strings.Join(f[1:], " ")
+		case len(f) >= 1 && f[0] == "launcher-binary":
+			binary = strings.Join(f[1:], " ")
 		case l == attackDone:
 			done = true
 		}
@@ -231,9 +259,12 @@ type launcherCase struct {
 // traced either.
 func checkAttack(t *testing.T, c launcherCase, out string, outside map[int]bool) {
 	t.Helper()
-	lines, kill1, done := parseAttack(out)
+	lines, kill1, binary, done := parseAttack(out)
 	if !done {
 		t.Fatalf("%s: the attacker did not finish:\n%s", c.name, out)
+	}
+	if strings.Contains(binary, "=ok") {
+		t.Errorf("%s: the launcher's binary could be written or replaced: %s", c.name, binary)
 	}
 	seen := map[int]bool{}
 	for _, a := range lines {
@@ -343,7 +374,7 @@ func TestLauncherIntegrityCLI(t *testing.T) {
 		t.Run(strings.ReplaceAll(c.name, " ", "-"), func(t *testing.T) {
 			args := append(append([]string{"--timeout", "1s", "--kill-after", "1s", "--ro-bind", dir}, c.args...), "--", attacker, attackArg)
 			cmd := exec.Command(bin, args...)
-			cmd.Env = append(os.Environ(), attackMark+"="+dir, "XDG_RUNTIME_DIR="+xdg)
+			cmd.Env = append(os.Environ(), attackMark+"="+dir, attackBin+"="+bin, "XDG_RUNTIME_DIR="+xdg)
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			start := time.Now()

@@ -3,9 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"syscall"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // protectLauncher makes sandboxrun non-dumpable once the sandbox has
@@ -31,4 +37,26 @@ func protectLauncher() error {
 		return fmt.Errorf("launcher: prctl PR_SET_DUMPABLE 0: %s", errnoText(e))
 	}
 	return nil
+}
+
+// readonlyLauncher adds sandboxrun's own binary to the sandbox's
+// read-only paths when the sandbox sees the host's file system (a mount
+// namespace of its own and no --rootfs), as in the mpi preset, whose
+// home directories stay writable: the sandbox can then neither write the
+// binary nor rename another file over it (a mount point cannot be
+// replaced), whoever owns it, so the next launch runs what was installed.
+func readonlyLauncher(o *sandbox.Options) {
+	if !o.NewNamespace(specs.MountNamespace) || (o.Root != nil && o.Root.Path != "") {
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	if !slices.Contains(o.ReadonlyPaths, exe) {
+		o.ReadonlyPaths = append(o.ReadonlyPaths, exe)
+	}
 }

@@ -26,6 +26,7 @@ type stdio struct {
 
 // execute runs the planned command and returns sandboxrun's exit code.
 func execute(pl *plan, f *runFlags, io stdio) int {
+	readonlyLauncher(pl.opts)
 	if pl.jobName != "" {
 		return executeShared(pl, f, io)
 	}
