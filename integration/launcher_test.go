@@ -281,13 +281,29 @@ func checkAttack(t *testing.T, c launcherCase, out string, outside map[int]bool)
 		if a.pid == 1 && !c.sharedPid {
 			continue // the sandbox's own pid 1: unkillable from inside, checked above
 		}
-		for _, k := range []string{"stop", "term", "kill", "thread", "pidfd_open"} {
+		// The launcher and its parent are in the seccomp guard: not even a
+		// pidfd of them can be had. Any other process found (under srun,
+		// the srun client and its helpers) is out of reach of signals and
+		// ptrace (Landlock); a pidfd of it can be opened, not used.
+		keys := []string{"stop", "term", "kill", "thread", "pidfd_send_signal"}
+		if strings.Contains(a.how, "ppid") {
+			keys = append(keys, "pidfd_open")
+		}
+		for _, k := range keys {
 			if v := a.r[k]; v == "ok" || v == "kill(tid)_ok" {
 				t.Errorf("%s: %s on pid %d (%s) succeeded: %s", c.name, k, a.pid, a.how, a.text)
 			}
 		}
 	}
 	if c.sharedPid {
+		var launcher, parent bool
+		for _, a := range lines {
+			launcher = launcher || a.how == "ppid" || strings.HasPrefix(a.how, "ppid+")
+			parent = parent || strings.Contains(a.how, "ppid-of-ppid")
+		}
+		if !launcher || !parent {
+			t.Errorf("%s: the attacker did not find the launcher and its parent through its PPID: %s", c.name, out)
+		}
 		for pid := range outside {
 			if !seen[pid] {
 				t.Errorf("%s: the attacker did not find pid %d (the launcher or its parent): %s", c.name, pid, out)
@@ -364,16 +380,25 @@ func TestLauncherIntegrityCLI(t *testing.T) {
 	cases := []struct {
 		launcherCase
 		args []string
+		srun bool // a Slurm step: the launcher's parent is slurmstepd
 	}{
-		{launcherCase{"defaults", false}, nil},
-		{launcherCase{"preset mpi", true}, []string{"--preset", "mpi"}},
-		{launcherCase{"share pid", true}, []string{"--share", "pid"}},
-		{launcherCase{"share-ns", false}, []string{"--share-ns", job}},
+		{launcherCase{"defaults", false}, nil, false},
+		{launcherCase{"preset mpi", true}, []string{"--preset", "mpi"}, false},
+		{launcherCase{"share pid", true}, []string{"--share", "pid"}, false},
+		{launcherCase{"share-ns", false}, []string{"--share-ns", job}, false},
+		{launcherCase{"srun preset mpi", true}, []string{"--preset", "mpi"}, true},
+		{launcherCase{"srun share-ns", false}, []string{"--share-ns", job + "-srun"}, true},
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "-"), func(t *testing.T) {
 			args := append(append([]string{"--timeout", "1s", "--kill-after", "1s", "--ro-bind", dir}, c.args...), "--", attacker, attackArg)
-			cmd := exec.Command(bin, args...)
+			argv := append([]string{bin}, args...)
+			if c.srun {
+				ok, why := slurmUp()
+				require(t, ok, why)
+				argv = append([]string{"srun", "-n", "1", "--time=5"}, argv...)
+			}
+			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Env = append(os.Environ(), attackMark+"="+dir, attackBin+"="+bin, "XDG_RUNTIME_DIR="+xdg)
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
@@ -382,7 +407,18 @@ func TestLauncherIntegrityCLI(t *testing.T) {
 				t.Fatal(err)
 			}
 			stop := make(chan struct{})
-			stopped := watchStopped(func() []int { return []int{cmd.Process.Pid, os.Getpid()} }, stop)
+			// The launcher is found by its arguments: under srun it is
+			// slurmstepd's child, not ours.
+			launchers := func() []int {
+				return append(scanCmdline(bin+"\x00"+strings.Join(args, "\x00")), cmd.Process.Pid, os.Getpid())
+			}
+			stopped := watchStopped(launchers, stop)
+			// Under srun the launcher and its parent (slurmstepd) are not
+			// known here: checkAttack wants both found through the PPID.
+			var outside map[int]bool
+			if !c.srun {
+				outside = map[int]bool{cmd.Process.Pid: true, os.Getpid(): true}
+			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
 			select {
@@ -390,7 +426,7 @@ func TestLauncherIntegrityCLI(t *testing.T) {
 			case <-time.After(attackLimit + slack):
 				cmd.Process.Kill()
 				<-done
-				t.Fatalf("sandboxrun %v did not end; stdout %q stderr %q", args, out.String(), errb.String())
+				t.Fatalf("%v did not end; stdout %q stderr %q", argv, out.String(), errb.String())
 			}
 			took := time.Since(start)
 			close(stop)
@@ -405,9 +441,25 @@ func TestLauncherIntegrityCLI(t *testing.T) {
 			if took > 2*time.Second+slack {
 				t.Errorf("--timeout 1s --kill-after 1s took %v", took)
 			}
-			checkAttack(t, c.launcherCase, out.String(), map[int]bool{cmd.Process.Pid: true, os.Getpid(): true})
+			checkAttack(t, c.launcherCase, out.String(), outside)
 		})
 	}
+}
+
+// scanCmdline lists the processes whose command line starts with prefix.
+func scanCmdline(prefix string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && strings.HasPrefix(string(b), prefix) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // apiLauncher is the test binary as a Go API launcher: it starts the
