@@ -50,6 +50,10 @@ type guard struct {
 	nnp   bool // set no_new_privs on the cloning thread first (the sandbox asks for it)
 }
 
+// testNoLandlockScope, set only by this package's tests, plans the guard
+// as on a kernel without the Landlock signal scope.
+var testNoLandlockScope bool
+
 // landlockScopeABI is the first Landlock ABI with LANDLOCK_SCOPE_SIGNAL.
 const landlockScopeABI = 6
 
@@ -59,7 +63,7 @@ func (p *isolation) planGuard() error {
 	if p.cloneflags&unix.CLONE_NEWPID != 0 {
 		return nil
 	}
-	g := &guard{scope: landlockABI() >= landlockScopeABI, nnp: p.opts.NoNewPrivileges}
+	g := &guard{scope: !testNoLandlockScope && landlockABI() >= landlockScopeABI, nnp: p.opts.NoNewPrivileges}
 	if g.scope && !g.nnp && !hasEffectiveCap(unix.CAP_SYS_ADMIN) {
 		return fmt.Errorf("fork: launcher guard: the sandbox shares this process's pid namespace, and keeping this process out of its reach (a Landlock signal scope) needs noNewPrivileges or CAP_SYS_ADMIN: %w", unix.EPERM)
 	}
