@@ -86,7 +86,7 @@ func TestGuardProgram(t *testing.T) {
 		{"rt_sigqueueinfo parent", x64("rt_sigqueueinfo", parent, 19, 0), true},
 		{"rt_tgsigqueueinfo launcher", x64("rt_tgsigqueueinfo", launcher, launcher, 19, 0), true},
 		{"pidfd_open launcher", x64("pidfd_open", launcher, 0), true},
-		{"pidfd_open thread", x64("pidfd_open", thread, unix.PIDFD_THREAD), true},
+		{"pidfd_open thread", x64("pidfd_open", thread, unix.O_EXCL /* PIDFD_THREAD */), true},
 		{"pidfd_open other", x64("pidfd_open", other, 0), false},
 		{"ptrace attach launcher", x64("ptrace", unix.PTRACE_ATTACH, launcher), true},
 		{"ptrace seize parent", x64("ptrace", unix.PTRACE_SEIZE, parent), true},
