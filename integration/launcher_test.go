@@ -541,3 +541,33 @@ func TestLauncherIntegrityAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestLauncherTimeoutKillsEscapees: a command that ignores SIGTERM and
+// leaves a process in a session of its own (setsid) is ended with it by
+// --kill-after, in every mode: in a pid namespace of its own with its pid
+// 1; sharing sandboxrun's, by sandboxrun as the sandbox's child subreaper.
+func TestLauncherTimeoutKillsEscapees(t *testing.T) {
+	sandboxrunBin(t)
+	setsid, err := exec.LookPath("setsid")
+	require(t, err == nil, "setsid (util-linux) is missing")
+	for i, mode := range [][]string{nil, {"--preset", "mpi"}, {"--share", "pid"}} {
+		// A number no other sleep on the machine has.
+		secs := strconv.Itoa(86400 + os.Getpid()%10000*10 + i)
+		script := `trap "" TERM; ` + setsid + ` sleep ` + secs + ` </dev/null >/dev/null 2>&1 & sleep 30`
+		args := append(append([]string{"--timeout", "1s", "--kill-after", "1s"}, mode...), "--", "/bin/sh", "-c", script)
+		start := time.Now()
+		r := sbx(t, "", args...)
+		took := time.Since(start)
+		if r.code != 137 || took > 2*time.Second+slack {
+			t.Errorf("%v: exit %d after %v, want 137 within %v; stderr %q", mode, r.code, took, 2*time.Second+slack, r.err)
+		}
+		escaped := func() []int { return scanCmdline("sleep\x00" + secs + "\x00") }
+		if !waitUntil(5*time.Second, func() bool { return len(escaped()) == 0 }) {
+			left := escaped()
+			for _, p := range left {
+				unix.Kill(p, unix.SIGKILL)
+			}
+			t.Errorf("%v: the escaped sleep %s (pids %v) outlived --kill-after", mode, secs, left)
+		}
+	}
+}

@@ -65,11 +65,18 @@ func execute(pl *plan, f *runFlags, io stdio) int {
 			return nil
 		}
 	}
+	orph, err := adoptOrphans(pl.opts)
+	if err != nil {
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
 	p, err := cfg.StartCommand(context.Background(), pl.opts, pl.argv...)
 	if err != nil {
 		printErr(io.err, message(err))
 		return exitLauncher
 	}
+	orph.reap(p.Pid)
+	defer orph.stop()
 	if err := protectLauncher(); err != nil {
 		killAll(p)
 		p.Wait()
@@ -77,7 +84,7 @@ func execute(pl *plan, f *runFlags, io stdio) int {
 		return exitLauncher
 	}
 
-	sup := supervise(sigs, f, func(s os.Signal) { p.Signal(s) }, func() { killAll(p) })
+	sup := supervise(sigs, f, func(s os.Signal) { p.Signal(s) }, func() { killAll(p); orph.killDescendants() })
 	werr := p.Wait()
 	sup.stop()
 
