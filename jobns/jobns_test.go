@@ -162,12 +162,15 @@ func TestLookPath(t *testing.T) {
 }
 
 // jobOptions is a job's sandbox for the test's caller: rootless, or as
-// root the root preset with a user namespace and the identity map.
+// root the root preset with a user namespace and the identity map; with
+// the host's file system as it is (HostFS), so that the ranks find the
+// test binary, its working directory and its temporary directories,
+// wherever the test runs (a private /tmp would hide them).
 func jobOptions() *sandbox.Options {
 	if os.Geteuid() != 0 {
-		return sandbox.Rootless()
+		return sandbox.Rootless().HostFS()
 	}
-	o := sandbox.Root().WithNamespaces(specs.UserNamespace).WithoutNamespaces(specs.NetworkNamespace)
+	o := sandbox.Root().WithNamespaces(specs.UserNamespace).WithoutNamespaces(specs.NetworkNamespace).HostFS()
 	all := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
 	o.UIDMappings, o.GIDMappings = all, all
 	return o
