@@ -400,6 +400,9 @@ func TestLauncherIntegrityCLI(t *testing.T) {
 			}
 			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Env = append(os.Environ(), attackMark+"="+dir, attackBin+"="+bin, "XDG_RUNTIME_DIR="+xdg)
+			// A --share-ns rank starts in its launcher's directory, which
+			// must exist in the job's view: dir is bound into it.
+			cmd.Dir = dir
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			start := time.Now()

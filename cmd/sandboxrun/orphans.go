@@ -81,7 +81,9 @@ func (r *orphans) reapOnce() {
 
 // killDescendants SIGKILLs every descendant of sandboxrun but the
 // sandbox's own pid (killed by its caller), a few rounds, for processes
-// that forked meanwhile.
+// that forked meanwhile. It runs before the sandbox is killed (its
+// descendants are then in reach through it) and once more after it was
+// reaped (what was being re-parented meanwhile is then a child of ours).
 func (r *orphans) killDescendants() {
 	if r == nil {
 		return

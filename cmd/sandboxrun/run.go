@@ -84,9 +84,14 @@ func execute(pl *plan, f *runFlags, io stdio) int {
 		return exitLauncher
 	}
 
-	sup := supervise(sigs, f, func(s os.Signal) { p.Signal(s) }, func() { killAll(p); orph.killDescendants() })
+	sup := supervise(sigs, f, func(s os.Signal) { p.Signal(s) }, func() { orph.killDescendants(); killAll(p) })
 	werr := p.Wait()
 	sup.stop()
+	if sup.killed.Load() {
+		// What the sandbox's processes left behind while they were being
+		// killed is ours now.
+		orph.killDescendants()
+	}
 
 	code, msg := outcome(werr, p.ProcessState)
 	if m := strictMsg.Load(); m != nil {
