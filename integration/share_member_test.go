@@ -8,6 +8,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,13 +23,23 @@ func TestShareNSInsiderRefused(t *testing.T) {
 	name := fmt.Sprintf("insider%d", os.Getpid())
 	// A number no other sleep on the machine has: the left-behind member.
 	secs := strconv.Itoa(90000 + os.Getpid()%10000)
-	// The rank sees this binary and the rendezvous at their host paths.
-	inner := e.bin + " --share-ns " + name + " --ro-bind " + e.dir + " -- sleep " + secs
+	// The rank sees the rendezvous and a copy of sandboxrun in e.dir, its
+	// working directory, bound at its host path.
+	bin := filepath.Join(e.dir, "sandboxrun-insider")
+	b, err := os.ReadFile(e.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	binds := []string{"--ro-bind", e.dir}
+	inner := bin + " --share-ns " + name + " " + strings.Join(binds, " ") + " -- sleep " + secs
 	script := `out=$(timeout 20 ` + inner + ` </dev/null 2>&1); echo "inner exit $? $out"
 setsid ` + inner + ` </dev/null >/dev/null 2>&1 &
 sleep 1`
 	start := time.Now()
-	r := e.run(t, nil, "--share-ns", name, "--ro-bind", e.dir, "--", "/bin/sh", "-c", script)
+	r := e.run(t, nil, append(append([]string{"--share-ns", name}, binds...), "--", "/bin/sh", "-c", script)...)
 	left := time.Now()
 	t.Logf("rank: exit %d after %v; stdout %q stderr %q", r.code, left.Sub(start), r.out, r.err)
 	if r.code != 0 {

@@ -32,6 +32,7 @@ func init() {
 type server struct {
 	l      *net.UnixListener
 	lock   *os.File
+	dir    *os.File // the rendezvous directory, opened by the first caller
 	sock   string
 	digest string
 	uid    int // the callers' uid as this namespace sees it
@@ -44,7 +45,7 @@ type server struct {
 // holder runs inside the job's sandbox, pid 1 of its pid namespace (the
 // fork child reaps orphans). ln is the listening socket, lock the job's
 // lock file, hostUID the uid of the callers outside.
-func holder(ln, lock *os.File, sock, digest string, hostUID, grace int64) error {
+func holder(ln, lock, dir *os.File, sock, digest string, hostUID, grace int64) error {
 	// The ranks share our ids: they must not be able to ptrace us, or
 	// read our descriptors (other callers' stdio) through /proc.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
@@ -71,7 +72,7 @@ func holder(ln, lock *os.File, sock, digest string, hostUID, grace int64) error 
 		}
 		uid = overflowUID()
 	}
-	s := &server{l: l, lock: lock, sock: sock, digest: digest, uid: int(uid), grace: time.Duration(grace)}
+	s := &server{l: l, lock: lock, dir: dir, sock: sock, digest: digest, uid: int(uid), grace: time.Duration(grace)}
 	ignoreSignals()
 	return s.run()
 }
@@ -254,9 +255,14 @@ func lockWithin(f *os.File, d time.Duration) bool {
 }
 
 func (s *server) exit() {
-	// The path may be out of reach in our mount namespace (a --rootfs):
-	// a caller then removes it as stale.
-	os.Remove(s.sock)
+	// The socket is removed through the directory the first caller
+	// opened: its path may be out of reach, or read-only, in our mount
+	// namespace (a --rootfs, the default view). As a uid that may not
+	// write the directory (root's jobs run as a leased range), it stays,
+	// refusing connections, and the next caller replaces it.
+	if unix.Unlinkat(int(s.dir.Fd()), filepath.Base(s.sock), 0) != nil {
+		os.Remove(s.sock)
+	}
 	s.l.Close()
 }
 

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -362,6 +363,11 @@ func (j *Job) startHolder(sock, lockPath, digest string) (*holderProc, error) {
 		return nil, fail("lock", "open", lockPath, unwrapPath(err))
 	}
 	defer lock.Close()
+	dirFile, err := os.OpenFile(filepath.Dir(sock), os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fail("listen", "open", filepath.Dir(sock), unwrapPath(err))
+	}
+	defer dirFile.Close()
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fail("holder", "open", os.DevNull, unwrapPath(err))
@@ -379,7 +385,7 @@ func (j *Job) startHolder(sock, lockPath, digest string) (*holderProc, error) {
 		Args:      []string{"nsfork-jobns-holder", j.Name},
 		KeepAlive: true,
 	}
-	p, err := cfg.Start(context.Background(), holderFunc, opts, lf, lock, sock, digest, int64(os.Geteuid()), int64(grace))
+	p, err := cfg.Start(context.Background(), holderFunc, opts, lf, lock, dirFile, sock, digest, int64(os.Geteuid()), int64(grace))
 	if err != nil {
 		return nil, fail("holder", "start", "", err)
 	}
