@@ -27,6 +27,10 @@ import (
 // ends within a second of the last member's launcher.
 const DefaultGrace = 500 * time.Millisecond
 
+// maxSockPath is the size of sockaddr_un's sun_path, the terminating NUL
+// included.
+const maxSockPath = 108
+
 // attempts bounds how often a caller starts over when it met a holder on
 // its way out.
 const attempts = 5
@@ -162,11 +166,14 @@ func (j *Job) Start(ctx context.Context, spec Spec) (*Rank, error) {
 	if dir == "" {
 		dir = RuntimeDir()
 	}
+	sock, _ := paths(dir, j.Name)
+	if len(sock) >= maxSockPath {
+		return nil, failf("dir", "check", sock, "%d bytes, longer than a unix socket address can be (%d): set XDG_RUNTIME_DIR to a shorter directory", len(sock), maxSockPath-1)
+	}
 	if err := ensureDir(dir); err != nil {
 		return nil, err
 	}
 	sweepStale(dir, j.Name)
-	sock, _ := paths(dir, j.Name)
 	var last error
 	for range attempts {
 		if err := ctx.Err(); err != nil {

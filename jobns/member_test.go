@@ -326,3 +326,18 @@ func TestSquattedRuntimeDirJob(t *testing.T) {
 		t.Errorf("the job left %d entries in the squatted %s", len(ents), victim)
 	}
 }
+
+// TestSocketPathTooLong: a rendezvous too deep for a unix socket address
+// is refused before anything is made, saying so (the kernel would say
+// EINVAL).
+func TestSocketPathTooLong(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 120))
+	j := &Job{Name: "t-long", Dir: dir, Options: jobOptions()}
+	_, err := j.Start(context.Background(), Spec{Argv: []string{"/bin/true"}})
+	if err == nil || !strings.Contains(err.Error(), "longer than a unix socket address") {
+		t.Fatalf("a %d-byte socket path: %v, want a refusal that says why", len(dir)+len("/t-long.sock"), err)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s was made: %v", dir, err)
+	}
+}
