@@ -5,7 +5,7 @@
 // A bare `sandboxrun -- CMD` runs CMD in new user, pid,
 // mount, uts and ipc namespaces (and, as root, network), with every
 // capability dropped, no_new_privs and Docker's default seccomp profile.
-// The reference is in the top-level README.
+// The reference is in cmd/sandboxrun/README.md.
 package main
 
 import (
