@@ -47,6 +47,9 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkRootfsOwner(o); err != nil {
+		return nil, err
+	}
 	p := &isolation{opts: o}
 	if o.Seccomp != nil {
 		prog, err := seccomp.Compile(o.Seccomp, runtime.GOARCH)

@@ -235,10 +235,14 @@ func busyboxRoot(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(r, "etc/hostname"), []byte("inside\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Root's sandboxes run as unprivileged host ids: the tests' mount
-	// points that do not exist yet are created by the sandbox, so its top
-	// directory is open to it, as a rootfs owned by the range would be.
-	if err := os.Chmod(r, 0o777); err != nil {
+	// Root's sandboxes run as unprivileged host ids, which cannot create
+	// mount points in root's rootfs: the tests' ones exist, as in an image.
+	for _, d := range []string{"ro", "rw", "hostdev"} {
+		if err := os.MkdirAll(filepath.Join(r, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(r, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -96,7 +97,7 @@ func TestHostileRootfsRace(t *testing.T) {
 		t.Fatalf("attacker: %v", err)
 	}
 
-	var starts, ok, failed, hung, unmasked, procSeen int
+	var starts, ok, failed, hung, unmasked, procSeen, ownerRefused int
 	errs := map[string]int{}
 	deadline := time.Now().Add(budget)
 	for starts < maxStarts && time.Now().Before(deadline) {
@@ -125,6 +126,8 @@ func TestHostileRootfsRace(t *testing.T) {
 			var se *fork.SetupError
 			if !errors.As(err, &se) || se.Step == "" || se.Path == "" {
 				t.Errorf("start %d: not a setup error naming step and path: %v", starts, err)
+			} else if se.Step == "rootfs" && strings.Contains(se.Op, "cgo build") {
+				ownerRefused++
 			}
 			errs[firstLine(err.Error())]++
 			continue
@@ -153,6 +156,14 @@ func TestHostileRootfsRace(t *testing.T) {
 	}
 	if after := hostMounts(t); !slices.Equal(before, after) {
 		t.Errorf("host mounts changed:\nbefore %v\nafter  %v", before, after)
+	}
+	if nsinit.ThreadsThroughProc {
+		// A cgo build refuses a root file system another user owns
+		// (fork/rootfs_owner_linux.go): every start fails closed, at once.
+		if ok != 0 || ownerRefused != starts {
+			t.Errorf("cgo build: want every start refused by the root file system's owner check, got %d of %d (%d succeeded): %v", ownerRefused, starts, ok, errs)
+		}
+		return
 	}
 	if ok == 0 || procSeen == 0 {
 		t.Errorf("no start succeeded and saw its procfs: the race test checked nothing")
