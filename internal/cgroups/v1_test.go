@@ -391,3 +391,22 @@ func TestCleanupAbandoned(t *testing.T) {
 		}
 	}
 }
+
+// TestV1Devices: devices.deny "a" and then the rules, in order; a denied
+// device's open fails with EPERM, an allowed one works.
+func TestV1Devices(t *testing.T) {
+	h := requireV1Root(t)
+	need(t, h.v1["devices"].point != "", "devices controller not mounted")
+	c := newT(t, Config{Resources: devRules()})
+	list := strings.Fields(readFile(t, filepath.Join(c.Paths()["devices"], "devices.list")))
+	got := strings.Join(list, " ")
+	for _, w := range []string{"c 1:3 rwm", "c 1:5 rm", "c 136:* rwm"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("devices.list %q lacks %q", got, w)
+		}
+	}
+	if strings.Contains(got, "a *:* rwm") || strings.Contains(got, "c 1:11") {
+		t.Errorf("devices.list %q allows more than asked", got)
+	}
+	checkDevOpens(t, c)
+}
