@@ -78,6 +78,16 @@ func refuse(cfg Config, skipped *[]string, err error) error {
 	return err
 }
 
+// strictFor is cfg without BestEffort when ctrl is the devices controller:
+// device rules are never skipped, a sandbox without them would reach
+// every device node it can see.
+func strictFor(cfg Config, ctrl string) Config {
+	if ctrl == "devices" {
+		cfg.BestEffort = false
+	}
+	return cfg
+}
+
 func noDelegation(ctrl, path string, why string, errno error) error {
 	if errno == nil {
 		errno = unix.EACCES

@@ -321,6 +321,11 @@ func TestFakeV2Rootless(t *testing.T) {
 	if len(c.Paths()) != 0 || len(c.Skipped()) == 0 || c.Add(1) != nil || c.Destroy() != nil {
 		t.Errorf("BestEffort cgroup: paths %v skipped %v", c.Paths(), c.Skipped())
 	}
+	// Device rules are never skipped, not even with BestEffort.
+	devRes := &specs.LinuxResources{Pids: res.Pids, Devices: devRules().Devices}
+	if c, err := newCgroup(h, Config{Resources: devRes, BestEffort: true}); err == nil || !strings.Contains(err.Error(), "linux.resources.devices") || !errors.Is(err, unix.EACCES) {
+		t.Errorf("BestEffort with device rules and no delegation: %v (skipped %v)", err, c)
+	}
 	// Delegated: the caller's cgroup is writable.
 	h.writable = func(p string) bool { return strings.HasPrefix(p, own) }
 	c, err = newCgroup(h, Config{Resources: res})

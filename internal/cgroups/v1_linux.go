@@ -86,7 +86,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 				why += fmt.Sprintf(" (it is bound to the cgroup2 hierarchy at %s; mixing v1 and v2 controllers is not supported)", h.v2.point)
 			}
 		}
-		if err := refuse(cfg, &skipped, &Error{Op: "create", Controller: ctrl, Err: fmt.Errorf("%s: %w", why, errors.ErrUnsupported)}); err != nil {
+		if err := refuse(strictFor(cfg, ctrl), &skipped, &Error{Op: "create", Controller: ctrl, Err: fmt.Errorf("%s: %w", why, errors.ErrUnsupported)}); err != nil {
 			return nil, nil, err
 		}
 		drop(ctrl)
@@ -135,7 +135,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 		if !h.canWrite(probe) {
 			if what, needed := needs[ctrl]; needed {
 				err := noDelegation(ctrl, probe, fmt.Sprintf("cannot create a cgroup for %s: %s is not writable by uid %d", what, probe, h.euid), unix.EACCES)
-				if err := refuse(cfg, &skipped, err); err != nil {
+				if err := refuse(strictFor(cfg, ctrl), &skipped, err); err != nil {
 					return nil, nil, err
 				}
 				drop(ctrl)
@@ -156,7 +156,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 			}
 		}
 		err := noDelegation(strings.Join(ctrls, ","), "", fmt.Sprintf("uid %d may not create cgroups in any v1 hierarchy (%s)", h.euid, strings.Join(ctrls, ", ")), unix.EACCES)
-		if !cfg.BestEffort {
+		if !cfg.BestEffort || len(res.Devices) > 0 {
 			return nil, nil, err
 		}
 		s.done = true

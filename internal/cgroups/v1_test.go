@@ -410,3 +410,33 @@ func TestV1Devices(t *testing.T) {
 	}
 	checkDevOpens(t, c)
 }
+
+// TestV1DevicesNotSkipped: without delegation, BestEffort skips a memory
+// limit but never the device rules.
+func TestV1DevicesNotSkipped(t *testing.T) {
+	h := requireV1Root(t)
+	need(t, h.v1["devices"].point != "", "devices controller not mounted")
+	h.euid = 1000
+	h.writable = func(string) bool { return false }
+	res := devRules()
+	res.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 << 20)}
+	c, err := newCgroup(h, Config{Resources: res, BestEffort: true})
+	if err == nil {
+		c.Destroy()
+		t.Fatalf("BestEffort without delegation took the device rules: skipped %q", c.Skipped())
+	}
+	if !strings.Contains(err.Error(), "linux.resources.devices") || !errors.Is(err, ErrNoDelegation) {
+		t.Errorf("err = %v, want one naming linux.resources.devices", err)
+	}
+	res.Devices = nil
+	c, err = newCgroup(h, Config{Resources: res, BestEffort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Skipped()) == 0 {
+		t.Errorf("nothing skipped")
+	}
+	if err := c.Destroy(); err != nil {
+		t.Error(err)
+	}
+}

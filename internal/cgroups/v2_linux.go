@@ -55,8 +55,12 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 		probe = filepath.Join(target, "cgroup.procs")
 	}
 	if !h.canWrite(probe) {
-		err := noDelegation("", probe, fmt.Sprintf("cannot create a cgroup: %s is not writable by uid %d", probe, h.euid), unix.EACCES)
-		if !cfg.BestEffort {
+		why := fmt.Sprintf("cannot create a cgroup: %s is not writable by uid %d", probe, h.euid)
+		if wantDevices {
+			why += " (linux.resources.devices is never skipped)"
+		}
+		err := noDelegation("", probe, why, unix.EACCES)
+		if !cfg.BestEffort || wantDevices {
 			return nil, nil, err
 		}
 		skipped = append(skipped, err.Error())
