@@ -363,10 +363,15 @@ func (s *v1Cgroup) add(pid int) error {
 	if ok, err := s.checkAdd(pid); !ok {
 		return err
 	}
+	var done []string // co-mounted hierarchies (cpu,cpuacct) share a directory
 	for _, c := range s.ctrls {
+		if slices.Contains(done, s.dirs[c]) {
+			continue
+		}
 		if err := s.addPid(c, s.dirs[c], pid); err != nil {
 			return err
 		}
+		done = append(done, s.dirs[c])
 	}
 	return nil
 }

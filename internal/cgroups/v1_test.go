@@ -440,3 +440,31 @@ func TestV1DevicesNotSkipped(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestV1WriteError: a value the kernel refuses fails New with an error
+// naming the file, the value and the errno (ERANGE on 6.18), and leaves
+// no directory.
+func TestV1WriteError(t *testing.T) {
+	h := requireV1Root(t)
+	need(t, h.v1["cpuset"].point != "", "cpuset controller not mounted")
+	name := "nsfork-test-badcpus-" + itoa(os.Getpid())
+	_, err := New(Config{Path: name, Resources: &specs.LinuxResources{
+		Pids: &specs.LinuxPids{Limit: ptr[int64](10)},
+		CPU:  &specs.LinuxCPU{Cpus: "9999"},
+	}})
+	var e *Error
+	var errno syscall.Errno
+	if !errors.As(err, &e) || !strings.HasSuffix(e.File, "/cpuset.cpus") || e.Value != "9999" || !errors.As(err, &errno) || errno == 0 {
+		t.Fatalf("err = %v, want an *Error for cpuset.cpus = 9999 with the kernel's errno", err)
+	}
+	t.Logf("refused: %v", err)
+	for _, ctrl := range []string{"cpuset", "pids", "memory", "cpu"} {
+		own, ok := h.ownDir(ctrl)
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(own, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %s left behind (%v)", ctrl, filepath.Join(own, name), err)
+		}
+	}
+}
