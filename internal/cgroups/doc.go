@@ -68,13 +68,17 @@
 //     cpuset.cpus are written; the child's /proc/<pid>/cgroup is below the
 //     caller's cgroup in every hierarchy; relative and absolute paths;
 //     Destroy kills what is left and removes every directory, twice
-//     without error; uid 65534 gets ErrNoDelegation+EACCES with the hint,
+//     without error; device rules (deny all, the defaults, deny writing
+//     /dev/zero) let /dev/null and reading /dev/zero through and fail
+//     writing /dev/zero and reading /dev/kmsg with EPERM; a value the
+//     kernel refuses names file, value and errno and leaves nothing; uid 65534 gets ErrNoDelegation+EACCES with the hint,
 //     and BestEffort succeeds with the limit skipped; Cleanup removes a
 //     cgroup whose creator exited and keeps a live one.
 //   - v2, on a private cgroup2 mount in a new mount namespace: creation,
 //     hugetlb.2MB.max (the only controller cgroup2 holds here),
-//     CLONE_INTO_CGROUP through FD, Add, Stats, and Destroy through
-//     cgroup.kill. memory, pids and cpu writes on a real cgroup2 are not
+//     CLONE_INTO_CGROUP through FD, Add, Stats, Destroy through
+//     cgroup.kill, and the eBPF device filter with the same device
+//     checks as on v1. memory, pids and cpu writes on a real cgroup2 are not
 //     verified on this host (v1 holds those controllers); they are
 //     verified against a fake cgroupfs: memory.max, memory.swap.max
 //     (memory+swap minus memory), memory.low, cpu.weight, cpu.max,
