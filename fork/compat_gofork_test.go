@@ -355,18 +355,6 @@ var forkOnlyModules = map[string]string{
 	"golang.org/x/net":                              "seccomp, nsinit: classic BPF",
 	"golang.org/x/sys":                              "everywhere",
 	"kernel.org/pub/linux/libs/security/libcap/psx": "nsinit, go-landlock: all-thread capset and prctl (cgo builds)",
-	// Through internal/cgroups' use of github.com/containerd/cgroups/v3;
-	// they go when the cgroup code writes cgroupfs itself (issue 21).
-	"github.com/containerd/cgroups/v3": "internal/cgroups",
-	"google.golang.org/protobuf":       "containerd/cgroups: stats types",
-	"github.com/godbus/dbus/v5":        "containerd/cgroups: systemd driver",
-	"github.com/coreos/go-systemd/v22": "containerd/cgroups: systemd driver",
-	"github.com/cilium/ebpf":           "containerd/cgroups: v2 device filter",
-	"github.com/containerd/log":        "containerd/cgroups",
-	"github.com/sirupsen/logrus":       "containerd/log",
-	"github.com/docker/go-units":       "containerd/cgroups",
-	"github.com/moby/sys/userns":       "containerd/cgroups",
-	"golang.org/x/exp":                 "cilium/ebpf",
 }
 
 // TestForkOnlyDeps builds a program that imports only fork and checks the

@@ -42,7 +42,7 @@ type Config struct {
 // made by New. Its methods are safe for concurrent use.
 type Cgroup struct {
 	mu      sync.Mutex
-	sys     *sysCgroup
+	sys     sysCgroup
 	skipped []string
 }
 

@@ -35,22 +35,25 @@
 // reported with ErrNoDelegation and unix.EBUSY and what to do about it.
 // Config.BestEffort turns these failures into entries of Cgroup.Skipped.
 //
-// # What containerd/cgroups does here
+// # How
 //
-// Creating the v1 directories in every hierarchy (with cpuset.cpus/mems
-// copied from the parent), writing the v1 limits, adding processes, reading
-// v1 and v2 statistics, compiling and attaching the v2 eBPF device filter,
-// and removing the directories are done by
-// github.com/containerd/cgroups/v3. This package bypasses it for: v2
-// directory creation and limit writes (its shares-to-weight formula is not
-// the linear one runc and crun use, cpu.max is dropped when only a quota is
-// given, -1 is written literally where the kernel wants "max", io weights go
-// to io.bfq.weight on the wrong scale and never to io.weight, errors do not
-// name the value, and it writes cgroup.subtree_control all the way from the
-// hierarchy root); v1 blkio weights (it writes only the CFQ file
-// blkio.weight, which kernels since 5.0 lack); v1 cpu burst and idle;
-// pids.peak and pids.events; and killing (its freeze loops have no time
-// bound and its fallback makes a single pass).
+// The package writes cgroupfs itself, with no cgroup library: on v1 a
+// directory per hierarchy (cpuset.cpus and cpuset.mems copied from the
+// parent first), the limit files in the order the kernel needs (memory
+// before memory+swap, cpu period before quota, devices.deny "a" before the
+// device rules); on v2 one directory, controllers enabled in
+// cgroup.subtree_control, the limit files (cpu.weight from shares with the
+// linear formula runc and crun use, "max" where the kernel wants it,
+// io.bfq.weight when BFQ offers it, else io.weight), and the OCI device
+// rules compiled to an eBPF BPF_PROG_TYPE_CGROUP_DEVICE program, attached
+// with BPF_F_ALLOW_MULTI (see devfilter.go: deny by default, the last
+// matching rule wins for each of read, write and mknod). A device rule
+// that cannot be applied is an error even with BestEffort. Statistics are
+// read from the files (memory.peak or memory.max_usage_in_bytes,
+// memory.events or memory.oom_control, cpu.stat or cpuacct, pids.*).
+// Every write that fails is an *Error naming the controller, the file, the
+// value and the errno. cgroup v1 and v2 are two types (v1_linux.go,
+// v2_linux.go) behind one internal interface.
 //
 // # Verified
 //
@@ -65,13 +68,17 @@
 //     cpuset.cpus are written; the child's /proc/<pid>/cgroup is below the
 //     caller's cgroup in every hierarchy; relative and absolute paths;
 //     Destroy kills what is left and removes every directory, twice
-//     without error; uid 65534 gets ErrNoDelegation+EACCES with the hint,
+//     without error; device rules (deny all, the defaults, deny writing
+//     /dev/zero) let /dev/null and reading /dev/zero through and fail
+//     writing /dev/zero and reading /dev/kmsg with EPERM; a value the
+//     kernel refuses names file, value and errno and leaves nothing; uid 65534 gets ErrNoDelegation+EACCES with the hint,
 //     and BestEffort succeeds with the limit skipped; Cleanup removes a
 //     cgroup whose creator exited and keeps a live one.
 //   - v2, on a private cgroup2 mount in a new mount namespace: creation,
 //     hugetlb.2MB.max (the only controller cgroup2 holds here),
-//     CLONE_INTO_CGROUP through FD, Add, Stats, and Destroy through
-//     cgroup.kill. memory, pids and cpu writes on a real cgroup2 are not
+//     CLONE_INTO_CGROUP through FD, Add, Stats, Destroy through
+//     cgroup.kill, and the eBPF device filter with the same device
+//     checks as on v1. memory, pids and cpu writes on a real cgroup2 are not
 //     verified on this host (v1 holds those controllers); they are
 //     verified against a fake cgroupfs: memory.max, memory.swap.max
 //     (memory+swap minus memory), memory.low, cpu.weight, cpu.max,

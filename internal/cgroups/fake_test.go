@@ -192,8 +192,6 @@ func TestFakeV2Writes(t *testing.T) {
 	if err := c.Add(4243); err != nil {
 		t.Fatal(err)
 	}
-	// containerd creates missing files with mode 0 (on cgroupfs they exist).
-	os.Chmod(filepath.Join(dir, "cgroup.procs"), 0o644)
 	if got := readFile(t, filepath.Join(dir, "cgroup.procs")); got != "4243" {
 		t.Errorf("cgroup.procs = %q", got)
 	}
@@ -320,6 +318,11 @@ func TestFakeV2Rootless(t *testing.T) {
 	}
 	if len(c.Paths()) != 0 || len(c.Skipped()) == 0 || c.Add(1) != nil || c.Destroy() != nil {
 		t.Errorf("BestEffort cgroup: paths %v skipped %v", c.Paths(), c.Skipped())
+	}
+	// Device rules are never skipped, not even with BestEffort.
+	devRes := &specs.LinuxResources{Pids: res.Pids, Devices: devRules().Devices}
+	if c, err := newCgroup(h, Config{Resources: devRes, BestEffort: true}); err == nil || !strings.Contains(err.Error(), "linux.resources.devices") || !errors.Is(err, unix.EACCES) {
+		t.Errorf("BestEffort with device rules and no delegation: %v (skipped %v)", err, c)
 	}
 	// Delegated: the caller's cgroup is writable.
 	h.writable = func(p string) bool { return strings.HasPrefix(p, own) }

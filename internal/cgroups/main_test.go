@@ -99,6 +99,21 @@ func runChild(mode string) int {
 			time.Sleep(time.Hour)
 		}
 		return 0
+	case "opendev":
+		// Opens device nodes once placed in the cgroup; prints one line
+		// each: "OPEN <path> <r|w|rw> <ok|errno name>".
+		waitGo()
+		for _, o := range devOpens {
+			fd, err := unix.Open(o.path, o.flags|unix.O_CLOEXEC, 0)
+			res := "ok"
+			if err != nil {
+				res = unix.ErrnoName(err.(unix.Errno))
+			} else {
+				unix.Close(fd)
+			}
+			fmt.Printf("OPEN %s %s %s\n", o.path, o.mode, res)
+		}
+		return 0
 	case "rootless":
 		res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](32 << 20)}}
 		_, err := New(Config{Resources: res})
@@ -119,6 +134,64 @@ func runChild(mode string) int {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// devOpens are the opens of the "opendev" child.
+var devOpens = []struct {
+	path, mode string
+	flags      int
+}{
+	{"/dev/null", "rw", unix.O_RDWR},
+	{"/dev/zero", "r", unix.O_RDONLY},
+	{"/dev/zero", "w", unix.O_WRONLY},
+	{"/dev/kmsg", "r", unix.O_RDONLY},
+}
+
+// devRules deny everything but the defaults, and then writing /dev/zero.
+func devRules() *specs.LinuxResources {
+	return &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](5), Access: "w"},
+	}}
+}
+
+// wantDevOpens are the results of the "opendev" child under devRules.
+var wantDevOpens = []string{
+	"OPEN /dev/null rw ok",
+	"OPEN /dev/zero r ok",
+	"OPEN /dev/zero w EPERM",
+	"OPEN /dev/kmsg r EPERM",
+}
+
+// checkDevOpens runs the "opendev" child in c (through Add) and checks
+// what it could open. As root outside the cgroup every open works.
+func checkDevOpens(t *testing.T, c *Cgroup) {
+	t.Helper()
+	for _, o := range devOpens {
+		fd, err := unix.Open(o.path, o.flags|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatalf("outside the cgroup, open %s %s: %v", o.path, o.mode, err)
+		}
+		unix.Close(fd)
+	}
+	ch := startChild(t, "opendev")
+	if err := c.Add(ch.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	ch.release()
+	if err := ch.cmd.Wait(); err != nil {
+		t.Fatalf("opendev child: %v\n%s", err, ch.out.String())
+	}
+	var got []string
+	for _, l := range strings.Split(ch.out.String(), "\n") {
+		if strings.HasPrefix(l, "OPEN ") {
+			got = append(got, l)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(wantDevOpens, "\n") {
+		t.Errorf("device opens in the cgroup:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantDevOpens, "\n"))
+	}
+	t.Logf("device opens in the cgroup: %q", got)
+}
 
 // child is a re-executed test binary waiting on fd 3.
 type child struct {

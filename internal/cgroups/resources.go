@@ -251,7 +251,7 @@ func neededV1(r *specs.LinuxResources) []ctrlNeed {
 	}
 	var n []ctrlNeed
 	if len(r.Devices) > 0 {
-		n = append(n, ctrlNeed{"devices", "devices"})
+		n = append(n, ctrlNeed{"devices", "linux.resources.devices"})
 	}
 	if m := r.Memory; m != nil {
 		n = append(n, ctrlNeed{"memory", "memory limits"})

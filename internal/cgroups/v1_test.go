@@ -391,3 +391,80 @@ func TestCleanupAbandoned(t *testing.T) {
 		}
 	}
 }
+
+// TestV1Devices: devices.deny "a" and then the rules, in order; a denied
+// device's open fails with EPERM, an allowed one works.
+func TestV1Devices(t *testing.T) {
+	h := requireV1Root(t)
+	need(t, h.v1["devices"].point != "", "devices controller not mounted")
+	c := newT(t, Config{Resources: devRules()})
+	list := strings.Fields(readFile(t, filepath.Join(c.Paths()["devices"], "devices.list")))
+	got := strings.Join(list, " ")
+	for _, w := range []string{"c 1:3 rwm", "c 1:5 rm", "c 136:* rwm"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("devices.list %q lacks %q", got, w)
+		}
+	}
+	if strings.Contains(got, "a *:* rwm") || strings.Contains(got, "c 1:11") {
+		t.Errorf("devices.list %q allows more than asked", got)
+	}
+	checkDevOpens(t, c)
+}
+
+// TestV1DevicesNotSkipped: without delegation, BestEffort skips a memory
+// limit but never the device rules.
+func TestV1DevicesNotSkipped(t *testing.T) {
+	h := requireV1Root(t)
+	need(t, h.v1["devices"].point != "", "devices controller not mounted")
+	h.euid = 1000
+	h.writable = func(string) bool { return false }
+	res := devRules()
+	res.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 << 20)}
+	c, err := newCgroup(h, Config{Resources: res, BestEffort: true})
+	if err == nil {
+		c.Destroy()
+		t.Fatalf("BestEffort without delegation took the device rules: skipped %q", c.Skipped())
+	}
+	if !strings.Contains(err.Error(), "linux.resources.devices") || !errors.Is(err, ErrNoDelegation) {
+		t.Errorf("err = %v, want one naming linux.resources.devices", err)
+	}
+	res.Devices = nil
+	c, err = newCgroup(h, Config{Resources: res, BestEffort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Skipped()) == 0 {
+		t.Errorf("nothing skipped")
+	}
+	if err := c.Destroy(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestV1WriteError: a value the kernel refuses fails New with an error
+// naming the file, the value and the errno (ERANGE on 6.18), and leaves
+// no directory.
+func TestV1WriteError(t *testing.T) {
+	h := requireV1Root(t)
+	need(t, h.v1["cpuset"].point != "", "cpuset controller not mounted")
+	name := "nsfork-test-badcpus-" + itoa(os.Getpid())
+	_, err := New(Config{Path: name, Resources: &specs.LinuxResources{
+		Pids: &specs.LinuxPids{Limit: ptr[int64](10)},
+		CPU:  &specs.LinuxCPU{Cpus: "9999"},
+	}})
+	var e *Error
+	var errno syscall.Errno
+	if !errors.As(err, &e) || !strings.HasSuffix(e.File, "/cpuset.cpus") || e.Value != "9999" || !errors.As(err, &errno) || errno == 0 {
+		t.Fatalf("err = %v, want an *Error for cpuset.cpus = 9999 with the kernel's errno", err)
+	}
+	t.Logf("refused: %v", err)
+	for _, ctrl := range []string{"cpuset", "pids", "memory", "cpu"} {
+		own, ok := h.ownDir(ctrl)
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(own, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %s left behind (%v)", ctrl, filepath.Join(own, name), err)
+		}
+	}
+}

@@ -157,4 +157,15 @@ func TestV2RealChild(t *testing.T) {
 	if _, ok := c.FD(); ok {
 		t.Error("FD still open after Destroy")
 	}
+
+	// The eBPF device filter, live.
+	dc, err := newCgroup(h, Config{Resources: devRules()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Destroy()
+	checkDevOpens(t, dc)
+	if err := dc.Destroy(); err != nil {
+		t.Fatal(err)
+	}
 }
