@@ -84,9 +84,11 @@ func mpiPreset(euid, egid int, key string) *Options {
 	} else {
 		o.IDRangeKey = key
 	}
-	// The host's file system read-only, but for what the ranks share.
+	// The host's file system read-only, but for what the ranks share,
+	// and the host's devices usable (the read-only root is nodev; ranks
+	// open /dev/null, GPUs and interconnects as on the host).
 	o.Root = &specs.Root{Path: "/", Readonly: true}
-	o.Mounts = []specs.Mount{BindRW("/dev/shm"), BindRW("/tmp")}
+	o.Mounts = []specs.Mount{HostDevices(), BindRW("/dev/shm"), BindRW("/tmp")}
 	o.ReadonlyPaths = MPIReadonlyPaths()
 	o.MaskedPaths = MPIMaskedPaths()
 	return o

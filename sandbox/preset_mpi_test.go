@@ -44,7 +44,7 @@ func TestMPIPreset(t *testing.T) {
 			}
 			// The host's file system, read-only but for the shared
 			// /dev/shm and /tmp; the environment kept.
-			shared := []specs.Mount{BindRW("/dev/shm"), BindRW("/tmp")}
+			shared := []specs.Mount{HostDevices(), BindRW("/dev/shm"), BindRW("/tmp")}
 			if o.ClearEnv || o.Root == nil || o.Root.Path != "/" || !o.Root.Readonly || !reflect.DeepEqual(o.Mounts, shared) {
 				t.Errorf("the preset must keep the environment and share /dev/shm and /tmp on a read-only host root: %+v", o)
 			}

@@ -50,6 +50,14 @@ func BindRW(path string) specs.Mount {
 	return specs.Mount{Type: "bind", Source: path, Destination: path, Options: []string{"rbind", "rw", "nosuid", "nodev"}}
 }
 
+// HostDevices is the host's /dev bound onto /dev with its device nodes
+// usable (not nodev), for sandboxes that use the host's devices (the mpi
+// preset: GPUs, interconnects). Which devices open is up to their modes
+// and, with resources.devices, to the devices cgroup.
+func HostDevices() specs.Mount {
+	return specs.Mount{Type: "bind", Source: "/dev", Destination: "/dev", Options: []string{"rbind", "nosuid"}}
+}
+
 // BindRO is a read-only bind of the host's path onto the same path.
 func BindRO(path string) specs.Mount {
 	return specs.Mount{Type: "bind", Source: path, Destination: path, Options: []string{"rbind", "ro", "nosuid", "nodev"}}
