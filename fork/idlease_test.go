@@ -110,7 +110,7 @@ func TestIDLeaseShared(t *testing.T) {
 // left the pid of a process that still runs in the range: the range is not
 // handed out again until that process is gone.
 func TestIDLeaseSurvivor(t *testing.T) {
-	testreq.Need(t, os.Geteuid() == 0, "root, to run a process as a host id of the pool")
+	testreq.RootOnly(t, "a root caller's range, with a process running as a host id of the pool")
 	dir := leaseDir(t)
 	l := mustLease(t, dir, nil, "")
 	cmd := exec.Command("setpriv", "--reuid="+strconv.Itoa(int(l.base())), "--regid="+strconv.Itoa(int(l.base())), "--clear-groups", "sleep", "30")

@@ -66,5 +66,16 @@ func KernelLacks(t testing.TB, feature, evidence, coveredBy string) {
 	t.Logf("kernel lacks %s: %s; not tried live, covered by %s", feature, evidence, coveredBy)
 }
 
+// RootOnly skips t when the caller is not root: for a test of a behaviour
+// that only a root caller has (not a missing prerequisite: the suite runs
+// as root too, where it runs), so it is a skip in strict mode as well.
+// what says which behaviour.
+func RootOnly(t testing.TB, what string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("root-mode test (" + what + "); it runs in the root suite")
+	}
+}
+
 // Strict reports whether NSFORK_REQUIRE_ALL=1 asks for every prerequisite.
 func Strict() bool { return os.Getenv("NSFORK_REQUIRE_ALL") == "1" }
