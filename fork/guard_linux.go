@@ -1,7 +1,8 @@
 package fork
 
 // The launcher guard: a sandbox that shares its launcher's pid namespace
-// (the mpi preset, --share pid, options without a pid namespace) sees the
+// (the mpi preset, --share pid, options with namespaces but no pid
+// namespace; options with no namespace at all are no sandbox) sees the
 // launcher and the launcher's parent, and runs with the same uid or as
 // root: it could stop the launcher (and with it every timeout), kill it,
 // trace it or open a pidfd of it. In a new pid namespace they are out of
@@ -61,6 +62,12 @@ const landlockScopeABI = 6
 // front of p's filter. Nothing is changed in this process.
 func (p *isolation) planGuard() error {
 	if p.cloneflags&unix.CLONE_NEWPID != 0 {
+		return nil
+	}
+	if len(p.opts.Namespaces) == 0 {
+		// Options that make no namespace are no sandbox (the zero value:
+		// a plain child sharing everything with its launcher, as a go-fork
+		// child does): there is no boundary to keep the launcher behind.
 		return nil
 	}
 	g := &guard{scope: !testNoLandlockScope && landlockABI() >= landlockScopeABI, nnp: p.opts.NoNewPrivileges}
