@@ -728,24 +728,14 @@ func (e *escEnv) funcRun(t *testing.T, mode string, opts *sandbox.Options, pool,
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var run escRun
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		escScan(t, mode, pr, &run)
-	}()
+	pw, run, finish := escPipe(t, mode)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var lines []string
 	if pool {
 		p, perr := fork.NewPool(opts, 1)
 		if perr != nil {
-			pw.Close()
-			<-done
+			finish()
 			t.Fatalf("%s: NewPool: %v", mode, perr)
 		}
 		var res []any
@@ -759,14 +749,12 @@ func (e *escEnv) funcRun(t *testing.T, mode string, opts *sandbox.Options, pool,
 	} else {
 		lines, err = fork.Call[[]string](ctx, "escape.probe", opts, e.argv(self, bomb), pw)
 	}
-	pw.Close()
-	<-done
-	pr.Close()
+	finish()
 	if err != nil {
 		t.Errorf("%s: %v: %s", mode, err, run.out)
 	}
 	run.lines = append(run.lines, lines...)
-	return run
+	return *run
 }
 
 // cmdRun runs the probe binary with Config.StartCommand.
@@ -776,16 +764,7 @@ func (e *escEnv) cmdRun(t *testing.T, mode string, opts *sandbox.Options) escRun
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var run escRun
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		escScan(t, mode, pr, &run)
-	}()
+	pw, run, finish := escPipe(t, mode)
 	var stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -794,14 +773,33 @@ func (e *escEnv) cmdRun(t *testing.T, mode string, opts *sandbox.Options) escRun
 	if err == nil {
 		err = p.Wait()
 	}
-	pw.Close()
-	<-done
-	pr.Close()
+	finish()
 	run.out += stderr.String()
 	if err != nil {
 		t.Errorf("%s: %v: %s", mode, err, run.out)
 	}
-	return run
+	return *run
+}
+
+// escPipe is the pipe the probe reports on: pw goes to the probe, the scan
+// fills run, and finish closes pw and waits for the scan to end.
+func escPipe(t *testing.T, mode string) (pw *os.File, run *escRun, finish func()) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run = &escRun{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		escScan(t, mode, pr, run)
+	}()
+	return pw, run, func() {
+		pw.Close()
+		<-done
+		pr.Close()
+	}
 }
 
 // unsandboxedRun runs the probe as a plain child of the test.

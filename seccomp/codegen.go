@@ -33,6 +33,22 @@ func (c *codegen) emit(i bpf.Instruction) { c.ops = append(c.ops, op{ins: i, pla
 func (c *codegen) place(l label)          { c.ops = append(c.ops, op{place: l}) }
 func (c *codegen) load(off uint32)        { c.emit(bpf.LoadAbsolute{Off: off, Size: 4}) }
 func (c *codegen) ret(v uint32)           { c.emit(bpf.RetConstant{Val: v}) }
+
+// archDispatch loads seccomp_data.arch and jumps to a new label per audit
+// value in audits, returned in the same order; an arch matching none falls
+// through to what is placed next.
+func (c *codegen) archDispatch(audits []uint32) []label {
+	c.load(offArch)
+	labels := make([]label, len(audits))
+	for i, au := range audits {
+		labels[i] = c.newLabel()
+		next := c.newLabel()
+		c.jump(bpf.JumpEqual, au, labels[i], next)
+		c.place(next)
+	}
+	return labels
+}
+
 func (c *codegen) jump(t bpf.JumpTest, v uint32, jt, jf label) {
 	c.ops = append(c.ops, op{isJump: true, cond: t, val: v, jt: jt, jf: jf, place: -1})
 }

@@ -261,14 +261,7 @@ func Compile(p *specs.LinuxSeccomp, arch string) ([]bpf.Instruction, error) {
 	}
 
 	var c codegen
-	c.load(offArch)
-	labels := make([]label, len(groups))
-	for i, g := range groups {
-		labels[i] = c.newLabel()
-		next := c.newLabel()
-		c.jump(bpf.JumpEqual, g, labels[i], next)
-		c.place(next)
-	}
+	labels := c.archDispatch(groups)
 	c.ret(badArchAction)
 	for i, g := range groups {
 		c.place(labels[i])

@@ -133,14 +133,7 @@ func GuardProgram(g Guard, arch string, archs []specs.Arch) ([]bpf.Instruction, 
 		}
 		byAudit[a.audit] = append(byAudit[a.audit], a)
 	}
-	c.load(offArch)
-	starts := make([]label, len(audits))
-	for i, au := range audits {
-		starts[i] = c.newLabel()
-		next := c.newLabel()
-		c.jump(bpf.JumpEqual, au, starts[i], next)
-		c.place(next)
-	}
+	starts := c.archDispatch(audits)
 	c.goTo(pass)
 	// One block per entry, shared by its names and ABIs.
 	blocks := make([]label, len(entries))
