@@ -326,6 +326,9 @@ func (o *Options) validateFilesystem(errs *errList, h *host) {
 		}
 		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 		validateMountOptions(errs, f, bind, newUser, m.Options)
+		if !bind && m.Type != "tmpfs" && slices.Contains(m.Options, "tmpcopyup") {
+			errs.add(f+".options", "tmpcopyup", "is an option of a tmpfs only")
+		}
 		switch {
 		case bind && m.Type != "" && m.Type != "none" && m.Type != "bind":
 			errs.add(f+".type", m.Type, "a bind mount has type bind or none, or no type")
