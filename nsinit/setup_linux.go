@@ -39,6 +39,7 @@ type Applied struct {
 func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	a := &Applied{Namespaces: map[string]string{}}
 	steps := []func(*sandbox.Options, Config, *Applied) error{
+		stepLateNamespaces,
 		stepMounts,
 		stepUTS,
 		stepNetwork,
