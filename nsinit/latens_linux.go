@@ -2,6 +2,7 @@ package nsinit
 
 import (
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -48,7 +49,17 @@ func LateNamespaces(o *sandbox.Options) uintptr {
 // this thread, then, when the function runs in this process (not a
 // command, which this thread execs), setns into them on every other
 // thread too (psx), so that no goroutine sees the launcher's.
-func stepLateNamespaces(o *sandbox.Options, cfg Config, _ *Applied) error {
+func stepLateNamespaces(o *sandbox.Options, cfg Config, a *Applied) error {
+	if slices.ContainsFunc(o.Mounts, func(m specs.Mount) bool { return m.Type == "cgroup" || m.Type == "cgroup2" }) {
+		// Both name cgroups relative to the reader's cgroup namespace.
+		var err error
+		if a.selfCgroup, err = readProcFile("/proc/self/cgroup"); err != nil {
+			return fail("mount", "read", "/proc/self/cgroup", err)
+		}
+		if a.selfMountinfo, err = readProcFile("/proc/self/mountinfo"); err != nil {
+			return fail("mount", "read", "/proc/self/mountinfo", err)
+		}
+	}
 	for _, l := range []struct {
 		flag     uintptr
 		name, op string

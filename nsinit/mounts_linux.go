@@ -82,6 +82,8 @@ type mounter struct {
 	// of masks (/dev/null), of the minimal /dev, of sysfs and cgroup
 	// fallbacks.
 	host map[string]*hostTree
+	// cgroups are the own cgroup directories a cgroup mount binds.
+	cgroups *cgroupView
 	// made are the mounts made so far, in order.
 	made []*mountedFS
 }

@@ -63,27 +63,7 @@ func (m *mounter) mount(p *mountPlan) error {
 			return fail("mount", "mount sysfs on", p.dest, err)
 		}
 	case "cgroup", "cgroup2":
-		var st unix.Statfs_t
-		v2 := unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-		var err error = unix.EPERM
-		if v2 {
-			fstype = "cgroup2"
-			err = m.newMount("cgroup2", orDefault(mt.Source, "cgroup2"), p.dest, h, mo)
-		}
-		if errors.Is(err, unix.EPERM) && (m.userns || !v2) {
-			if err := m.bindHost("/sys/fs/cgroup", p.dest, h, mo.everywhere()); err != nil {
-				return fail("mount", "bind host /sys/fs/cgroup", p.dest, err)
-			}
-			why := "cgroup v1 host: its hierarchies are bound as they are"
-			if v2 {
-				why = "the kernel refuses a new cgroup2 mount without a cgroup namespace of its own"
-			}
-			m.report("%s on %s: host /sys/fs/cgroup bound recursively%s (%s)", mt.Type, p.dest, roNote(mo), why)
-			return nil
-		}
-		if err != nil {
-			return fail("mount", "mount cgroup2 on", p.dest, err)
-		}
+		return m.mountCgroup(p, h)
 	case "devpts":
 		m.fixDevpts(mo)
 		if err := m.newMount("devpts", orDefault(mt.Source, "devpts"), p.dest, h, mo); err != nil {

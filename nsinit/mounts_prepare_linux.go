@@ -115,7 +115,11 @@ func (m *mounter) prepare() error {
 		case "sysfs":
 			need["/sys"] = true
 		case "cgroup", "cgroup2":
-			need["/sys/fs/cgroup"] = true
+			if m.cgroups == nil {
+				if err := m.prepareCgroups(); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	for n, rec := range need {

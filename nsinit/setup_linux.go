@@ -32,6 +32,11 @@ type Applied struct {
 	Landlock        *LandlockReport      `json:"landlock,omitempty"`
 	Root            string               `json:"root,omitempty"` // "pivot_root", "move+chroot" or ""
 	Mounts          []string             `json:"mounts,omitempty"`
+
+	// selfCgroup and selfMountinfo are /proc/self/cgroup and
+	// /proc/self/mountinfo as they read before the child made its cgroup
+	// namespace (cgroupfs_linux.go).
+	selfCgroup, selfMountinfo string
 }
 
 // Setup applies o in the calling process. It must run on a goroutine locked
