@@ -71,6 +71,9 @@ func (m *mounter) mount(p *mountPlan) error {
 		}
 	default:
 		if err := m.newMount(mt.Type, orDefault(mt.Source, mt.Type), p.dest, h, mo); err != nil {
+			if e := (*Error)(nil); errors.As(err, &e) {
+				return err // tmpcopyup's, naming the file
+			}
 			return fail("mount", "mount "+mt.Type+" on", p.dest, err)
 		}
 	}
@@ -89,6 +92,12 @@ func (m *mounter) newMount(fstype, source, dest string, h *os.File, mo *mountOpt
 	mfd, err := newFS(fstype, source, mo)
 	if err != nil {
 		return err
+	}
+	if mo.copyUp {
+		if err := copyUp(h, mfd, dest); err != nil {
+			mfd.Close()
+			return err
+		}
 	}
 	if err := attach(mfd, h); err != nil {
 		mfd.Close()
