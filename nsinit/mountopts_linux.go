@@ -236,6 +236,21 @@ func statfsAttrs(fd int) (uint64, error) {
 	return a, nil
 }
 
+// statfsAtime returns the MOUNT_ATTR atime mode of the mount at fd.
+func statfsAtime(fd int) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return 0, err
+	}
+	switch {
+	case st.Flags&unix.ST_NOATIME != 0:
+		return unix.MOUNT_ATTR_NOATIME, nil
+	case st.Flags&unix.ST_RELATIME != 0:
+		return unix.MOUNT_ATTR_RELATIME, nil
+	}
+	return unix.MOUNT_ATTR_STRICTATIME, nil
+}
+
 // attrNames names MOUNT_ATTR bits for the report.
 func attrNames(a uint64) string {
 	var n []string

@@ -130,12 +130,14 @@ func (m *mounter) setAttrs(tree *os.File, c attrChange, recursive bool) (string,
 		}
 		if kept != 0 {
 			note = " (kept " + attrNames(kept) + what + ": locked by the kernel in a user namespace)"
+			m.inexact("%s set%s: the kernel locked it in a user namespace (stricter than asked)", attrNames(kept), what)
 		}
-		if c.atimeSet {
+		if c.atimeSet && !atimeIs(tree, c.atime) {
 			// Only setup's own binds of a new file system's stand-in
 			// get here: Validate refuses atime options on a bind in a
 			// user namespace.
 			note += " (atime mode kept from the host: locked in a user namespace)"
+			m.inexact("atime mode%s: the host's is kept (locked in a user namespace)", what)
 		}
 	} else {
 		if c.atimeSet {
@@ -150,6 +152,22 @@ func (m *mounter) setAttrs(tree *os.File, c attrChange, recursive bool) (string,
 		note = " (" + s + what + ")" + note
 	}
 	return note, nil
+}
+
+// atimeIs reports whether the mount tree has the atime mode a.
+func atimeIs(tree *os.File, a uint64) bool {
+	got, err := statfsAtime(int(tree.Fd()))
+	return err == nil && got == a
+}
+
+// inexact records, for --strict, that what the current mount asked for
+// was not applied exactly.
+func (m *mounter) inexact(format string, args ...any) {
+	label := m.cur
+	if label == "" {
+		label = "mount"
+	}
+	m.a.Inexact = append(m.a.Inexact, label+": "+fmt.Sprintf(format, args...))
 }
 
 // setattr calls mount_setattr on the mount fd unless attr changes nothing.

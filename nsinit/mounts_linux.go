@@ -84,6 +84,9 @@ type mounter struct {
 	host map[string]*hostTree
 	// cgroups are the own cgroup directories a cgroup mount binds.
 	cgroups *cgroupView
+	// cur names the mount of the list being made ("mounts[2] /data"), for
+	// the report.
+	cur string
 	// made are the mounts made so far, in order.
 	made []*mountedFS
 }
@@ -99,6 +102,7 @@ type hostTree struct {
 }
 
 type mountPlan struct {
+	idx    int // in o.Mounts; -1 for the default /proc
 	m      specs.Mount
 	dest   string
 	mo     *mountOptions
@@ -124,7 +128,11 @@ func (m *mounter) close() {
 }
 
 func (m *mounter) report(format string, args ...any) {
-	m.a.Mounts = append(m.a.Mounts, fmt.Sprintf(format, args...))
+	s := fmt.Sprintf(format, args...)
+	if m.cur != "" {
+		s = m.cur + ": " + s
+	}
+	m.a.Mounts = append(m.a.Mounts, s)
 }
 
 func (m *mounter) run() error {
@@ -183,10 +191,15 @@ func (m *mounter) run() error {
 
 	// 4. The mounts, in order.
 	for _, p := range m.plans {
+		m.cur = fmt.Sprintf("mounts[%d] %s", p.idx, p.dest)
+		if p.idx < 0 {
+			m.cur = "default " + p.dest
+		}
 		if err := m.mount(p); err != nil {
 			return err
 		}
 	}
+	m.cur = ""
 	// 5. The minimal /dev.
 	if m.devTmpfs() != nil {
 		if err := m.populateDev(); err != nil {

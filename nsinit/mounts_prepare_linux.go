@@ -39,8 +39,10 @@ func (m *mounter) prepare() error {
 		return fail("rootfs", "open", orSlash(m.rootfs), err)
 	}
 	mounts := m.o.Mounts
+	first := 0 // the index in o.Mounts of mounts[0]
 	if m.rootfs == "" && m.o.NewNamespace(specs.PIDNamespace) && !slices.ContainsFunc(mounts, func(mt specs.Mount) bool { return path.Clean(mt.Destination) == "/proc" }) {
 		mounts = append([]specs.Mount{defaultProcMount}, mounts...)
+		first = -1
 	}
 	for i, mt := range mounts {
 		mo, err := parseMountOptions(mt.Options)
@@ -50,7 +52,7 @@ func (m *mounter) prepare() error {
 		if !path.IsAbs(mt.Destination) {
 			return fail("mount", fmt.Sprintf("mounts[%d] destination", i), mt.Destination, unix.EINVAL)
 		}
-		p := &mountPlan{m: mt, dest: path.Clean(mt.Destination), mo: mo}
+		p := &mountPlan{m: mt, dest: path.Clean(mt.Destination), mo: mo, idx: first + i}
 		m.plans = append(m.plans, p)
 		if !isBind(mt, mo) {
 			continue
