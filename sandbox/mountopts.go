@@ -80,11 +80,17 @@ var mountOptionKinds = map[string]MountOptionKind{
 	"tmpcopyup": MountOptionCopyUp,
 }
 
+// idmapWhy says why id-mapped mounts are refused: mount_setattr's
+// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source's file system (the
+// host's user namespace), and nsfork makes every mount in the sandbox's
+// own user namespace, where the kernel answers EPERM.
+const idmapWhy = "id-mapped mounts are not supported: MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN in the user namespace of the source's file system (the host's), and nsfork makes its mounts inside the sandbox's user namespace (EPERM there)"
+
 // unsupportedMountOptions are the options of the runtime-spec (and of runc
 // and crun) that nsfork does not apply, with the reason.
 var unsupportedMountOptions = map[string]string{
-	"idmap":         "id-mapped mounts are not supported",
-	"ridmap":        "id-mapped mounts are not supported",
+	"idmap":         idmapWhy,
+	"ridmap":        idmapWhy,
 	"remount":       "a remount is not a mount; list the options on the mount itself",
 	"defaults":      "is not applied by name; list the options meant",
 	"iversion":      "is not supported",
