@@ -5,6 +5,7 @@ package integration
 // nothing written inside reaches the host (issue 20).
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 func TestOCIMounts(t *testing.T) {
@@ -22,6 +28,67 @@ func TestOCIMounts(t *testing.T) {
 	t.Run("MqueueAndDeviceNodes", ociMqueueAndDevices)
 	t.Run("Tmpcopyup", ociTmpcopyup)
 	t.Run("IDMapRefused", ociIDMapRefused)
+}
+
+func init() { fork.RegisterFunc("threadNamespaces", threadNamespaces) }
+
+// threadNamespaces returns, for every thread of the process (with four
+// more blocked on threads of their own), its ipc and cgroup namespace and
+// its /proc/thread-self/cgroup lines, one line per thread.
+func threadNamespaces() (string, error) {
+	release := blockThreads(4)
+	defer release()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for _, task := range tasks {
+		d := "/proc/self/task/" + task.Name()
+		ipc, _ := os.Readlink(d + "/ns/ipc")
+		cg, _ := os.Readlink(d + "/ns/cgroup")
+		b, _ := os.ReadFile(d + "/cgroup")
+		lines = append(lines, ipc+" "+cg+" "+strings.Join(strings.Fields(string(b)), ","))
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// TestLateNamespacesEveryThread: the cgroup and ipc namespaces the child
+// makes itself (after it is in its cgroup, with its ids) hold every thread
+// of a function's process, not only the one that made them: each thread
+// is in one new ipc and one new cgroup namespace, and reads "/" for its
+// cgroups.
+func TestLateNamespacesEveryThread(t *testing.T) {
+	o := sandbox.Default().WithNamespaces(specs.CgroupNamespace, specs.IPCNamespace)
+	if root() {
+		pids := int64(64)
+		o.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}
+	}
+	out, err := fork.Call[string](context.Background(), "threadNamespaces", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostIPC, _ := os.Readlink("/proc/self/ns/ipc")
+	hostCG, _ := os.Readlink("/proc/self/ns/cgroup")
+	lines := strings.Split(out, "\n")
+	if len(lines) < 5 {
+		t.Fatalf("%d threads seen: %q", len(lines), out)
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != strings.Fields(lines[0])[0] || f[1] != strings.Fields(lines[0])[1] {
+			t.Errorf("threads in different namespaces: %q", out)
+			break
+		}
+		if f[0] == hostIPC || f[1] == hostCG {
+			t.Errorf("a thread shares the launcher's namespace (ipc %s, cgroup %s): %q", hostIPC, hostCG, l)
+		}
+		for _, c := range strings.Split(f[2], ",") {
+			if !strings.HasSuffix(c, ":/") {
+				t.Errorf("a thread reads its cgroup as %q, want /", c)
+			}
+		}
+	}
 }
 
 // mountBundle is makeBundle with the busybox tools these tests use.

@@ -2,6 +2,7 @@ package nsinit
 
 import (
 	"fmt"
+	"os"
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -45,10 +46,9 @@ func LateNamespaces(o *sandbox.Options) uintptr {
 	return f
 }
 
-// stepLateNamespaces makes the namespaces of LateNamespaces: unshare on
-// this thread, then, when the function runs in this process (not a
-// command, which this thread execs), setns into them on every other
-// thread too (psx), so that no goroutine sees the launcher's.
+// stepLateNamespaces makes the namespaces of LateNamespaces on this thread
+// (unshare), which makes the mounts; stepLateNamespacesAll moves the other
+// threads into them once the mounts are made.
 func stepLateNamespaces(o *sandbox.Options, cfg Config, a *Applied) error {
 	if slices.ContainsFunc(o.Mounts, func(m specs.Mount) bool { return m.Type == "cgroup" || m.Type == "cgroup2" }) {
 		// Both name cgroups relative to the reader's cgroup namespace.
@@ -60,10 +60,7 @@ func stepLateNamespaces(o *sandbox.Options, cfg Config, a *Applied) error {
 			return fail("mount", "read", "/proc/self/mountinfo", err)
 		}
 	}
-	for _, l := range []struct {
-		flag     uintptr
-		name, op string
-	}{{unix.CLONE_NEWCGROUP, "cgroup", "unshare CLONE_NEWCGROUP"}, {unix.CLONE_NEWIPC, "ipc", "unshare CLONE_NEWIPC"}} {
+	for _, l := range lateKinds {
 		if LateNamespaces(o)&l.flag == 0 {
 			continue
 		}
@@ -71,24 +68,69 @@ func stepLateNamespaces(o *sandbox.Options, cfg Config, a *Applied) error {
 			return fail("namespace", l.op, "", err)
 		}
 		if cfg.Exec {
-			continue
+			continue // the command inherits this thread's
 		}
-		p := "/proc/thread-self/ns/" + l.name
-		f, err := openProc(p, unix.O_RDONLY)
+		f, err := openNS(l.name)
 		if err != nil {
-			return fail("namespace", "open the new "+l.name+" namespace", p, err)
+			return fail("namespace", "open the new "+l.name+" namespace", "/proc/thread-self/ns/"+l.name, err)
 		}
+		a.lateNS = append(a.lateNS, lateNS{name: l.name, flag: l.flag, f: f})
+	}
+	return nil
+}
+
+var lateKinds = []struct {
+	flag     uintptr
+	name, op string
+}{{unix.CLONE_NEWCGROUP, "cgroup", "unshare CLONE_NEWCGROUP"}, {unix.CLONE_NEWIPC, "ipc", "unshare CLONE_NEWIPC"}}
+
+// lateNS is a namespace stepLateNamespaces made, for the other threads.
+type lateNS struct {
+	name string
+	flag uintptr
+	f    *os.File
+}
+
+// stepLateNamespacesAll: when the function runs in this process (not a
+// command, which this thread execs), setns into the late namespaces on
+// every thread (psx), so that no goroutine stays in the launcher's. In a
+// cgo build psx finds the threads through /proc, which is the sandbox's
+// only once the mounts are made.
+func stepLateNamespacesAll(_ *sandbox.Options, _ Config, a *Applied) error {
+	defer func() {
+		for _, l := range a.lateNS {
+			l.f.Close()
+		}
+		a.lateNS = nil
+	}()
+	for _, l := range a.lateNS {
 		op := fmt.Sprintf("setns %s on every thread", l.name)
-		err = psxUsable(op)
-		if err == nil {
-			if _, _, e := psx.Syscall3(unix.SYS_SETNS, f.Fd(), l.flag, 0); e != 0 {
-				err = fail("namespace", op, p, e)
-			}
-		}
-		f.Close()
-		if err != nil {
+		if err := psxUsable(op); err != nil {
 			return err
+		}
+		if _, _, e := psx.Syscall3(unix.SYS_SETNS, l.f.Fd(), l.flag, 0); e != 0 {
+			return fail("namespace", op, "/proc/thread-self/ns/"+l.name, e)
 		}
 	}
 	return nil
+}
+
+// openNS opens this thread's namespace file of type name, through a
+// /proc/thread-self/ns checked to be on a procfs, and checks it is one.
+func openNS(name string) (*os.File, error) {
+	dir, err := openProc("/proc/thread-self/ns", unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil || st.Type != unix.NSFS_MAGIC {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%w: not a namespace file", unix.EXDEV)
+	}
+	return os.NewFile(uintptr(fd), "/proc/thread-self/ns/"+name), nil
 }

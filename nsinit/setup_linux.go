@@ -44,6 +44,9 @@ type Applied struct {
 	// /proc/self/mountinfo as they read before the child made its cgroup
 	// namespace (cgroupfs_linux.go).
 	selfCgroup, selfMountinfo string
+	// lateNS are the namespaces the child made itself, for its other
+	// threads (latens_linux.go).
+	lateNS []lateNS
 }
 
 // Setup applies o in the calling process. It must run on a goroutine locked
@@ -53,6 +56,7 @@ func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	steps := []func(*sandbox.Options, Config, *Applied) error{
 		stepLateNamespaces,
 		stepMounts,
+		stepLateNamespacesAll,
 		stepUTS,
 		stepNetwork,
 		stepOOM,
