@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/cgroups"
+	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
@@ -73,6 +74,9 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 		}
 		p.cloneflags |= sandbox.CloneFlag(ns.Type)
 	}
+	// Made by the child itself once it is in its cgroup and has its ids
+	// (see nsinit.LateNamespaces).
+	p.cloneflags &^= nsinit.LateNamespaces(o)
 	if p.cloneflags&unix.CLONE_NEWUSER == 0 {
 		return p, nil
 	}

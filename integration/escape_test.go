@@ -716,7 +716,7 @@ func (e *escEnv) cliRun(t *testing.T, mode string, env, flags []string, probe st
 // view of the host the defaults give.
 func (e *escEnv) apiOpts() *sandbox.Options {
 	o := sandbox.Default()
-	o.Mounts = append(o.Mounts, specs.Mount{Destination: e.dir, Source: e.dir, Type: "bind", Options: []string{"rbind", "ro"}})
+	o.Mounts = append(o.Mounts, specs.Mount{Destination: e.dir, Source: e.dir, Type: "bind", Options: []string{"rbind", "rro"}})
 	return o
 }
 

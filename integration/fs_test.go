@@ -361,7 +361,7 @@ func TestRootfsReadonly(t *testing.T) {
 }
 
 // TestBindMounts: bind ro refuses writes, bind rw writes through to the
-// host, and rbind ro makes submounts read-only too.
+// host, and rbind rro makes submounts read-only too.
 func TestBindMounts(t *testing.T) {
 	rootfs := busyboxRoot(t)
 	ro, rw := tempDir(t), sharedDir(t)
@@ -371,7 +371,7 @@ func TestBindMounts(t *testing.T) {
 		specs.Mount{Destination: "/ro", Type: "bind", Source: ro, Options: []string{"bind", "ro", "nosuid", "nodev"}},
 		specs.Mount{Destination: "/rw", Type: "bind", Source: rw, Options: []string{"rbind", "rw"}},
 		// /dev has submounts (/dev/shm, /dev/pts) on every Linux host.
-		specs.Mount{Destination: "/hostdev", Type: "bind", Source: "/dev", Options: []string{"rbind", "ro"}},
+		specs.Mount{Destination: "/hostdev", Type: "bind", Source: "/dev", Options: []string{"rbind", "rro"}},
 		specs.Mount{Destination: "/file", Type: "bind", Source: filepath.Join(ro, "f"), Options: []string{"bind", "ro"}},
 	)
 	res, _ := runFS(t, o, "read /ro/f", "write /ro/g", "write /rw/g", "write /hostdev/shm/nsfork-test", "readdir /hostdev/pts", "read /file", "write /file")

@@ -476,7 +476,7 @@ func apiLauncher(mode string) int {
 		opts.WithoutNamespaces(specs.PIDNamespace)
 	}
 	if dir := os.Getenv("NSFORK_ATTACK_DIR"); dir != "" {
-		opts.Mounts = append(opts.Mounts, specs.Mount{Destination: dir, Source: dir, Type: "bind", Options: []string{"rbind", "ro"}})
+		opts.Mounts = append(opts.Mounts, specs.Mount{Destination: dir, Source: dir, Type: "bind", Options: []string{"rbind", "rro"}})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -143,11 +143,11 @@ func ociRefused(t *testing.T) {
 		{"useHierarchy", func(spec map[string]any) {
 			jsonObj(spec, "linux", "resources", "memory")["useHierarchy"] = true
 		}, `linux.resources.memory.useHierarchy: nsfork does not write`},
-		{"rro", func(spec map[string]any) {
+		{"ridmap", func(spec map[string]any) {
 			spec["mounts"] = append(spec["mounts"].([]any), map[string]any{
-				"destination": "/tmp", "type": "bind", "source": "rootfs/bin", "options": []any{"rbind", "rro"},
+				"destination": "/tmp", "type": "bind", "source": "rootfs/bin", "options": []any{"rbind", "ridmap"},
 			})
-		}, `.options "rro": recursive mount attributes are not supported`},
+		}, `.options "ridmap": id-mapped mounts are not supported`},
 		{"maskedPaths empty", func(spec map[string]any) {
 			jsonObj(spec, "linux")["maskedPaths"] = []any{}
 		}, `linux.maskedPaths: an explicit empty list`},

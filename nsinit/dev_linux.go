@@ -69,7 +69,8 @@ func (m *mounter) populateDev() error {
 		f := os.NewFile(uintptr(fd), "/dev/"+d.name)
 		tree, err := m.hostClone("/dev/" + d.name)
 		if err == nil {
-			_, err = m.bindTree(tree, f, &mountOptions{bind: true})
+			// nosuid and noexec, as runc's bound device nodes.
+			_, err = m.bindTree(tree, f, &mountOptions{bind: true, set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC})
 			tree.Close()
 		}
 		f.Close()

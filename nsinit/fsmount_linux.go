@@ -25,6 +25,9 @@ type mountedFS struct {
 	fd     *os.File // the mount's root (the fsmount or open_tree descriptor, attached)
 	id     uint64   // its mount id
 	fstype string   // "bind" for a bind
+	// prop is the propagation the mount list asked for (0: none), set
+	// once the root is final (propagateAll).
+	prop uintptr
 	// verify: a mount of the list (or the default /proc); checked at its
 	// destination once the root is final.
 	verify bool
@@ -74,10 +77,7 @@ func newFS(fstype, source string, mo *mountOptions) (*os.File, error) {
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return nil, fmt.Errorf("fsconfig create: %w%s", err, fsLog(fsfd))
 	}
-	attr := mo.set
-	if mo.atimeSet {
-		attr = attr&^unix.MOUNT_ATTR__ATIME | mo.atime
-	}
+	attr := mo.fsAttrs()
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, int(attr))
 	if err != nil {
 		return nil, fmt.Errorf("fsmount %s: %w%s", attrNames(attr), err, fsLog(fsfd))

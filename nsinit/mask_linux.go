@@ -168,7 +168,7 @@ func (m *mounter) readonlyPath(p string) error {
 		return err
 	}
 	defer h.Close()
-	tree, err := m.bind(h, h, &mountOptions{bind: true, recursive: true, set: unix.MOUNT_ATTR_RDONLY})
+	tree, err := m.bind(h, h, (&mountOptions{bind: true, set: unix.MOUNT_ATTR_RDONLY}).everywhere())
 	if err != nil {
 		return fail("mount", "make read-only", p, err)
 	}

@@ -13,10 +13,18 @@ import (
 type mountOptions struct {
 	bind, recursive bool
 	// set and clr are MOUNT_ATTR_* bits the options ask to set or clear;
-	// atime is the MOUNT_ATTR_* atime mode when atimeSet.
+	// atime is the MOUNT_ATTR_* atime mode when atimeSet. On a bind they
+	// apply to its top mount only (runc's rbind,ro: submounts keep theirs).
 	set, clr uint64
 	atime    uint64
 	atimeSet bool
+	// rec holds the recursive attributes (rro, rnosuid, ..., rnoatime),
+	// applied to every mount of a bind's tree with AT_RECURSIVE before the
+	// plain ones are applied to its top.
+	rec attrChange
+	// copyUp is tmpcopyup: the new tmpfs gets a copy of what its
+	// destination held.
+	copyUp bool
 	// msFlags are the MS_* flags for mount(2) of a new file system.
 	msFlags uintptr
 	// prop is an MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE flag, with
@@ -24,6 +32,27 @@ type mountOptions struct {
 	prop uintptr
 	data []string
 }
+
+// attrChange is a set of MOUNT_ATTR changes.
+type attrChange struct {
+	set, clr uint64
+	atime    uint64
+	atimeSet bool
+}
+
+// add applies the attribute or atime option f on top of c: a later option
+// wins over an earlier one.
+func (c *attrChange) add(f flagOpt, atime bool) {
+	if atime {
+		c.atime, c.atimeSet = f.set, true
+		return
+	}
+	c.set = c.set&^f.clr | f.set
+	c.clr = c.clr&^f.set | f.clr
+}
+
+// empty reports whether c changes nothing.
+func (c attrChange) empty() bool { return c.set|c.clr == 0 && !c.atimeSet }
 
 type flagOpt struct {
 	set, clr uint64 // MOUNT_ATTR bits
@@ -112,12 +141,53 @@ func parseMountOptions(opts []string) (*mountOptions, error) {
 			mo.prop = p
 			continue
 		}
+		if o == "tmpcopyup" {
+			mo.copyUp = true
+			continue
+		}
+		if r, ok := strings.CutPrefix(o, "r"); ok {
+			if f, ok := attrOptions[r]; ok {
+				mo.rec.add(f, false)
+				continue
+			}
+			if f, ok := atimeOptions[r]; ok {
+				mo.rec.add(f, true)
+				continue
+			}
+		}
 		if o == "" || strings.ContainsRune(o, 0) {
 			return nil, fmt.Errorf("empty or NUL-containing option %q", o)
 		}
 		mo.data = append(mo.data, o)
 	}
 	return mo, nil
+}
+
+// fsAttrs is the MOUNT_ATTR value of a new file system: the recursive
+// attributes, then the plain ones on top (a new mount has no submounts).
+func (mo *mountOptions) fsAttrs() uint64 {
+	c := mo.rec
+	c.add(flagOpt{set: mo.set, clr: mo.clr}, false)
+	if mo.atimeSet {
+		c.atime, c.atimeSet = mo.atime, true
+	}
+	a := c.set
+	if c.atimeSet {
+		a = a&^unix.MOUNT_ATTR__ATIME | c.atime
+	}
+	return a
+}
+
+// everywhere returns a copy of mo whose attributes reach every mount of a
+// bind's tree (setup's own binds of host trees, meant read-only throughout).
+func (mo *mountOptions) everywhere() *mountOptions {
+	e := *mo
+	e.recursive = true
+	e.rec.add(flagOpt{set: mo.set, clr: mo.clr}, false)
+	if mo.atimeSet {
+		e.rec.atime, e.rec.atimeSet = mo.atime, true
+	}
+	return &e
 }
 
 // attrMS maps MOUNT_ATTR bits to the matching MS_* flags.
@@ -164,6 +234,21 @@ func statfsAttrs(fd int) (uint64, error) {
 		}
 	}
 	return a, nil
+}
+
+// statfsAtime returns the MOUNT_ATTR atime mode of the mount at fd.
+func statfsAtime(fd int) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return 0, err
+	}
+	switch {
+	case st.Flags&unix.ST_NOATIME != 0:
+		return unix.MOUNT_ATTR_NOATIME, nil
+	case st.Flags&unix.ST_RELATIME != 0:
+		return unix.MOUNT_ATTR_RELATIME, nil
+	}
+	return unix.MOUNT_ATTR_STRICTATIME, nil
 }
 
 // attrNames names MOUNT_ATTR bits for the report.

@@ -32,6 +32,21 @@ type Applied struct {
 	Landlock        *LandlockReport      `json:"landlock,omitempty"`
 	Root            string               `json:"root,omitempty"` // "pivot_root", "move+chroot" or ""
 	Mounts          []string             `json:"mounts,omitempty"`
+	// Inexact lists what was asked for and not applied exactly (stricter
+	// or weaker): --strict refuses to run the command when it is not
+	// empty.
+	Inexact []string `json:"inexact,omitempty"`
+	// CgroupView is /proc/self/cgroup inside, once the setup is done
+	// (with a new cgroup namespace, every path should be "/").
+	CgroupView string `json:"cgroupView,omitempty"`
+
+	// selfCgroup and selfMountinfo are /proc/self/cgroup and
+	// /proc/self/mountinfo as they read before the child made its cgroup
+	// namespace (cgroupfs_linux.go).
+	selfCgroup, selfMountinfo string
+	// lateNS are the namespaces the child made itself, for its other
+	// threads (latens_linux.go).
+	lateNS []lateNS
 }
 
 // Setup applies o in the calling process. It must run on a goroutine locked
@@ -39,7 +54,9 @@ type Applied struct {
 func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	a := &Applied{Namespaces: map[string]string{}}
 	steps := []func(*sandbox.Options, Config, *Applied) error{
+		stepLateNamespaces,
 		stepMounts,
+		stepLateNamespacesAll,
 		stepUTS,
 		stepNetwork,
 		stepOOM,
@@ -205,6 +222,13 @@ func stepReport(o *sandbox.Options, _ Config, a *Applied) error {
 				*m.to = string(b)
 			}
 			f.Close()
+		}
+	}
+	if LateNamespaces(o)&unix.CLONE_NEWCGROUP != 0 {
+		// Through this process's /proc, if it has one: the report reads
+		// nothing when the root has no procfs.
+		if v, err := readProcFile("/proc/self/cgroup"); err == nil {
+			a.CgroupView = v
 		}
 	}
 	a.UID, a.GID = unix.Getuid(), unix.Getgid()

@@ -18,8 +18,8 @@ const (
 	MountOptionBind
 	// MountOptionAttr is a per-mount flag (ro, rw, nosuid, suid, nodev,
 	// dev, noexec, exec, nosymfollow, symfollow, nodiratime, diratime),
-	// applied to a new file system and to a bind (with rbind to every
-	// mount of the bound tree).
+	// applied to a new file system and to a bind; with rbind to the top
+	// mount only, as runc does (the r- forms reach every mount).
 	MountOptionAttr
 	// MountOptionAtime is an atime mode (relatime, noatime, strictatime,
 	// atime, norelatime, nostrictatime), applied to a new file system and
@@ -40,6 +40,16 @@ const (
 	// crun) defines that nsfork does not apply: a mount naming one is
 	// refused, never made without it.
 	MountOptionUnsupported
+	// MountOptionRecursive is a recursive mount attribute (rro, rnosuid,
+	// ..., rnoatime): the attribute applied to the mount and every mount
+	// beneath it (mount_setattr with AT_RECURSIVE), where the plain option
+	// on a bind sets the top mount only, as runc does. The atime ones
+	// follow MountOptionAtime's rule.
+	MountOptionRecursive
+	// MountOptionCopyUp is tmpcopyup: a tmpfs that starts with a copy of
+	// what its destination held (owners, modes and times kept). Only on a
+	// tmpfs.
+	MountOptionCopyUp
 )
 
 // mountOptionKinds are the options nsfork knows by name. nsinit applies
@@ -66,14 +76,21 @@ var mountOptionKinds = map[string]MountOptionKind{
 	"slave": MountOptionPropagation, "rslave": MountOptionPropagation,
 	"private": MountOptionPropagation, "rprivate": MountOptionPropagation,
 	"unbindable": MountOptionPropagation, "runbindable": MountOptionPropagation,
+
+	"tmpcopyup": MountOptionCopyUp,
 }
+
+// idmapWhy says why id-mapped mounts are refused: mount_setattr's
+// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source's file system (the
+// host's user namespace), and nsfork makes every mount in the sandbox's
+// own user namespace, where the kernel answers EPERM.
+const idmapWhy = "id-mapped mounts are not supported: MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN in the user namespace of the source's file system (the host's), and nsfork makes its mounts inside the sandbox's user namespace (EPERM there)"
 
 // unsupportedMountOptions are the options of the runtime-spec (and of runc
 // and crun) that nsfork does not apply, with the reason.
 var unsupportedMountOptions = map[string]string{
-	"idmap":         "id-mapped mounts are not supported",
-	"ridmap":        "id-mapped mounts are not supported",
-	"tmpcopyup":     "copying the destination's content into a tmpfs is not supported",
+	"idmap":         idmapWhy,
+	"ridmap":        idmapWhy,
 	"remount":       "a remount is not a mount; list the options on the mount itself",
 	"defaults":      "is not applied by name; list the options meant",
 	"iversion":      "is not supported",
@@ -84,18 +101,17 @@ var unsupportedMountOptions = map[string]string{
 	"dest-nofollow": "is a crun extension nsfork does not implement",
 }
 
-// recursiveAttrOptions are the runtime-spec's recursive mount attributes
-// (rro, rnosuid, ..., mount_setattr with AT_RECURSIVE in runc), which
-// nsfork does not apply yet: each is refused.
-var recursiveAttrOptions = []string{
+// RecursiveMountOptions are the runtime-spec's recursive mount attributes:
+// "r" and an attribute or atime option, applied to every mount of the tree.
+var RecursiveMountOptions = []string{
 	"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
 	"rnosymfollow", "rsymfollow", "rnodiratime", "rdiratime",
 	"ratime", "rnoatime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
 }
 
 func init() {
-	for _, o := range recursiveAttrOptions {
-		unsupportedMountOptions[o] = "recursive mount attributes are not supported (with rbind, the plain option applies to every mount of the bound tree)"
+	for _, o := range RecursiveMountOptions {
+		mountOptionKinds[o] = MountOptionRecursive
 	}
 }
 
@@ -129,6 +145,14 @@ func MountOptionSupported(opt string, bind, userns bool) (bool, string) {
 	case MountOptionAtime:
 		if bind && userns {
 			return false, "a bind in a new user namespace keeps its source's atime mode (the kernel locks it)"
+		}
+	case MountOptionRecursive:
+		if bind && userns && MountOption(opt[1:]) == MountOptionAtime {
+			return false, "a bind in a new user namespace keeps its source's atime modes (the kernel locks them)"
+		}
+	case MountOptionCopyUp:
+		if bind {
+			return false, "is an option of a tmpfs, not of a bind"
 		}
 	case MountOptionData:
 		if bind {
@@ -171,6 +195,10 @@ func (k MountOptionKind) String() string {
 		return "propagation"
 	case MountOptionUnsupported:
 		return "unsupported"
+	case MountOptionRecursive:
+		return "recursive attribute"
+	case MountOptionCopyUp:
+		return "copy-up"
 	}
 	return fmt.Sprintf("MountOptionKind(%d)", int(k))
 }

@@ -275,15 +275,46 @@ func TestMountOptions(t *testing.T) {
 	}
 	// The runtime-spec options nsfork does not apply: refused on a bind and
 	// on a new file system, where the kernel would have read them as data.
-	for _, opt := range []string{"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
-		"rnosymfollow", "rsymfollow", "rnoatime", "ratime", "rrelatime", "rstrictatime",
-		"idmap", "ridmap", "tmpcopyup", "remount", "defaults", "iversion"} {
+	for _, opt := range []string{"idmap", "ridmap", "remount", "defaults", "iversion"} {
 		if MountOption(opt) != MountOptionUnsupported {
 			t.Errorf("MountOption(%q) = %v", opt, MountOption(opt))
 		}
 		refused("bind "+opt, false, bind("ro", opt), opt, true)
 		refused("tmpfs "+opt, true, tmpfs(opt), opt, true)
 	}
+	// The recursive attributes are applied, on a bind and on a new file
+	// system; their atime forms, like the plain ones, not on a bind in a
+	// new user namespace.
+	for _, opt := range RecursiveMountOptions {
+		if MountOption(opt) != MountOptionRecursive {
+			t.Errorf("MountOption(%q) = %v", opt, MountOption(opt))
+		}
+		if err := check(false, bind(opt)); err != nil {
+			t.Errorf("bind %s: %v", opt, err)
+		}
+		if err := check(true, tmpfs(opt)); err != nil {
+			t.Errorf("tmpfs %s: %v", opt, err)
+		}
+		atime := strings.HasSuffix(opt, "atime") && !strings.HasSuffix(opt, "diratime")
+		err := check(true, bind(opt))
+		if atime {
+			refused("bind userns "+opt, true, bind(opt), opt, false)
+		} else if err != nil {
+			t.Errorf("bind in a user namespace %s: %v", opt, err)
+		}
+		if (MountOption(opt[1:]) == MountOptionAtime) != atime {
+			t.Errorf("%s: the plain option %q is of kind %v", opt, opt[1:], MountOption(opt[1:]))
+		}
+	}
+	// tmpcopyup: a tmpfs's option only.
+	if MountOption("tmpcopyup") != MountOptionCopyUp {
+		t.Errorf("tmpcopyup is %v", MountOption("tmpcopyup"))
+	}
+	if err := check(true, tmpfs("tmpcopyup")); err != nil {
+		t.Errorf("tmpfs tmpcopyup: %v", err)
+	}
+	refused("bind tmpcopyup", false, bind("tmpcopyup"), "tmpcopyup", false)
+	refused("proc tmpcopyup", false, specs.Mount{Destination: "/mnt", Type: "proc", Source: "proc", Options: []string{"tmpcopyup"}}, "tmpcopyup", false)
 	// A bind reads no file-system data and sets no superblock flag.
 	refused("bind data", false, bind("size=1m"), "size=1m", false)
 	refused("bind typo", false, bind("rdonly"), "rdonly", false)
@@ -320,7 +351,7 @@ func TestMountOptions(t *testing.T) {
 		t.Error("uid=1000 is not data")
 	}
 	// The presets and the view's mounts pass.
-	for _, m := range []specs.Mount{BindRW(src), ProcMount("/proc"), DevMount("/dev")} {
+	for _, m := range []specs.Mount{BindRW(src), BindRO(src), HostDevices(), ProcMount("/proc"), DevMount("/dev")} {
 		if err := check(true, m); err != nil {
 			t.Errorf("%+v: %v", m, err)
 		}

@@ -322,10 +322,13 @@ func (o *Options) validateFilesystem(errs *errList, h *host) {
 			errs.add(f+".destination", m.Destination, "must be an absolute path")
 		}
 		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			errs.unsupported(f+".uidMappings", "", "id-mapped mounts are not supported")
+			errs.unsupported(f+".uidMappings", "", idmapWhy)
 		}
 		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 		validateMountOptions(errs, f, bind, newUser, m.Options)
+		if !bind && m.Type != "tmpfs" && slices.Contains(m.Options, "tmpcopyup") {
+			errs.add(f+".options", "tmpcopyup", "is an option of a tmpfs only")
+		}
 		switch {
 		case bind && m.Type != "" && m.Type != "none" && m.Type != "bind":
 			errs.add(f+".type", m.Type, "a bind mount has type bind or none, or no type")

@@ -47,7 +47,7 @@ func TmpfsMount(dest string) specs.Mount {
 
 // BindRW is a writable bind of the host's path onto the same path.
 func BindRW(path string) specs.Mount {
-	return specs.Mount{Type: "bind", Source: path, Destination: path, Options: []string{"rbind", "rw", "nosuid", "nodev"}}
+	return specs.Mount{Type: "bind", Source: path, Destination: path, Options: []string{"rbind", "rrw", "rnosuid", "rnodev"}}
 }
 
 // HostDevices is the host's /dev bound onto /dev with its device nodes
@@ -55,12 +55,12 @@ func BindRW(path string) specs.Mount {
 // preset: GPUs, interconnects). Which devices open is up to their modes
 // and, with resources.devices, to the devices cgroup.
 func HostDevices() specs.Mount {
-	return specs.Mount{Type: "bind", Source: "/dev", Destination: "/dev", Options: []string{"rbind", "nosuid"}}
+	return specs.Mount{Type: "bind", Source: "/dev", Destination: "/dev", Options: []string{"rbind", "rnosuid"}}
 }
 
 // BindRO is a read-only bind of the host's path onto the same path.
 func BindRO(path string) specs.Mount {
-	return specs.Mount{Type: "bind", Source: path, Destination: path, Options: []string{"rbind", "ro", "nosuid", "nodev"}}
+	return specs.Mount{Type: "bind", Source: path, Destination: path, Options: []string{"rbind", "rro", "rnosuid", "rnodev"}}
 }
 
 // withHostView gives o the default view of the host (see above).

@@ -116,7 +116,7 @@ func parseBind(s string, ro bool) (specs.Mount, error) {
 	}
 	opts := []string{"rbind"}
 	if ro || mode == "ro" {
-		opts = append(opts, "ro")
+		opts = append(opts, "rro") // every mount beneath SRC too
 	}
 	return specs.Mount{Type: "bind", Source: src, Destination: filepath.Clean(dst), Options: opts}, nil
 }

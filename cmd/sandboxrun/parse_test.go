@@ -35,11 +35,11 @@ func TestParseRlimit(t *testing.T) {
 
 func TestParseBindTmpfs(t *testing.T) {
 	m, err := parseBind("/src:/dst:ro", false)
-	if err != nil || m.Source != "/src" || m.Destination != "/dst" || !slices.Equal(m.Options, []string{"rbind", "ro"}) {
+	if err != nil || m.Source != "/src" || m.Destination != "/dst" || !slices.Equal(m.Options, []string{"rbind", "rro"}) {
 		t.Errorf("bind: %+v %v", m, err)
 	}
 	m, err = parseBind("/src", true)
-	if err != nil || m.Destination != "/src" || !slices.Contains(m.Options, "ro") {
+	if err != nil || m.Destination != "/src" || !slices.Contains(m.Options, "rro") {
 		t.Errorf("ro-bind: %+v %v", m, err)
 	}
 	if _, err := parseBind("/a:rel", false); err == nil {

@@ -308,6 +308,16 @@ func strictCheck(o *sandbox.Options, a *nsinit.Applied, pv *parentView) []string
 	if len(a.Mounts) < len(o.Mounts) {
 		miss = append(miss, fmt.Sprintf("mounts: %d asked for, %d reported", len(o.Mounts), len(a.Mounts)))
 	}
+	for _, x := range a.Inexact {
+		miss = append(miss, "not applied exactly: "+x)
+	}
+	if o.NewNamespace(specs.CgroupNamespace) {
+		for _, l := range strings.Split(strings.TrimSpace(a.CgroupView), "\n") {
+			if parts := strings.SplitN(l, ":", 3); len(parts) == 3 && parts[2] != "/" {
+				miss = append(miss, fmt.Sprintf("cgroup namespace: /proc/self/cgroup inside reads %q, not rooted at the sandbox's cgroup", l))
+			}
+		}
+	}
 	if o.Resources != nil && !pv.NewCgroup {
 		miss = append(miss, "cgroup limits: the sandbox is in sandboxrun's own cgroup")
 	}
