@@ -223,7 +223,9 @@ func child(mv string) int {
 			send(wire.KindApplied, applied)
 		}
 		if req.Flags&wire.FlagWaitGo != 0 {
-			ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
+			if req.Flags&wire.FlagHold == 0 {
+				ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
+			}
 			k, why, err := wire.ReadFrame(ctrl, 1<<20)
 			ctrl.SetReadDeadline(time.Time{})
 			switch {
