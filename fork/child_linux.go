@@ -219,6 +219,14 @@ func child(mv string) int {
 			os.Unsetenv("GOMAXPROCS")
 			runtime.SetDefaultGOMAXPROCS()
 		}
+		if req.Flags&wire.FlagHold != 0 && req.Flags&wire.FlagCommand != 0 && len(req.Argv) > 0 {
+			// A held command (an OCI runtime's "created" container)
+			// must exist before the hold: its creation fails, not its
+			// start, as with runc.
+			if _, code := findCommand(req.Argv[0], send); code != 0 {
+				return code
+			}
+		}
 		if applied != nil {
 			send(wire.KindApplied, applied)
 		}

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -32,8 +33,10 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	unix.CloseOnExec(3)
 	status := os.NewFile(3, "status")
 	var once sync.Once
+	var reported atomic.Bool
 	report := func(rep monitorReport) {
 		once.Do(func() {
+			reported.Store(true)
 			json.NewEncoder(status).Encode(rep)
 			status.Close()
 		})
@@ -80,8 +83,17 @@ func ociMonitor(g *ociGlobal, args []string) error {
 				return err
 			}
 		}
+		// The fifo is open before create returns: a start right after it
+		// finds its reader.
+		fd, err := unix.Open(fifo, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err != nil {
+			err = &ociruntime.Error{Step: "create", ID: id, Op: "open", Path: fifo, Err: err}
+			fail(err)
+			return err
+		}
+		defer unix.Close(fd)
 		report(monitorReport{Init: init, Cgroup: p.CgroupPaths()})
-		return awaitStart(fifo, p.Pid)
+		return awaitStart(fd, fifo, p.Pid)
 	}}
 	p, err := cfg.StartCommand(context.Background(), pl.opts, pl.argv...)
 	if err != nil {
@@ -91,27 +103,25 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	werr := p.Wait()
 	sup.stop()
 	code, msg := outcome(werr, p.ProcessState)
-	if msg != "" {
-		// Before "created" this goes to create, which prints it; after,
-		// to the container's stderr, as runc's init errors do.
+	if msg != "" && !reported.Load() {
+		// Before "created" this goes to create, which prints it.
 		fail(errors.New(msg))
+	} else if msg != "" {
+		// After, to the log and the container's stderr, as runc's
+		// init errors do.
 		if g.log != "" {
 			g.logLine("error", id+": "+msg)
 		}
+		printErr(os.Stderr, msg)
 	}
 	return &containerExit{code: code}
 }
 
-// awaitStart waits until start writes a byte into the exec fifo, or the
-// container's init dies. The fifo is opened read-write: it never reports
-// end-of-file, and start's non-blocking open for writing succeeds only
-// while this is waiting.
-func awaitStart(fifo string, pid int) error {
-	fd, err := unix.Open(fifo, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return &ociruntime.Error{Step: "create", Op: "open", Path: fifo, Err: err}
-	}
-	defer unix.Close(fd)
+// awaitStart waits until start writes a byte into the exec fifo (fd, open
+// read-write: it never reports end-of-file, and start's non-blocking open
+// for writing succeeds only while it is open here), or the container's
+// init dies.
+func awaitStart(fd int, fifo string, pid int) error {
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return &ociruntime.Error{Step: "create", Op: "pidfd_open", Err: err}
