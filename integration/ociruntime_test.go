@@ -59,18 +59,7 @@ func (e *ociEnv) ociOut(t *testing.T, args ...string) (cliResult, string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--root", e.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, errf
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("sandboxrun %q: %v", args, err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("sandboxrun %q: timed out", args)
-	}
+	code := exitOf(t, args, cmd.Run(), ctx)
 	o, _ := os.ReadFile(out.Name())
 	es, _ := os.ReadFile(errf.Name())
 	return cliResult{string(o), string(es), code}, out.Name()
