@@ -14,6 +14,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/internal/ociruntime"
 )
 
 // The runc-compatible command line (docs/oci-runtime.md): create, start,
@@ -349,10 +351,9 @@ func ociHooks(t *testing.T) {
 	hook := func(name string) specs.Hook {
 		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(dir, name)}}
 	}
-	bundle := ociBundle(t, func(s *specs.Spec) {
-		s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook("prestart")}, CreateRuntime: []specs.Hook{hook("createRuntime")},
-			Poststart: []specs.Hook{hook("poststart")}, Poststop: []specs.Hook{hook("poststop")}}
-	}, "sleep", "1000")
+	bundle := ociBundle(t, nil, "sleep", "1000")
+	setHooks(t, bundle, &ociruntime.Hooks{Prestart: []specs.Hook{hook("prestart")}, CreateRuntime: []specs.Hook{hook("createRuntime")},
+		Poststart: []specs.Hook{hook("poststart")}, Poststop: []specs.Hook{hook("poststop")}})
 	read := func(name string) specs.State {
 		var st specs.State
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -380,14 +381,36 @@ func ociHooks(t *testing.T) {
 		t.Errorf("poststop hook got %+v", st)
 	}
 
-	failing := ociBundle(t, func(s *specs.Spec) {
-		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no network; exit 1"}}}}
-	}, "true")
+	failing := ociBundle(t, nil, "true")
+	setHooks(t, failing, &ociruntime.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no network; exit 1"}}}})
 	e.fails(t, "hooks.createRuntime[0]: /bin/sh: exit status 1: no network", "create", "--bundle", failing, "h2")
-	refused := ociBundle(t, func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{hook("x")}} }, "true")
+	refused := ociBundle(t, nil, "true")
+	setHooks(t, refused, &ociruntime.Hooks{CreateContainer: []specs.Hook{hook("x")}})
 	e.fails(t, "hooks.createContainer", "create", "--bundle", refused, "h3")
 	if ents, _ := os.ReadDir(e.root); len(ents) != 0 {
 		t.Errorf("refused creates left %v in the state directory", ents)
+	}
+}
+
+// setHooks writes hooks into the bundle's config.json (by their JSON
+// names: the runtime-spec's Go field of prestart is deprecated).
+func setHooks(t *testing.T, bundle string, h *ociruntime.Hooks) {
+	t.Helper()
+	path := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	c["hooks"] = h
+	if b, err = json.Marshal(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -110,6 +110,7 @@ func runOCI(g *ociGlobal, verb string, args []string, io stdio) int {
 		defer f.Close()
 		g.logw = f
 	}
+	g.debugf("%s %s", verb, strings.Join(args, " "))
 	var err error
 	switch {
 	case g.logFormat != "text" && g.logFormat != "json":

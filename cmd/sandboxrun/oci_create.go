@@ -89,17 +89,17 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	if err != nil {
 		return nil, &ociruntime.Error{Step: "bundle", ID: id, Path: f.bundle, Err: err}
 	}
-	spec, err := readBundle(bundle)
+	spec, hooks, err := readBundle(bundle)
 	if err != nil {
 		return nil, &ociruntime.Error{Step: "bundle", ID: id, Path: bundle, Err: err}
 	}
 	if spec.Process != nil && spec.Process.Terminal {
 		return nil, &ociruntime.Error{Step: "process.terminal", ID: id, Msg: "true needs --console-socket, which is not supported yet; set process.terminal to false"}
 	}
-	if err := ociruntime.CheckHooks(spec.Hooks); err != nil {
+	if err := ociruntime.CheckHooks(hooks); err != nil {
 		return nil, err
 	}
-	hooks := spec.Hooks
+	// The hooks are the runtime's to run, not the sandbox's.
 	spec.Hooks = nil
 	if f.noNewKeyring {
 		if spec.Annotations == nil {
@@ -148,24 +148,29 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	return c, nil
 }
 
-// readBundle reads BUNDLE/config.json, refusing members the runtime-spec
-// does not define, and makes root.path and relative bind sources absolute
-// so that the copy kept in the state directory means the same.
-func readBundle(dir string) (*specs.Spec, error) {
+// readBundle reads BUNDLE/config.json and its hooks, refusing members the
+// runtime-spec does not define, and makes root.path and relative bind
+// sources absolute so that the copy kept in the state directory means the
+// same.
+func readBundle(dir string) (*specs.Spec, *ociruntime.Hooks, error) {
 	path := filepath.Join(dir, "config.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := sandbox.CheckConfigFields(b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	hooks, err := ociruntime.DecodeHooks(b)
+	if err != nil {
+		return nil, nil, err
 	}
 	sandbox.ResolveBundlePaths(dir, s.Root, s.Mounts)
-	return &s, nil
+	return &s, hooks, nil
 }
 
 // writePidFile writes pid atomically, as runc does.

@@ -30,8 +30,31 @@ const (
 // container's mount namespace, which nsfork does not do: refused.
 var SupportedHooks = []string{HookPrestart, HookCreateRuntime, HookPoststart, HookPoststop}
 
+// Hooks are config.json's hooks, decoded by their JSON names: prestart is
+// deprecated in the runtime-spec, but callers still send it, and it runs
+// where createRuntime does.
+type Hooks struct {
+	Prestart        []specs.Hook `json:"prestart,omitempty"`
+	CreateRuntime   []specs.Hook `json:"createRuntime,omitempty"`
+	CreateContainer []specs.Hook `json:"createContainer,omitempty"`
+	StartContainer  []specs.Hook `json:"startContainer,omitempty"`
+	Poststart       []specs.Hook `json:"poststart,omitempty"`
+	Poststop        []specs.Hook `json:"poststop,omitempty"`
+}
+
+// DecodeHooks reads the hooks of a config.json's text (nil for none).
+func DecodeHooks(config []byte) (*Hooks, error) {
+	var c struct {
+		Hooks *Hooks `json:"hooks"`
+	}
+	if err := json.Unmarshal(config, &c); err != nil {
+		return nil, &Error{Step: "hooks", Op: "decode", Err: err}
+	}
+	return c.Hooks, nil
+}
+
 // CheckHooks refuses hooks of a kind this runtime cannot run.
-func CheckHooks(h *specs.Hooks) error {
+func CheckHooks(h *Hooks) error {
 	if h == nil {
 		return nil
 	}

@@ -67,7 +67,7 @@ type Record struct {
 	// container's cgroup directory.
 	Cgroup map[string]string `json:"cgroup,omitempty"`
 	// Hooks run after create: poststart (by start) and poststop (by delete).
-	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	Hooks *Hooks `json:"hooks,omitempty"`
 }
 
 // Proc is a process identified against pid reuse.
