@@ -59,6 +59,18 @@ RunTimeDelete="%[1]s delete --force %%n.%%u.%%j.%%s.%%t"
 `, s)
 }
 
+// ociConfRunLines are the RunTimeRun variant: srun's stdio reaches the
+// container (Slurm execs the run command in the task), Query, Kill and
+// Delete clean up after a killed step.
+func ociConfRunLines(bin, root, logs string) string {
+	s := bin + " --root " + root + "/%u --log " + logs + "/%u.log --debug"
+	return fmt.Sprintf(`RunTimeQuery="%[1]s state %%n.%%u.%%j.%%s.%%t"
+RunTimeRun="%[1]s run --bundle %%b %%n.%%u.%%j.%%s.%%t"
+RunTimeKill="%[1]s kill --all %%n.%%u.%%j.%%s.%%t"
+RunTimeDelete="%[1]s delete --force %%n.%%u.%%j.%%s.%%t"
+`, s)
+}
+
 func ociSlurmSetup(t *testing.T) *ociSlurmEnv {
 	t.Helper()
 	onlyRoot(t)
@@ -101,9 +113,7 @@ func ociSlurmSetup(t *testing.T) *ociSlurmEnv {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(ociConfPath, []byte(ociConfLines(bin, e.state, e.logs)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.install(t, ociConfLines(bin, e.state, e.logs))
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, u := range []string{"root", "nobody"} {
@@ -118,6 +128,14 @@ func ociSlurmSetup(t *testing.T) *ociSlurmEnv {
 		}
 	})
 	return e
+}
+
+// install writes oci.conf (under the lock ociSlurmSetup holds).
+func (e *ociSlurmEnv) install(t *testing.T, conf string) {
+	t.Helper()
+	if err := os.WriteFile(ociConfPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // ociSlurmBundle is a busybox bundle (runc spec) changed by edit, with a
@@ -202,6 +220,41 @@ func TestOCISlurm(t *testing.T) {
 	t.Run("TwoStepsScancel", func(t *testing.T) { ociSlurmScancel(t, e) })
 	t.Run("TwoTasksOneNode", func(t *testing.T) { ociSlurmTwoTasks(t, e) })
 	t.Run("TimeLimit", func(t *testing.T) { ociSlurmTimeLimit(t, e) })
+	t.Run("RunTimeRun", func(t *testing.T) { ociSlurmRunMode(t, e) })
+}
+
+// ociSlurmRunMode: with RunTimeRun, the task's stdio is the container's
+// (srun prints what it wrote) and its exit status is srun's; scancel ends
+// a running one; nothing is left.
+func ociSlurmRunMode(t *testing.T, e *ociSlurmEnv) {
+	e.install(t, ociConfRunLines(e.ociEnv.bin, e.state, e.logs))
+	defer e.install(t, ociConfLines(e.ociEnv.bin, e.state, e.logs))
+	r := hpcRun(t, &hpcFixture{dir: e.out}, 120*time.Second, nil, "srun", "-n1", "--container="+e.bundle,
+		"sh", "-c", "echo out $(id -u) $(hostname); echo err >&2; exit 3")
+	if r.code != 3 || !strings.Contains(r.out, "out 0 runc") || !strings.Contains(r.err, "err") {
+		t.Errorf("srun --container with RunTimeRun: exit %d stdout %q stderr %q; want 3, \"out 0 runc\" and \"err\"", r.code, r.out, r.err)
+	}
+	e.checkClean(t, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	name := fmt.Sprintf("nsfork-ocirun-%d", os.Getpid())
+	cmd, out := srunStart(t, ctx, "-n1", "--job-name", name, "--container="+e.bundle, "sh", "-c", "echo up > /out/runmode; exec sleep 1000")
+	defer cmd.Process.Kill()
+	if !waitFor(60*time.Second, func() bool { b, _ := os.ReadFile(filepath.Join(e.out, "runmode")); return string(b) == "up\n" }) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the task did not start: %q", out)
+	}
+	cgroups := e.records(t)
+	if err := exec.Command("scancel", "--name", name).Run(); err != nil {
+		t.Fatalf("scancel: %v", err)
+	}
+	cmd.Wait()
+	if ctx.Err() != nil || !strings.Contains(out.String(), "CANCELLED") {
+		t.Errorf("srun after scancel: %q", out)
+	}
+	e.checkClean(t, cgroups)
 }
 
 // ociSlurmTask: a one-task step runs in a container, as root and as uid
@@ -246,6 +299,10 @@ func ociSlurmScancel(t *testing.T, e *ociSlurmEnv) {
 		return n
 	}
 	if !waitFor(90*time.Second, func() bool { return running() == 2 }) {
+		for _, cmd := range cmds {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 		t.Fatalf("two containers not running: %v; srun: %q %q", e.containers(t), outs[0], outs[1])
 	}
 	for i := range 2 {
@@ -323,6 +380,8 @@ func ociSlurmTimeLimit(t *testing.T, e *ociSlurmEnv) {
 		"sh", "-c", "while :; do echo tick >> /out/ticks; sleep 1; done")
 	defer cmd.Process.Kill()
 	if !waitFor(60*time.Second, func() bool { return count() > 0 }) {
+		cmd.Process.Kill()
+		cmd.Wait()
 		t.Fatalf("the task did not start: %q", out)
 	}
 	c := e.containers(t)
