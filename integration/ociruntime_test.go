@@ -179,6 +179,7 @@ func TestOCIRuntime(t *testing.T) {
 	t.Run("Serialised", ociSerialised)
 	t.Run("Errors", ociErrors)
 	t.Run("Hooks", ociHooks)
+	t.Run("CreateKilled", ociCreateKilled)
 	t.Run("Run", ociRunVerb)
 	t.Run("ListFeatures", ociListFeatures)
 }
@@ -390,6 +391,36 @@ func ociHooks(t *testing.T) {
 	if ents, _ := os.ReadDir(e.root); len(ents) != 0 {
 		t.Errorf("refused creates left %v in the state directory", ents)
 	}
+}
+
+// ociCreateKilled: a create killed before the container was created (here
+// in a slow createRuntime hook) leaves an id that state reports as
+// "creating" while its monitor lives, then "stopped" (the monitor cannot
+// report and ends the container); delete leaves nothing.
+func ociCreateKilled(t *testing.T) {
+	e := newOCIEnv(t)
+	dir := sharedDir(t)
+	bundle := ociBundle(t, nil, "sleep", "1000")
+	setHooks(t, bundle, &ociruntime.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh",
+		Args: []string{"sh", "-c", "touch " + filepath.Join(dir, "in-hook") + "; sleep 2"}}}})
+	cmd := exec.Command(e.bin, "--root", e.root, "create", "--bundle", bundle, "ck")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(20*time.Second, func() bool { _, err := os.Stat(filepath.Join(dir, "in-hook")); return err == nil }) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the createRuntime hook did not run")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if st := e.state(t, "ck"); st.Status != "creating" {
+		t.Errorf("state after create was killed in the hook: %q, want creating", st.Status)
+	}
+	rec := e.record(t, "ck")
+	e.waitStatus(t, "ck", "stopped")
+	e.must(t, "delete", "ck")
+	e.checkGone(t, "ck", rec.Cgroup, rec.Monitor.Pid)
 }
 
 // setHooks writes hooks into the bundle's config.json (by their JSON

@@ -75,7 +75,8 @@ func (g *ociGlobal) flags() *pflag.FlagSet {
 func ociCommand(args []string) (*ociGlobal, string, []string, bool) {
 	g := &ociGlobal{}
 	fs := g.flags()
-	if len(args) == 0 || fs.Parse(args) != nil || fs.NArg() == 0 {
+	if len(args) == 0 || fs.Parse(args) != nil || fs.NArg() == 0 || fs.ArgsLenAtDash() == 0 {
+		// ("--" before the first word: sandboxrun -- COMMAND.)
 		return nil, "", nil, false
 	}
 	rest := fs.Args()

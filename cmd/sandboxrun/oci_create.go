@@ -221,6 +221,14 @@ func (c *created) startMonitor(g *ociGlobal) error {
 		return &ociruntime.Error{Step: "create", ID: id, Op: "start monitor", Path: exe, Err: err}
 	}
 	c.monitor = cmd
+	// Recorded at once: should create die before the report, delete finds
+	// the monitor (status "creating") and ends it.
+	if c.rec.Monitor, err = ociruntime.Identify(cmd.Process.Pid); err != nil {
+		return &ociruntime.Error{Step: "create", ID: id, Op: "identify monitor", Err: err}
+	}
+	if err := c.lk.Root.Save(c.rec); err != nil {
+		return err
+	}
 	var rep monitorReport
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
 		werr := cmd.Wait()
@@ -228,10 +236,6 @@ func (c *created) startMonitor(g *ociGlobal) error {
 	}
 	if rep.Error != "" {
 		return &ociruntime.Error{Step: "create", ID: id, Msg: rep.Error}
-	}
-	c.rec.Monitor, err = ociruntime.Identify(cmd.Process.Pid)
-	if err != nil {
-		return &ociruntime.Error{Step: "create", ID: id, Op: "identify monitor", Err: err}
 	}
 	c.rec.Init, c.rec.Cgroup = rep.Init, rep.Cgroup
 	return c.lk.Root.Save(c.rec)

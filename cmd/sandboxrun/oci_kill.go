@@ -108,6 +108,11 @@ func deleteContainer(g *ociGlobal, root *ociruntime.Root, id string, force bool)
 	if st != ociruntime.StatusStopped {
 		signalProc(rec.Init, unix.SIGKILL)
 	}
+	if rec.Init.Pid == 0 {
+		// create died before the container was created: its monitor
+		// (and with it whatever it started) goes.
+		signalProc(rec.Monitor, unix.SIGKILL)
+	}
 	// The monitor reaps the init, removes the cgroup and ends the lease of
 	// host ids; a monitor that was killed left them: taken here.
 	for deadline := time.Now().Add(monitorGrace); rec.Monitor.Alive() && time.Now().Before(deadline); {

@@ -34,12 +34,13 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	status := os.NewFile(3, "status")
 	var once sync.Once
 	var reported atomic.Bool
-	report := func(rep monitorReport) {
+	report := func(rep monitorReport) (err error) {
 		once.Do(func() {
 			reported.Store(true)
-			json.NewEncoder(status).Encode(rep)
+			err = json.NewEncoder(status).Encode(rep)
 			status.Close()
 		})
+		return err
 	}
 	fail := func(err error) error {
 		report(monitorReport{Error: oneLine(message(err))})
@@ -92,7 +93,10 @@ func ociMonitor(g *ociGlobal, args []string) error {
 			return err
 		}
 		defer unix.Close(fd)
-		report(monitorReport{Init: init, Cgroup: p.CgroupPaths()})
+		if err := report(monitorReport{Init: init, Cgroup: p.CgroupPaths()}); err != nil {
+			// create is gone: nobody will know this container.
+			return &ociruntime.Error{Step: "create", ID: id, Op: "report to create", Err: err}
+		}
 		return awaitStart(fd, fifo, p.Pid)
 	}}
 	p, err := cfg.StartCommand(context.Background(), pl.opts, pl.argv...)
