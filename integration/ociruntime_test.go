@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -225,8 +226,8 @@ func ociLifecycle(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.must(t, "ps", "--format", "json", "c1")), &pids); err != nil || len(pids) < 1 {
 		t.Fatalf("ps --format json: %v %v", pids, err)
 	}
-	if len(rec.Cgroup) > 0 && len(pids) < 2 {
-		t.Errorf("ps lists %v: want the init and sleep", pids)
+	if len(pids) < 2 || !slices.Contains(pids, rec.Init.Pid) {
+		t.Errorf("ps lists %v: want the init (%d) and sleep", pids, rec.Init.Pid)
 	}
 	e.must(t, "kill", "c1", "TERM")
 	e.waitStatus(t, "c1", "stopped")

@@ -42,7 +42,7 @@ func ociKill(g *ociGlobal, args []string) error {
 		return &ociruntime.Error{Step: "kill", ID: id, Msg: "the container is " + st + ": nothing to signal"}
 	}
 	if *all {
-		for _, pid := range cgroups.PathPids(rec.Cgroup) {
+		for _, pid := range containerPids(rec) {
 			unix.Kill(pid, sig)
 		}
 	}
@@ -131,6 +131,15 @@ func deleteContainer(g *ociGlobal, root *ociruntime.Root, id string, force bool)
 		}
 	}
 	return lk.Remove()
+}
+
+// containerPids lists the container's processes: those in its cgroup, or,
+// without one, those in its init's pid namespace (never the caller's own).
+func containerPids(rec *ociruntime.Record) []int {
+	if len(rec.Cgroup) > 0 {
+		return cgroups.PathPids(rec.Cgroup)
+	}
+	return ociruntime.NamespacePids(rec.Init)
 }
 
 // removeCgroup removes what is left of the container's cgroup.

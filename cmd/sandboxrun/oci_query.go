@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nsfork/nsfork/internal/cgroups"
 	"github.com/nsfork/nsfork/internal/ociruntime"
 )
 
@@ -144,9 +143,8 @@ func ociPs(g *ociGlobal, args []string) error {
 	}
 	pids := []int{}
 	if st != ociruntime.StatusStopped {
-		if len(rec.Cgroup) > 0 {
-			pids = append(pids, cgroups.PathPids(rec.Cgroup)...)
-		} else {
+		pids = append(pids, containerPids(rec)...)
+		if len(pids) == 0 {
 			pids = append(pids, rec.Init.Pid)
 		}
 	}

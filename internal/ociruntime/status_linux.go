@@ -65,3 +65,34 @@ func (rec *Record) Status() string {
 	}
 	return StatusRunning
 }
+
+// NamespacePids lists the processes in the pid namespace of init, when
+// that namespace is not the caller's own (for a container without a
+// cgroup of its own); nil otherwise.
+func NamespacePids(init Proc) []int {
+	if !init.Alive() {
+		return nil
+	}
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(init.Pid) + "/ns/pid")
+	if err != nil {
+		return nil
+	}
+	if own, err := os.Readlink("/proc/self/ns/pid"); err != nil || own == ns {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
