@@ -219,11 +219,21 @@ func child(mv string) int {
 			os.Unsetenv("GOMAXPROCS")
 			runtime.SetDefaultGOMAXPROCS()
 		}
+		if req.Flags&wire.FlagHold != 0 && req.Flags&wire.FlagCommand != 0 && len(req.Argv) > 0 {
+			// A held command (an OCI runtime's "created" container)
+			// must exist before the hold: its creation fails, not its
+			// start, as with runc.
+			if _, code := findCommand(req.Argv[0], send); code != 0 {
+				return code
+			}
+		}
 		if applied != nil {
 			send(wire.KindApplied, applied)
 		}
 		if req.Flags&wire.FlagWaitGo != 0 {
-			ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
+			if req.Flags&wire.FlagHold == 0 {
+				ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
+			}
 			k, why, err := wire.ReadFrame(ctrl, 1<<20)
 			ctrl.SetReadDeadline(time.Time{})
 			switch {

@@ -83,28 +83,43 @@ func checkFilterAllowsExec(raw []bpf.RawInstruction) error {
 // execCommand is the child's command mode: it returns only on failure,
 // with the exit code to use.
 func execCommand(argv []string, send func(wire.Kind, []byte)) int {
-	fail := func(op, path string, err error) int {
-		code := ExitNotExecutable
-		if errors.Is(err, fs.ErrNotExist) {
-			code = ExitNotFound
-		}
-		send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "exec", Op: op, Path: path, Errno: uint32(errnoOf(err)),
-			Msg: fmt.Sprintf("exec: %s %s: %v", op, path, err)}))
+	fail := func(op, path string, err error) int { return execFailed(send, op, path, err) }
+	path, code := findCommand(argv[0], send)
+	if code != 0 {
 		return code
-	}
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			err = fmt.Errorf("%w (%w)", fs.ErrNotExist, syscall.ENOENT)
-		}
-		return fail("find command", argv[0], err)
 	}
 	if os.Getpid() == 1 {
 		return runAsInit(path, argv, send, fail)
 	}
 	send(wire.KindReady, nil)
-	err = unix.Exec(path, argv, os.Environ())
+	err := unix.Exec(path, argv, os.Environ())
 	return fail("execve", path, err)
+}
+
+// findCommand looks name up in the PATH of the child's environment. On
+// failure it reports the "exec" step's error and returns the exit code
+// (127 not found, 126 otherwise).
+func findCommand(name string, send func(wire.Kind, []byte)) (string, int) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			err = fmt.Errorf("%w (%w)", fs.ErrNotExist, syscall.ENOENT)
+		}
+		return "", execFailed(send, "find command", name, err)
+	}
+	return path, 0
+}
+
+// execFailed reports a failure of the "exec" step and returns the exit
+// code to use.
+func execFailed(send func(wire.Kind, []byte), op, path string, err error) int {
+	code := ExitNotExecutable
+	if errors.Is(err, fs.ErrNotExist) {
+		code = ExitNotFound
+	}
+	send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "exec", Op: op, Path: path, Errno: uint32(errnoOf(err)),
+		Msg: fmt.Sprintf("exec: %s %s: %v", op, path, err)}))
+	return code
 }
 
 // runAsInit starts the command as the only child of pid 1 and mirrors it.

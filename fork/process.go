@@ -45,6 +45,10 @@ type Config struct {
 	// command is exec'ed; the child waits for it. A non-nil error stops the
 	// child there: Wait then returns a *SetupError with step "refused".
 	OnApplied func(p *Process, applied []byte) error
+	// Hold, with OnApplied, lets the child wait for OnApplied's verdict
+	// without a time limit (otherwise 30 s): an OCI runtime's "created"
+	// container, set up and stopped before its command until "start".
+	Hold bool
 
 	pooled bool // NewPool: the child sets up, then waits for a call
 }
@@ -156,6 +160,16 @@ type Usage struct {
 func usageOf(s *cgroups.Stats) *Usage {
 	return &Usage{MemoryPeak: s.MemoryPeak, MemoryLimit: s.MemoryLimit, MemoryLimitHit: s.MemoryLimitHit, OOMKilled: s.OOMKilled,
 		CPU: s.CPUUsage, CPUUser: s.CPUUser, CPUSystem: s.CPUSystem, PidsPeak: s.PidsPeak, PidsLimitHit: s.PidsLimitHit}
+}
+
+// CgroupPaths maps each controller (cgroup v1) or "unified" (v2) to the
+// directory of the child's own cgroup; nil when it has none. The
+// directories exist until Wait returns.
+func (p *Process) CgroupPaths() map[string]string {
+	if p.cgroup == nil {
+		return nil
+	}
+	return p.cgroup.Paths()
 }
 
 // Signal sends sig to the child.

@@ -96,6 +96,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	}
 	if opts != nil && c.OnApplied != nil {
 		req.Flags |= wire.FlagWaitGo
+		if c.Hold {
+			req.Flags |= wire.FlagHold
+		}
 	}
 	if opts != nil {
 		if req.Sandbox, err = json.Marshal(opts); err != nil {

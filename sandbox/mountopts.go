@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -113,6 +114,17 @@ func init() {
 	for _, o := range RecursiveMountOptions {
 		mountOptionKinds[o] = MountOptionRecursive
 	}
+}
+
+// MountOptionNames lists, sorted, the mount options nsfork applies by name
+// (an option it does not know is a new file system's data).
+func MountOptionNames() []string {
+	names := make([]string, 0, len(mountOptionKinds))
+	for n := range mountOptionKinds {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // MountOption returns how nsfork applies the OCI mount option opt.

@@ -274,16 +274,23 @@ func FromConfigFile(path string) (*Options, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.Root != nil && o.Root.Path != "" && !filepath.IsAbs(o.Root.Path) {
-		o.Root.Path = filepath.Join(dir, o.Root.Path)
+	ResolveBundlePaths(dir, o.Root, o.Mounts)
+	return o, SpecArgs(&s), nil
+}
+
+// ResolveBundlePaths makes a relative root.path and relative bind mount
+// sources absolute against the bundle directory dir, as the runtime-spec
+// defines them.
+func ResolveBundlePaths(dir string, root *specs.Root, mounts []specs.Mount) {
+	if root != nil && root.Path != "" && !filepath.IsAbs(root.Path) {
+		root.Path = filepath.Join(dir, root.Path)
 	}
-	for i, m := range o.Mounts {
+	for i, m := range mounts {
 		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 		if bind && m.Source != "" && !filepath.IsAbs(m.Source) {
-			o.Mounts[i].Source = filepath.Join(dir, m.Source)
+			mounts[i].Source = filepath.Join(dir, m.Source)
 		}
 	}
-	return o, SpecArgs(&s), nil
 }
 
 // ToSpec returns an OCI configuration that says what o says, with the nsfork

@@ -58,6 +58,9 @@ const examples = `  # A shell with the secure defaults: new namespaces, no capab
 
 // run is main without the exit, for tests.
 func run(args []string, io stdio) int {
+	if g, verb, rest, ok := ociCommand(args); ok {
+		return runOCI(g, verb, rest, io)
+	}
 	code := 0
 	root := newRoot(io, &code)
 	root.SetArgs(args)

@@ -53,6 +53,7 @@ const (
 	FlagWaitGo        uint32 = 1 << 2 // after sending Applied, wait for KindGo or KindStop
 	FlagPooled        uint32 = 1 << 3 // after setup, send KindIdle and wait for a KindCall
 	FlagOneProc       uint32 = 1 << 4 // GOMAXPROCS=1 was added for setup: drop it after
+	FlagHold          uint32 = 1 << 5 // with FlagWaitGo: wait for the verdict without a time limit
 )
 
 // Panic is a recovered panic in the child.

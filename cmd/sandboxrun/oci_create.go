@@ -1,0 +1,271 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/ociruntime"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// createFlags are create's flags (run takes them too).
+type createFlags struct {
+	bundle        string
+	pidFile       string
+	consoleSocket string
+	noPivot       bool
+	noNewKeyring  bool
+	preserveFDs   int
+}
+
+func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
+	fs.StringVarP(&f.bundle, "bundle", "b", "", "bundle directory (default: the current directory)")
+	fs.StringVar(&f.pidFile, "pid-file", "", "write the container's pid to this file")
+	fs.StringVar(&f.consoleSocket, "console-socket", "", "unix socket to send the pty master to")
+	fs.BoolVar(&f.noPivot, "no-pivot", false, "refused: nsfork chooses pivot_root or MS_MOVE+chroot itself")
+	fs.BoolVar(&f.noNewKeyring, "no-new-keyring", false, "keep the caller's session keyring")
+	fs.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass N more descriptors (from 3) to the container")
+}
+
+// created is a container create made: its directory still locked, and the
+// monitor process, a child of ours until we exit.
+type created struct {
+	lk      *ociruntime.Locked
+	rec     *ociruntime.Record
+	monitor *exec.Cmd
+}
+
+func ociCreate(g *ociGlobal, args []string) error {
+	fs := verbFlags("create")
+	var f createFlags
+	addCreateFlags(fs, &f)
+	pos, err := parseVerb(fs, args, 1, 1, "sandboxrun [global flags] create [--bundle DIR] [--pid-file FILE] ID")
+	if err != nil {
+		return err
+	}
+	c, err := createContainer(g, &f, pos[0])
+	if err != nil {
+		return err
+	}
+	c.lk.Unlock()
+	// The monitor outlives us: it is reparented when we exit.
+	c.monitor.Process.Release()
+	return nil
+}
+
+// createContainer checks the bundle, makes the container's directory and
+// starts its monitor, which sets the container up and holds it before its
+// command; it returns once the container is "created".
+func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) {
+	if err := ociruntime.CheckID(id); err != nil {
+		return nil, err
+	}
+	switch {
+	case f.noPivot:
+		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--no-pivot: not supported: nsfork uses pivot_root, and MS_MOVE+chroot only where the root is an initramfs, which it detects itself"}
+	case f.consoleSocket != "":
+		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--console-socket: not supported yet"}
+	case f.preserveFDs < 0:
+		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--preserve-fds: must not be negative"}
+	case f.preserveFDs > 0:
+		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--preserve-fds: not supported yet"}
+	}
+	bundle := f.bundle
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, &ociruntime.Error{Step: "bundle", ID: id, Path: f.bundle, Err: err}
+	}
+	spec, hooks, err := readBundle(bundle)
+	if err != nil {
+		return nil, &ociruntime.Error{Step: "bundle", ID: id, Path: bundle, Err: err}
+	}
+	if spec.Process != nil && spec.Process.Terminal {
+		return nil, &ociruntime.Error{Step: "process.terminal", ID: id, Msg: "true needs --console-socket, which is not supported yet; set process.terminal to false"}
+	}
+	if err := ociruntime.CheckHooks(hooks); err != nil {
+		return nil, err
+	}
+	// The hooks are the runtime's to run, not the sandbox's.
+	spec.Hooks = nil
+	if f.noNewKeyring {
+		if spec.Annotations == nil {
+			spec.Annotations = map[string]string{}
+		}
+		spec.Annotations[sandbox.AnnotationNewSessionKeyring] = "false"
+	}
+	root, err := g.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	lk, err := root.Create(id)
+	if err != nil {
+		return nil, err
+	}
+	c := &created{lk: lk}
+	ok := false
+	defer func() {
+		if !ok {
+			c.abandon()
+		}
+	}()
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err == nil {
+		err = os.WriteFile(lk.File(ociruntime.ConfigFile), b, 0o600)
+	}
+	if err != nil {
+		return nil, &ociruntime.Error{Step: "create", ID: id, Op: "write", Path: lk.File(ociruntime.ConfigFile), Err: err}
+	}
+	c.rec = &ociruntime.Record{ID: id, Bundle: bundle, Annotations: spec.Annotations, Created: time.Now().UTC(), Owner: os.Geteuid(), Hooks: hooks}
+	if err := root.Save(c.rec); err != nil {
+		return nil, err
+	}
+	if err := unix.Mkfifo(lk.File(ociruntime.FifoFile), 0o600); err != nil {
+		return nil, &ociruntime.Error{Step: "create", ID: id, Op: "mkfifo", Path: lk.File(ociruntime.FifoFile), Err: err}
+	}
+	if err := c.startMonitor(g); err != nil {
+		return nil, err
+	}
+	if f.pidFile != "" {
+		if err := writePidFile(f.pidFile, c.rec.Init.Pid); err != nil {
+			return nil, &ociruntime.Error{Step: "create", ID: id, Op: "write pid file", Path: f.pidFile, Err: err}
+		}
+	}
+	ok = true
+	return c, nil
+}
+
+// readBundle reads BUNDLE/config.json and its hooks, refusing members the
+// runtime-spec does not define, and makes root.path and relative bind
+// sources absolute so that the copy kept in the state directory means the
+// same.
+func readBundle(dir string) (*specs.Spec, *ociruntime.Hooks, error) {
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sandbox.CheckConfigFields(b); err != nil {
+		return nil, nil, err
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	hooks, err := ociruntime.DecodeHooks(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	sandbox.ResolveBundlePaths(dir, s.Root, s.Mounts)
+	return &s, hooks, nil
+}
+
+// writePidFile writes pid atomically, as runc does.
+func writePidFile(path string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// monitorReport is what the monitor sends create on its status pipe: the
+// container's init, or why there is none.
+type monitorReport struct {
+	Init   ociruntime.Proc   `json:"init"`
+	Cgroup map[string]string `json:"cgroup,omitempty"`
+	Error  string            `json:"error,omitempty"`
+}
+
+// startMonitor starts `sandboxrun __monitor ID` in a session of its own,
+// with our stdio (the container's), and waits for its report.
+func (c *created) startMonitor(g *ociGlobal) error {
+	id := c.rec.ID
+	exe, err := os.Executable()
+	if err != nil {
+		return &ociruntime.Error{Step: "create", ID: id, Op: "find own executable", Err: err}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return &ociruntime.Error{Step: "create", ID: id, Op: "pipe", Err: err}
+	}
+	defer r.Close()
+	args := []string{"--root", c.lk.Root.Dir}
+	if g.log != "" {
+		args = append(args, "--log", g.log, "--log-format", g.logFormat)
+	}
+	if g.debug {
+		args = append(args, "--debug")
+	}
+	cmd := exec.Command(exe, append(args, monitorVerb, id)...)
+	cmd.Args[0] = "sandboxrun"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return &ociruntime.Error{Step: "create", ID: id, Op: "start monitor", Path: exe, Err: err}
+	}
+	c.monitor = cmd
+	// Recorded at once: should create die before the report, delete finds
+	// the monitor (status "creating") and ends it.
+	if c.rec.Monitor, err = ociruntime.Identify(cmd.Process.Pid); err != nil {
+		return &ociruntime.Error{Step: "create", ID: id, Op: "identify monitor", Err: err}
+	}
+	if err := c.lk.Root.Save(c.rec); err != nil {
+		return err
+	}
+	var rep monitorReport
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		werr := cmd.Wait()
+		return &ociruntime.Error{Step: "create", ID: id, Msg: fmt.Sprintf("the monitor ended without a report (%v)", werr)}
+	}
+	if rep.Error != "" {
+		return &ociruntime.Error{Step: "create", ID: id, Msg: rep.Error}
+	}
+	c.rec.Init, c.rec.Cgroup = rep.Init, rep.Cgroup
+	return c.lk.Root.Save(c.rec)
+}
+
+// abandon undoes a create that failed: the monitor and the container are
+// killed and reaped, the directory goes.
+func (c *created) abandon() {
+	if c.monitor != nil {
+		c.monitor.Process.Kill()
+		c.monitor.Wait()
+	}
+	if c.rec != nil {
+		removeCgroup(c.rec)
+	}
+	c.lk.Remove()
+	c.lk.Unlock()
+}
+
+// monitorExit is a monitor's exit status as run reports it.
+func monitorExit(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return exitLauncher
+}

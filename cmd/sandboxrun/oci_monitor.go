@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/internal/ociruntime"
+)
+
+// monitorVerb is the hidden command create starts: the monitor is the
+// container init's parent for the container's whole life. It holds what
+// must live exactly as long as the container (its cgroup, its lease of
+// host ids, both owned by the fork.Process), passes signals on, reaps the
+// init and removes the cgroup when it ends. The container dies with it
+// (parent-death signal), so neither outlives the other. Its fd 3 is the
+// status pipe to create.
+const monitorVerb = "__monitor"
+
+func ociMonitor(g *ociGlobal, args []string) error {
+	if len(args) != 1 {
+		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " ID"}
+	}
+	id := args[0]
+	unix.CloseOnExec(3)
+	status := os.NewFile(3, "status")
+	var once sync.Once
+	var reported atomic.Bool
+	report := func(rep monitorReport) (err error) {
+		once.Do(func() {
+			reported.Store(true)
+			err = json.NewEncoder(status).Encode(rep)
+			status.Close()
+		})
+		return err
+	}
+	fail := func(err error) error {
+		report(monitorReport{Error: oneLine(message(err))})
+		return err
+	}
+	root, err := g.openRoot()
+	if err != nil {
+		return fail(err)
+	}
+	// create holds the lock until we report.
+	rec, err := root.Load(id)
+	if err != nil {
+		return fail(err)
+	}
+	pl, err := bundlePlan(filepath.Join(root.Path(id), ociruntime.ConfigFile))
+	if err != nil {
+		return fail(&ociruntime.Error{Step: "create", ID: id, Msg: oneLine(err.Error())})
+	}
+
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+
+	fifo := filepath.Join(root.Path(id), ociruntime.FifoFile)
+	cfg := &fork.Config{Hold: true, OnApplied: func(p *fork.Process, _ []byte) error {
+		init, err := ociruntime.Identify(p.Pid)
+		if err != nil {
+			err = &ociruntime.Error{Step: "create", ID: id, Op: "identify init", Err: err}
+			fail(err)
+			return err
+		}
+		rec.Init = init
+		st := rec.SpecState(ociruntime.StatusCreating)
+		if rec.Hooks != nil {
+			if err := ociruntime.RunHooks(ociruntime.HookPrestart, rec.Hooks.Prestart, st); err != nil {
+				fail(err)
+				return err
+			}
+			if err := ociruntime.RunHooks(ociruntime.HookCreateRuntime, rec.Hooks.CreateRuntime, st); err != nil {
+				fail(err)
+				return err
+			}
+		}
+		// The fifo is open before create returns: a start right after it
+		// finds its reader.
+		fd, err := unix.Open(fifo, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		if err != nil {
+			err = &ociruntime.Error{Step: "create", ID: id, Op: "open", Path: fifo, Err: err}
+			fail(err)
+			return err
+		}
+		defer unix.Close(fd)
+		if err := report(monitorReport{Init: init, Cgroup: p.CgroupPaths()}); err != nil {
+			// create is gone: nobody will know this container.
+			return &ociruntime.Error{Step: "create", ID: id, Op: "report to create", Err: err}
+		}
+		return awaitStart(fd, fifo, p.Pid)
+	}}
+	p, err := cfg.StartCommand(context.Background(), pl.opts, pl.argv...)
+	if err != nil {
+		return fail(err)
+	}
+	sup := supervise(sigs, &runFlags{}, func(s os.Signal) { p.Signal(s) }, func() { killAll(p) })
+	werr := p.Wait()
+	sup.stop()
+	code, msg := outcome(werr, p.ProcessState)
+	if msg != "" && !reported.Load() {
+		// Before "created" this goes to create, which prints it.
+		fail(errors.New(msg))
+	} else if msg != "" {
+		// After, to the log and the container's stderr, as runc's
+		// init errors do.
+		if g.log != "" {
+			g.logLine("error", id+": "+msg)
+		}
+		printErr(os.Stderr, msg)
+	}
+	return &containerExit{code: code}
+}
+
+// awaitStart waits until start writes a byte into the exec fifo (fd, open
+// read-write: it never reports end-of-file, and start's non-blocking open
+// for writing succeeds only while it is open here), or the container's
+// init dies.
+func awaitStart(fd int, fifo string, pid int) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return &ociruntime.Error{Step: "create", Op: "pidfd_open", Err: err}
+	}
+	defer unix.Close(pidfd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &ociruntime.Error{Step: "create", Op: "poll", Path: fifo, Err: err}
+		}
+		if fds[1].Revents != 0 {
+			return &ociruntime.Error{Step: "create", Msg: "the container's init ended before start"}
+		}
+		var b [1]byte
+		if n, _ := unix.Read(fd, b[:]); n == 1 {
+			return nil
+		}
+	}
+}
+
+// bundlePlan is the sandbox a config.json asks for, as `sandboxrun run
+// --config FILE` makes it: the secure defaults and notes are the same.
+func bundlePlan(config string) (*plan, error) {
+	fs := verbFlags("run")
+	rf := addRunFlags(fs)
+	if err := fs.Parse([]string{"--config", config}); err != nil {
+		return nil, err
+	}
+	pl, err := rf.build(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := pl.opts.Validate(); err != nil {
+		return nil, errors.New(validationMessage(err))
+	}
+	readonlyLauncher(pl.opts)
+	return pl, nil
+}

@@ -1,0 +1,191 @@
+// Package ociruntime keeps the state of containers run through sandboxrun's
+// runc-compatible command line (create, start, state, kill, delete, ...):
+// one directory per container id under a root directory, a lock that
+// serialises the commands on one id, the record that lets another
+// invocation find the container, and the status derived from the live
+// processes rather than from what was last written.
+//
+// Layout of a root (default /run/nsfork as root, $XDG_RUNTIME_DIR/nsfork
+// otherwise):
+//
+//	ROOT/                 mode 0700
+//	ROOT/ID/              mode 0700, made by create (mkdir: an id exists once)
+//	ROOT/ID/state.json    the Record, replaced atomically (rename)
+//	ROOT/ID/config.json   the bundle's config as the container was made from it
+//	ROOT/ID/exec.fifo     exists while the container is "created": start
+//	                      writes one byte to it, which releases the command
+//
+// The lock is a flock(2) on ROOT/ID itself, so nothing is left once delete
+// removed the directory.
+package ociruntime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Status values of the runtime-spec's state, and "creating".
+const (
+	StatusCreating = "creating"
+	StatusCreated  = "created"
+	StatusRunning  = "running"
+	StatusStopped  = "stopped"
+)
+
+// File names inside a container's directory.
+const (
+	StateFile  = "state.json"
+	ConfigFile = "config.json"
+	FifoFile   = "exec.fifo"
+)
+
+// Record is what state.json holds: everything a later command needs to find
+// and end the container.
+type Record struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Created     time.Time         `json:"created"`
+	Owner       int               `json:"owner"` // uid of the creator
+	// Init is the container's first process (its pid 1 in a new pid
+	// namespace), identified by pid and start time against pid reuse.
+	Init Proc `json:"init"`
+	// Monitor is the sandboxrun process that started the container, waits
+	// for it, holds its cgroup and its lease of host ids, and removes them
+	// when it ends.
+	Monitor Proc `json:"monitor"`
+	// Started: start released the command.
+	Started bool `json:"started,omitempty"`
+	// Cgroup maps each controller (v1) or "unified" (v2) to the
+	// container's cgroup directory.
+	Cgroup map[string]string `json:"cgroup,omitempty"`
+	// Hooks run after create: poststart (by start) and poststop (by delete).
+	Hooks *Hooks `json:"hooks,omitempty"`
+}
+
+// Proc is a process identified against pid reuse.
+type Proc struct {
+	Pid   int    `json:"pid"`
+	Start uint64 `json:"start"` // /proc/PID/stat starttime, clock ticks since boot
+}
+
+var idRe = regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
+
+// CheckID refuses an id that is not a plain name: it becomes a directory
+// name under the root.
+func CheckID(id string) error {
+	if id == "" {
+		return &Error{Step: "id", Msg: "a container id is needed"}
+	}
+	if len(id) > 1024 || !idRe.MatchString(id) || id == "." || id == ".." {
+		return &Error{Step: "id", ID: id, Msg: "invalid container id (letters, digits, _ + . - only)"}
+	}
+	return nil
+}
+
+// DefaultRoot is /run/nsfork for root and $XDG_RUNTIME_DIR/nsfork for
+// anyone else.
+func DefaultRoot() (string, error) {
+	if os.Geteuid() == 0 {
+		return "/run/nsfork", nil
+	}
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
+		return filepath.Join(x, "nsfork"), nil
+	}
+	return "", &Error{Step: "root", Msg: "no --root given and XDG_RUNTIME_DIR is not set"}
+}
+
+// Root is a state directory.
+type Root struct{ Dir string }
+
+// Open makes (mode 0700) or opens the root directory dir.
+func Open(dir string) (*Root, error) {
+	if dir == "" {
+		d, err := DefaultRoot()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, &Error{Step: "root", Op: "resolve", Path: dir, Err: err}
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, &Error{Step: "root", Op: "mkdir", Path: abs, Err: err}
+	}
+	return &Root{Dir: abs}, nil
+}
+
+// Path is the directory of container id.
+func (r *Root) Path(id string) string { return filepath.Join(r.Dir, id) }
+
+// IDs lists the containers under the root, sorted.
+func (r *Root) IDs() ([]string, error) {
+	ents, err := os.ReadDir(r.Dir)
+	if err != nil {
+		return nil, &Error{Step: "list", Op: "readdir", Path: r.Dir, Err: err}
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && CheckID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// Load reads the record of container id (the caller holds its lock).
+func (r *Root) Load(id string) (*Record, error) {
+	p := filepath.Join(r.Path(id), StateFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &Error{Step: "state", ID: id, Op: "read", Path: p, Err: ErrNotExist}
+	}
+	if err != nil {
+		return nil, &Error{Step: "state", ID: id, Op: "read", Path: p, Err: err}
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, &Error{Step: "state", ID: id, Op: "decode", Path: p, Err: err}
+	}
+	return &rec, nil
+}
+
+// Save replaces the record atomically: a reader sees the old or the new one.
+func (r *Root) Save(rec *Record) error {
+	dir := r.Path(rec.ID)
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return &Error{Step: "state", ID: rec.ID, Op: "encode", Err: err}
+	}
+	tmp := filepath.Join(dir, "."+StateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return &Error{Step: "state", ID: rec.ID, Op: "write", Path: tmp, Err: err}
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, StateFile)); err != nil {
+		os.Remove(tmp)
+		return &Error{Step: "state", ID: rec.ID, Op: "rename", Path: tmp, Err: err}
+	}
+	return nil
+}
+
+// SpecState is the runtime-spec state document of rec with status st.
+func (rec *Record) SpecState(st string) *specs.State {
+	pid := 0
+	if st != StatusStopped {
+		pid = rec.Init.Pid
+	}
+	return &specs.State{Version: specs.Version, ID: rec.ID, Status: specs.ContainerState(st), Pid: pid,
+		Bundle: rec.Bundle, Annotations: rec.Annotations}
+}
+
+// String names a process for messages.
+func (p Proc) String() string { return fmt.Sprintf("pid %d", p.Pid) }
