@@ -26,10 +26,16 @@ import (
 
 var _ = func() int {
 	// Registered before fork_test.go's init runs fork.Init.
-	fork.RegisterFunc("commAndExe", func() (string, string) {
+	fork.RegisterFunc("commAndExe", func() (string, string, []string) {
 		b, _ := os.ReadFile("/proc/self/comm")
 		exe, _ := os.Readlink("/proc/self/exe")
-		return strings.TrimSpace(string(b)), exe
+		var threads []string
+		ents, _ := os.ReadDir("/proc/self/task")
+		for _, e := range ents {
+			t, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/comm")
+			threads = append(threads, strings.TrimSpace(string(t)))
+		}
+		return strings.TrimSpace(string(b)), exe, threads
 	})
 	return 0
 }()
@@ -298,9 +304,10 @@ func TestGoForkCompat(t *testing.T) {
 }
 
 // TestChildComm: the native API's children are named after the program
-// too, also when the child runs from the sealed in-memory copy of the
-// binary (an isolated child without a pid namespace), whose name the kernel
-// would otherwise show.
+// too, on every thread (run it with CGO_ENABLED=0 and 1: the two builds
+// rename the threads differently), also when the child runs from the
+// sealed in-memory copy of the binary (an isolated child without a pid
+// namespace), whose name the kernel would otherwise show.
 func TestChildComm(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -321,8 +328,20 @@ func TestChildComm(t *testing.T) {
 		if err := p.Wait(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if r := p.Results(); r[0] != want {
+		r := p.Results()
+		if r[0] != want {
 			t.Errorf("%s: the child (exe %s) is named %q, want %q", tc.name, r[1], r[0], want)
+		}
+		// Every thread: through one AllThreadsSyscall without cgo, through
+		// /proc with it (the test binary is built either way).
+		threads := r[2].([]string)
+		if len(threads) < 2 {
+			t.Errorf("%s: the child lists threads %q", tc.name, threads)
+		}
+		for _, th := range threads {
+			if th != want {
+				t.Errorf("%s: a thread of the child is named %q, want %q (threads %q)", tc.name, th, want, threads)
+			}
 		}
 	}
 }
