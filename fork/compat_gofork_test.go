@@ -171,8 +171,9 @@ func TestGoForkCompat(t *testing.T) {
 	// text, not wrapped.
 	for _, tc := range []struct{ name, text string }{
 		{"exit3", "exit status 3"},
-		{"execbad", "exit status 1"}, // /bin/false exec'ed
-		{"sleep", "signal: killed"},  // killed by the parent
+		{"execbad", "exit status 1"},    // /bin/false exec'ed
+		{"sleep", "signal: killed"},     // killed by the parent
+		{"killearly", "signal: killed"}, // killed before the function ran
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, n := both(t, tc.name)
