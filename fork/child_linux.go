@@ -97,8 +97,10 @@ func checkChannel(fd int) error {
 	// its request is queued in the socket.
 	// (An exited parent may still be a zombie its own parent has not
 	// reaped.)
-	peerGone := unix.Kill(int(cred.Pid), 0) == unix.ESRCH || isZombie(int(cred.Pid))
-	if int(cred.Pid) != os.Getppid() && !peerGone {
+	if int(cred.Pid) == os.Getppid() {
+		return nil
+	}
+	if peerGone := unix.Kill(int(cred.Pid), 0) == unix.ESRCH || isZombie(int(cred.Pid)); !peerGone {
 		return fmt.Errorf("fd %d: the peer (pid %d) is not our parent (pid %d)", fd, cred.Pid, os.Getppid())
 	}
 	return nil

@@ -138,7 +138,9 @@ func compatError(p *Process, err error) error {
 			// that exited 0 before its function ran (fork.Init was never
 			// called) stays an error.
 			return nil
-		case !st.Success() && ee.Reason == "":
+		case !st.Success() && (ee.Reason == "" || killedBySignal(st)):
+			// A kill is go-fork's "signal: killed" also when it came
+			// before the function ran (a child slow to start).
 			return &exec.ExitError{ProcessState: st}
 		}
 		return err
@@ -148,6 +150,11 @@ func compatError(p *Process, err error) error {
 		return err
 	}
 	return &childError{err: err, exit: &exec.ExitError{ProcessState: st}}
+}
+
+func killedBySignal(st *os.ProcessState) bool {
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
 }
 
 // childError is what a child reported (a panic, its function's error, a

@@ -27,11 +27,13 @@ var funcs = map[string]any{
 	"execbad": func() { syscall.Exec("/bin/false", []string{"false"}, os.Environ()) },
 	"panic":   func() { panic("boom") },
 	"sleep":   func() { time.Sleep(time.Minute) },
-	"results": func() (int, error) { return 42, nil },
-	"error":   func() error { return errors.New("it failed") },
-	"stdin":   func() { fmt.Println("stdin:", fdTarget(0)) },
-	"comm":    printComm,
-	"fds":     printFDs,
+	// killed at once by the parent, before the function runs
+	"killearly": func() { time.Sleep(time.Minute) },
+	"results":   func() (int, error) { return 42, nil },
+	"error":     func() error { return errors.New("it failed") },
+	"stdin":     func() { fmt.Println("stdin:", fdTarget(0)) },
+	"comm":      printComm,
+	"fds":       printFDs,
 }
 
 func init() {
@@ -97,8 +99,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Fork:", err)
 		os.Exit(1)
 	}
-	if name == "sleep" {
+	switch name {
+	case "sleep":
 		time.Sleep(100 * time.Millisecond)
+		f.Process.Kill()
+	case "killearly":
 		f.Process.Kill()
 	}
 	err := f.Wait()

@@ -1,6 +1,13 @@
-// Command onlyfork imports the fork package and nothing else of nsfork,
-// as a go-fork user does after the import swap: TestForkOnlyDeps lists the
-// modules it links.
+//go:build !gofork
+
+// Command onlyfork imports the fork package and nothing else of nsfork, as
+// a go-fork user does after the import swap: TestForkOnlyDeps lists the
+// modules it links, and TestForkOnlyInit compares its package
+// initialisation with the same program built against go-fork v0.1.1
+// (-tags gofork, gofork.go).
+//
+//	onlyfork        initialise and exit
+//	onlyfork fork   also fork the registered function once
 package main
 
 import "github.com/nsfork/nsfork/fork"
@@ -10,8 +17,4 @@ func init() {
 	fork.Init()
 }
 
-func main() {
-	if err := fork.Fork("f"); err != nil {
-		panic(err)
-	}
-}
+func main() { run(fork.Fork) }
