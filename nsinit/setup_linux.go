@@ -12,6 +12,7 @@ import (
 // does.
 type step struct {
 	name string
+	file string // where it is, in this package
 	// always: the step runs in every child, with a sandbox or without;
 	// the others only with one.
 	always bool
@@ -19,32 +20,32 @@ type step struct {
 }
 
 // steps is the child's whole life from the request to the function, in
-// order. Each step is in a file named after it (docs/design.md, "A
-// child's life", lists step -> file).
+// order. Each step is in a file named after it (docs/design.md, "Where
+// each step lives", lists step -> file; TestStepTable holds both to it).
 var steps = []step{
-	{name: "fds", always: true, run: stepStrayFDs},                         // fds_linux.go
-	{name: "time", run: stepTime},                                          // timens_linux.go
-	{name: "arguments", always: true, run: stepArguments},                  // fds_linux.go (the caller's Config.Arguments)
-	{name: "late namespaces", run: withOptions(stepLateNamespaces)},        // latens_linux.go
-	{name: "mount", run: withOptions(stepMounts)},                          // mounts_linux.go
-	{name: "late namespaces all", run: withOptions(stepLateNamespacesAll)}, // latens_linux.go
-	{name: "hostname", run: withOptions(stepUTS)},                          // uts_linux.go
-	{name: "network", run: withOptions(stepNetwork)},                       // network_linux.go
-	{name: "oom", run: withOptions(stepOOM)},                               // oom_linux.go
-	{name: "rlimit", run: withOptions(stepRlimit)},                         // rlimit_linux.go
-	{name: "keyring", run: withOptions(stepKeyring)},                       // keyring_linux.go
-	{name: "seccomp early", run: withOptions(stepSeccompEarly)},            // seccomp_linux.go
-	{name: "bounding", run: withOptions(stepBounding)},                     // bounding_linux.go
-	{name: "ids", run: withOptions(stepIDs)},                               // ids_linux.go
-	{name: "pdeathsig", run: withOptions(stepPdeathsig)},                   // pdeathsig_linux.go
-	{name: "cwd", run: withOptions(stepCwd)},                               // cwd_linux.go
-	{name: "capabilities", run: withOptions(stepCapabilities)},             // capabilities_linux.go
-	{name: "no_new_privs", run: withOptions(stepNoNewPrivs)},               // nonewprivs_linux.go
-	{name: "threads", run: withOptions(stepThreadsCheck)},                  // threads_linux.go
-	{name: "landlock", run: withOptions(stepLandlock)},                     // landlock_linux.go
-	{name: "seccomp", run: withOptions(stepSeccomp)},                       // seccomp_linux.go
-	{name: "report", run: withOptions(stepReport)},                         // report_linux.go
-	{name: "setup fds", run: stepSetupFDs},                                 // fds_linux.go
+	{name: "fds", file: "fds_linux.go", always: true, run: stepStrayFDs},
+	{name: "time", file: "timens_linux.go", run: stepTime},
+	{name: "arguments", file: "fds_linux.go", always: true, run: stepArguments}, // calls Config.Arguments
+	{name: "late namespaces", file: "latens_linux.go", run: withOptions(stepLateNamespaces)},
+	{name: "mount", file: "mounts_linux.go", run: withOptions(stepMounts)},
+	{name: "late namespaces all", file: "latens_linux.go", run: withOptions(stepLateNamespacesAll)},
+	{name: "hostname", file: "uts_linux.go", run: withOptions(stepUTS)},
+	{name: "network", file: "network_linux.go", run: withOptions(stepNetwork)},
+	{name: "oom", file: "oom_linux.go", run: withOptions(stepOOM)},
+	{name: "rlimit", file: "rlimit_linux.go", run: withOptions(stepRlimit)},
+	{name: "keyring", file: "keyring_linux.go", run: withOptions(stepKeyring)},
+	{name: "seccomp early", file: "seccomp_linux.go", run: withOptions(stepSeccompEarly)},
+	{name: "bounding", file: "bounding_linux.go", run: withOptions(stepBounding)},
+	{name: "ids", file: "ids_linux.go", run: withOptions(stepIDs)},
+	{name: "pdeathsig", file: "pdeathsig_linux.go", run: withOptions(stepPdeathsig)},
+	{name: "cwd", file: "cwd_linux.go", run: withOptions(stepCwd)},
+	{name: "capabilities", file: "capabilities_linux.go", run: withOptions(stepCapabilities)},
+	{name: "no_new_privs", file: "nonewprivs_linux.go", run: withOptions(stepNoNewPrivs)},
+	{name: "threads", file: "threads_linux.go", run: withOptions(stepThreadsCheck)},
+	{name: "landlock", file: "landlock_linux.go", run: withOptions(stepLandlock)},
+	{name: "seccomp", file: "seccomp_linux.go", run: withOptions(stepSeccomp)},
+	{name: "report", file: "report_linux.go", run: withOptions(stepReport)},
+	{name: "setup fds", file: "fds_linux.go", run: stepSetupFDs},
 }
 
 // child is what the steps share.
