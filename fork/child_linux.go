@@ -106,30 +106,6 @@ func checkChannel(fd int) error {
 	return nil
 }
 
-// closeStray closes every descriptor the child inherited by accident: one
-// without close-on-exec that is neither stdio nor in [first, first+n).
-// Descriptors the runtime or package initialisers opened are close-on-exec
-// and stay.
-func closeStray(first, n int, keep int) {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		// No /proc: mark everything above the passed range close-on-exec
-		// at least, so that nothing reaches an exec'ed program.
-		unix.CloseRange(uint(first+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-		return
-	}
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd <= 2 || (fd >= first && fd < first+n) || fd == keep {
-			continue
-		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err == nil && flags&unix.FD_CLOEXEC == 0 {
-			unix.Close(fd)
-		}
-	}
-}
-
 // child runs the child side and returns its exit code.
 func child(mv string) int {
 	m, err := parseMarker(mv)
@@ -140,7 +116,6 @@ func child(mv string) int {
 		fmt.Fprintf(os.Stderr, "fork: %s is set but this process has no valid parent channel (%v): refusing to run any function\n", markerEnv, err)
 		return wire.ExitBadMarker
 	}
-	closeStray(m.fd, m.nfds, m.staged)
 	passed := map[int]bool{}
 	for fd := m.fd + 1; fd < m.fd+m.nfds; fd++ {
 		passed[fd] = true
@@ -177,46 +152,41 @@ func child(mv string) int {
 	if !bytes.Equal(req.Token, m.token) {
 		return refuse(wire.ExitProtocol, "request", errors.New("request token does not match the marker"))
 	}
-	var opts sandbox.Options
+	var opts *sandbox.Options
+	var filter *nsinit.Filter
 	if len(req.Sandbox) > 0 {
-		if err := json.Unmarshal(req.Sandbox, &opts); err != nil {
+		opts = &sandbox.Options{}
+		if err := json.Unmarshal(req.Sandbox, opts); err != nil {
 			return refuse(wire.ExitProtocol, "sandbox", err)
 		}
-		if wantsTimeOffsets(&opts) && m.staged == 0 {
-			// The arguments are taken in the second stage: their
-			// descriptors (pipes of big ones, files) stay unread and
-			// open across the re-exec.
-			var frame bytesBuffer
-			wire.WriteFrame(&frame, wire.KindRequest, payload)
-			err := enterTimeNamespace(&opts, m, frame)
-			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
-			return wire.ExitSetup
+		if filter, err = nsinit.DecodeFilter(req.Filter); err != nil {
+			return refuse(wire.ExitProtocol, "sandbox", err)
 		}
 	}
-	f, in, code, err := dispatch(req, fdValue(passed))
+	// From here the child's life is nsinit's table of steps; this side
+	// takes the arguments when nsinit says (after a time namespace's
+	// re-exec) and reports.
+	var f *Function
+	var in []reflect.Value
+	var code int
+	var argErr error
+	applied, err := nsinit.Setup(opts, nsinit.Config{
+		Ctrl: m.fd, FirstFD: m.fd, NumFDs: m.nfds, Staged: m.staged,
+		DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter, Exec: req.Flags&wire.FlagCommand != 0,
+		Stage: func() ([]string, error) { return stageRequest(m, payload) },
+		Arguments: func() error {
+			f, in, code, argErr = dispatch(req, fdValue(passed))
+			return argErr
+		},
+	})
+	if argErr != nil {
+		return refuse(code, stepOf(code), argErr)
+	}
 	if err != nil {
-		return refuse(code, stepOf(code), err)
+		send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
+		return wire.ExitSetup
 	}
-
-	if len(req.Sandbox) > 0 {
-		filter, err := nsinit.DecodeFilter(req.Filter)
-		if err != nil {
-			return refuse(wire.ExitProtocol, "sandbox", err)
-		}
-		before := openFDs()
-		applied, err := nsinit.Setup(&opts, nsinit.Config{Ctrl: m.fd, DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter, Exec: req.Flags&wire.FlagCommand != 0})
-		if err != nil {
-			send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
-			return wire.ExitSetup
-		}
-		// Whatever setup left open (a library's cached handle to a
-		// private /proc, say) is not the function's: with a root file
-		// system it could be a way back to what the sandbox hides.
-		for fd := range openFDs() {
-			if before != nil && !before[fd] {
-				unix.Close(fd)
-			}
-		}
+	if opts != nil {
 		if req.Flags&wire.FlagOneProc != 0 {
 			os.Unsetenv("GOMAXPROCS")
 			runtime.SetDefaultGOMAXPROCS()
@@ -294,7 +264,7 @@ func child(mv string) int {
 		}
 	}
 	if req.Flags&wire.FlagDieWithParent != 0 && !pooled {
-		go watchParent(ctrl)
+		go nsinit.WatchParent(ctrl, wire.ExitParentGone)
 	}
 	if req.Flags&wire.FlagCommand != 0 {
 		if len(req.Argv) == 0 {
@@ -304,21 +274,6 @@ func child(mv string) int {
 	}
 	send(wire.KindReady, nil)
 	return run(f, in, send)
-}
-
-// openFDs lists this process's open descriptors (nil without /proc).
-func openFDs() map[int]bool {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return nil
-	}
-	fds := map[int]bool{}
-	for _, e := range ents {
-		if fd, err := strconv.Atoi(e.Name()); err == nil {
-			fds[fd] = true
-		}
-	}
-	return fds
 }
 
 // dispatch finds the requested function and decodes its arguments.
@@ -360,18 +315,6 @@ func setupErrorOf(err error) *wire.SetupError {
 		s.Errno = uint32(errno)
 	}
 	return s
-}
-
-// watchParent ends the child when the parent's end of the channel closes:
-// the parent died (Pdeathsig covers most of that, this covers the rest).
-func watchParent(ctrl *os.File) {
-	var b [1]byte
-	for {
-		_, err := ctrl.Read(b[:])
-		if err != nil {
-			os.Exit(wire.ExitParentGone)
-		}
-	}
 }
 
 // run calls the function and reports its outcome.

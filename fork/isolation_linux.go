@@ -3,15 +3,11 @@ package fork
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
-	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -69,7 +65,7 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 			p.joins = append(p.joins, ns)
 			continue
 		}
-		if ns.Type == specs.TimeNamespace && len(o.TimeOffsets) > 0 {
+		if ns.Type == specs.TimeNamespace && nsinit.TimeNamespaceByChild(o) {
 			continue // made by the child itself, see timens_linux.go
 		}
 		p.cloneflags |= sandbox.CloneFlag(ns.Type)
@@ -99,7 +95,7 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	}
 	p.uidMaps = toSysMaps(uids)
 	p.gidMaps = toSysMaps(gids)
-	p.setgroups = os.Geteuid() == 0
+	p.setgroups = setgroupsEnabled()
 	switch {
 	case mapsZero(uids) && mapsZero(gids):
 		// Exec as root inside: the child keeps its capabilities there.
@@ -115,40 +111,6 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 		p.ambient = allCaps()
 	}
 	return p, nil
-}
-
-// spawnKey says what the spawner thread sets up for the child:
-// no_new_privs, which the child inherits and which takes no capability
-// away from its setup. (The bounding set cannot be dropped there: it
-// bounds the capabilities the child gets at exec, which setup needs.)
-func (p *isolation) spawnKey() spawnKey {
-	return spawnKey{nnp: p.opts.NoNewPrivileges, keyring: p.opts.NewSessionKeyring}
-}
-
-func allCaps() []uintptr {
-	var caps []uintptr
-	last, _ := capability.LastCap()
-	for c := capability.Cap(0); c <= last; c++ {
-		caps = append(caps, uintptr(c))
-	}
-	return caps
-}
-
-func toSysMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, e := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
-	}
-	return out
-}
-
-func mapsZero(m []specs.LinuxIDMapping) bool {
-	for _, e := range m {
-		if e.ContainerID == 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // makeCgroup creates the sandbox's cgroup with its limits (nothing is
@@ -233,33 +195,13 @@ func (p *isolation) afterStart(pid int) error {
 			return err
 		}
 	}
-	for _, r := range p.opts.Rlimits {
-		res, _ := sandbox.RlimitResource(r.Type)
-		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(pid, res, &lim, nil); err != nil {
-			return &SetupError{Step: "rlimit", Op: fmt.Sprintf("prlimit %s soft=%d hard=%d", r.Type, r.Soft, r.Hard), Errno: errnoOf(err)}
-		}
-	}
-	return nil
+	return setRlimits(pid, p.opts.Rlimits)
 }
 
 func errnoOf(err error) syscall.Errno {
 	var e syscall.Errno
 	errors.As(err, &e)
 	return e
-}
-
-func runMapHelper(tool string, pid int, m []specs.LinuxIDMapping) error {
-	args := []string{strconv.Itoa(pid)}
-	for _, e := range m {
-		args = append(args, strconv.FormatUint(uint64(e.ContainerID), 10), strconv.FormatUint(uint64(e.HostID), 10), strconv.FormatUint(uint64(e.Size), 10))
-	}
-	out, err := exec.Command(tool, args...).CombinedOutput()
-	if err != nil {
-		return &SetupError{Step: "idmap", Op: tool, Path: "/proc/" + strconv.Itoa(pid),
-			Msg: fmt.Sprintf("idmap: %s for pid %d with %d ranges: %v: %s", tool, pid, len(m), err, strings.TrimSpace(string(out)))}
-	}
-	return nil
 }
 
 // startJoined starts cmd from a fresh thread that first joins the

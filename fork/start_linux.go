@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -308,76 +307,4 @@ func childEnv(opts *sandbox.Options) []string {
 		env = append(env, kv)
 	}
 	return env
-}
-
-// Pdeathsig fires when the thread that started the child exits, not the
-// process (golang/go#27505). Children that must die with the parent are
-// started from goroutines locked, for good, to threads that never exit.
-//
-// A child inherits the starting thread's no_new_privs. Setting it on the
-// spawner thread (a cheap thread-local prctl) instead of in the child (an
-// all-threads operation there) saves the child one stop-the-world; so
-// spawners are kept per no_new_privs. The child checks it either way.
-type spawnKey struct {
-	nnp     bool
-	keyring bool // join a new session keyring before each start
-}
-
-type spawner struct {
-	ch chan spawnReq
-}
-
-var (
-	spawnMu   sync.Mutex
-	spawnPool = map[spawnKey]*spawner{}
-)
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func startLocked(cmd *exec.Cmd, key spawnKey) error {
-	spawnMu.Lock()
-	s, ok := spawnPool[key]
-	if !ok {
-		s = &spawner{ch: make(chan spawnReq)}
-		spawnPool[key] = s
-		go s.run(key)
-	}
-	spawnMu.Unlock()
-	r := spawnReq{cmd: cmd, done: make(chan error, 1)}
-	s.ch <- r
-	return <-r.done
-}
-
-func (s *spawner) run(key spawnKey) {
-	runtime.LockOSThread() // never unlocked: the thread lives as long as the process
-	// Best effort by design: the child checks and completes it.
-	if key.nnp {
-		unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-	}
-	for r := range s.ch {
-		if key.keyring {
-			if err := joinNewSessionKeyring(); err != nil {
-				r.done <- err
-				continue
-			}
-		}
-		r.done <- r.cmd.Start()
-	}
-}
-
-// joinNewSessionKeyring gives the calling thread, and so the children it
-// starts, a new, empty, anonymous session keyring
-// (sandbox.Options.NewSessionKeyring): the keys of the caller's session
-// keyring are possessed by whoever has it as session keyring, whatever its
-// uid. Only a thread that starts children does this: it is never the
-// thread of any other code.
-func joinNewSessionKeyring() error {
-	if _, _, e := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); e != 0 {
-		return &SetupError{Step: "keyring", Op: "keyctl JOIN_SESSION_KEYRING", Errno: e,
-			Msg: "keyring: keyctl JOIN_SESSION_KEYRING (a new session keyring for the sandbox): " + e.Error()}
-	}
-	return nil
 }

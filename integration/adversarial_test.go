@@ -502,7 +502,7 @@ func TestAdvProcAttack(t *testing.T) {
 	secret := make([]byte, 12)
 	rand.Read(secret)
 	s := hex.EncodeToString(secret)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAdvProcAttackCaller$", "-test.v", "--", "argsecret-"+s)
+	cmd := exec.Command(os.Args[0], append(helperTest("TestAdvProcAttackCaller"), "-test.v", "--", "argsecret-"+s)...)
 	cmd.Env = append(os.Environ(), "NSFORK_ADV_CALLER=1", "NSFORK_ADV_SECRET=envsecret-"+s)
 	out, err := cmd.CombinedOutput()
 	t.Logf("caller:\n%s", out)
@@ -584,25 +584,8 @@ func TestAdvLauncherNotTraceable(t *testing.T) {
 // when started with idsArg).
 func victimCopy(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "nsfork-adv-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	_, bin := testBinaryCopy(t, name)
+	return bin
 }
 
 // idsOf runs the victim as a command in opts and returns what it printed.

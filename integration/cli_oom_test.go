@@ -7,15 +7,15 @@ import (
 	"github.com/nsfork/nsfork/internal/cgroups"
 )
 
-// cliOOM: a command the OOM killer kills at --memory exits 137 and
+// TestCLIOOM: a command the OOM killer kills at --memory exits 137 and
 // sandboxrun says so in one line, with and without a new pid namespace
 // (under sandboxrun's pid-1 launcher, or exec'ed directly). Rootless
 // without a delegated cgroup, --memory is refused with the way to get one.
-func cliOOM(t *testing.T) {
+func TestCLIOOM(t *testing.T) {
 	// This test binary (a copy root's sandbox may execute), as
 	// sandboxrun's command, touching 128 MiB.
 	exe := victimCopy(t, "oom-hog")
-	hog := []string{"--env", oomHogEnv + "=128", "--", exe, "-test.run=^TestOOMHelper$", "-test.count=1"}
+	hog := append([]string{"--env", oomHogEnv + "=128", "--", exe}, helperTest("TestOOMHelper")...)
 	if !root() && !cgroups.Probe().Delegated {
 		r := sbx(t, "", append([]string{"--memory", "32M"}, hog...)...)
 		if r.code != 125 || !strings.Contains(r.err, "Delegate=yes") {

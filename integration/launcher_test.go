@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -347,21 +346,7 @@ func watchStopped(pids func() []int, stop <-chan struct{}) *atomic.Int32 {
 // that the CLI binds read-only into the sandbox at the same path.
 func attackerCopy(t *testing.T) (dir, bin string) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "nsfork-attack-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin = filepath.Join(dir, "attacker")
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir, bin
+	return testBinaryCopy(t, "attacker")
 }
 
 // slack is what a loaded 2-core VM may add to a timeout: far less than

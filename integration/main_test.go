@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -22,10 +23,24 @@ func TestMain(m *testing.M) {
 	fork.Init()
 	useVisibleTmp()
 	code := m.Run()
-	if cliDir != "" {
-		os.RemoveAll(cliDir) // the sandboxrun build the CLI tests share
+	for i := len(atExitFuncs) - 1; i >= 0; i-- {
+		atExitFuncs[i]()
 	}
 	os.Exit(code)
+}
+
+var (
+	atExitMu    sync.Mutex
+	atExitFuncs []func()
+)
+
+// atExit runs f once every test of the binary has run: the end of a
+// fixture several top-level tests share (the sandboxrun build, the HPC
+// and --share-ns scratch directories).
+func atExit(f func()) {
+	atExitMu.Lock()
+	defer atExitMu.Unlock()
+	atExitFuncs = append(atExitFuncs, f)
 }
 
 // DefaultTestTmp is where the tests keep their temporary files unless

@@ -49,7 +49,7 @@ func TestOOMBothModes(t *testing.T) {
 	}
 	// The launcher execs its own binary, this test binary, through
 	// /proc/self/exe: wherever the sandbox's view puts the file.
-	helper := []string{"/proc/self/exe", "-test.run=^TestOOMHelper$", "-test.count=1"}
+	helper := append([]string{"/proc/self/exe"}, helperTest("TestOOMHelper")...)
 	var out strings.Builder // the commands' output
 	command := func(o *sandbox.Options, argv ...string) (*fork.Process, error) {
 		out.Reset()

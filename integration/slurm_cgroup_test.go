@@ -133,8 +133,7 @@ func existing(ds []string) []string {
 }
 
 // slurmCgroupFixture is a world-readable directory with sandboxrun in it
-// (NSFORK_SANDBOXRUN, or a build of its own: hpcSetup's and TestCLI's
-// are removed when the first test that asked for them ends).
+// (NSFORK_SANDBOXRUN, or a copy of the shared build: sandboxrunIn).
 func slurmCgroupFixture(t *testing.T) *hpcFixture {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "nsfork-slurmcg-")
@@ -145,19 +144,8 @@ func slurmCgroupFixture(t *testing.T) *hpcFixture {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := &hpcFixture{dir: dir, bin: os.Getenv("NSFORK_SANDBOXRUN")}
-	if f.bin != "" {
-		return f
-	}
-	saved := cliDir
-	defer func() { cliDir = saved }()
-	bin, err := buildSandboxrun()
-	if err == nil {
-		f.bin = filepath.Join(dir, "sandboxrun")
-		err = os.Rename(bin, f.bin)
-		os.RemoveAll(cliDir)
-	}
-	if err != nil {
+	f := &hpcFixture{dir: dir}
+	if f.bin, err = sandboxrunIn(dir); err != nil {
 		t.Fatalf("building sandboxrun: %v", err)
 	}
 	return f

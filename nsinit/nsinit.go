@@ -2,17 +2,21 @@
 // before the child's function runs or its command is executed.
 //
 // It knows nothing of registered functions or of the wire protocol: the fork
-// package calls Setup once, on a goroutine locked to its OS thread, after the
-// parent has written the id maps and set the rlimits, and reports the error,
-// if any, to the parent.
+// package reads the request, then calls Setup once, on a goroutine locked
+// to its OS thread, after the parent has written the id maps and set the
+// rlimits, and reports the error, if any, to the parent. From the request
+// to the function, the child's life is Setup's table of steps.
 //
 // # Order
 //
-// Setup works in the order of docs/design.md, "A child's life":
-// mounts (propagation, a new /proc once the pid namespace exists),
-// hostname and domain name, loopback up, the oom score, groups, gid and
-// uid, the parent-death signal again (an id change clears it), the
-// working directory, capabilities, no_new_privs, Landlock and seccomp, last.
+// Setup runs the table of steps in setup_linux.go, in the order of
+// docs/design.md, "A child's life", one file per step: stray descriptors
+// closed, the time namespace (a re-exec), the arguments taken, mounts
+// (propagation, a new /proc once the pid namespace exists), hostname and
+// domain name, loopback up, the oom score, rlimits, the keyring, the
+// bounding set, groups, gid and uid, the parent-death signal again (an id
+// change clears it), the working directory, capabilities, no_new_privs,
+// Landlock and seccomp, last; then what the setup left open is closed.
 //
 // # Every thread
 //
@@ -67,6 +71,18 @@ type Config struct {
 	// Ctrl is the descriptor of the channel to the parent; a hang-up on it
 	// after an id change means the parent died.
 	Ctrl int
+	// FirstFD and NumFDs are the descriptors passed on purpose (the
+	// channel and what follows it); Staged is the descriptor of a
+	// staged request in a second stage (0 in the first). Any other
+	// descriptor without close-on-exec is closed (step "fds").
+	FirstFD, NumFDs, Staged int
+	// Stage, in the first stage, keeps the request for a second one
+	// (the time namespace's re-exec, step "time") and returns the
+	// environment of that exec.
+	Stage func() (env []string, err error)
+	// Arguments takes the function and its arguments (step
+	// "arguments"); its error is returned by Setup as it is.
+	Arguments func() error
 	// DieWithParent restores the parent-death signal after id changes.
 	DieWithParent bool
 	// Filter is the seccomp program compiled by the parent from

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/nsfork/nsfork/sandbox"
 )
 
 // After the mounts, /proc is a path in the sandbox's root, and in a root
@@ -68,60 +64,4 @@ func readProcStatus(dir *os.File, name string) (map[string]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// threadFields are the per-thread credentials every thread must share
-// once Setup has changed them through psx.
-var threadFields = []string{"Uid", "Gid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"}
-
-// stepThreadsCheck, in a cgo build, checks that every thread of the
-// process has this thread's credentials, capability sets and
-// no_new_privs. libpsx finds the threads to change by listing
-// /proc/<pid>/task by path; a stand-in listing fewer threads would leave
-// some unchanged, so the result is checked here through a procfs
-// descriptor, and any difference fails the setup. (Without cgo psx is the
-// kernel's AllThreadsSyscall, which needs no /proc.)
-//
-// In command mode the bounding set is dropped on the exec'ing thread only
-// (Config.Exec), so it is not compared there.
-func stepThreadsCheck(_ *sandbox.Options, cfg Config, _ *Applied) error {
-	if !cgoBuild {
-		return nil
-	}
-	fields := threadFields
-	if cfg.Exec {
-		fields = slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return f == "CapBnd" })
-	}
-	return checkThreads("/proc/self/task", fields)
-}
-
-func checkThreads(taskDir string, fields []string) error {
-	self, err := readProcStatus(nil, "/proc/thread-self/status")
-	if err != nil {
-		return fail("capabilities", "read this thread's status", "/proc/thread-self/status", err)
-	}
-	dir, err := openProc(taskDir, unix.O_RDONLY|unix.O_DIRECTORY)
-	if err != nil {
-		return fail("capabilities", "open the thread list", taskDir, err)
-	}
-	defer dir.Close()
-	names, err := dir.Readdirnames(-1)
-	if err != nil {
-		return fail("capabilities", "list threads", taskDir, err)
-	}
-	for _, n := range names {
-		if _, err := strconv.Atoi(n); err != nil {
-			continue
-		}
-		st, err := readProcStatus(dir, n+"/status")
-		if err != nil {
-			continue // the thread is gone
-		}
-		for _, f := range fields {
-			if st[f] != self[f] {
-				return fail("capabilities", "check every thread", taskDir+"/"+n, fmt.Errorf("%w: thread %s has %s %q, this thread %q (a thread psx did not reach)", unix.EPERM, n, f, st[f], self[f]))
-			}
-		}
-	}
-	return nil
 }

@@ -1,0 +1,53 @@
+package fork
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The parent's half of the ids (the child's is nsinit/ids_linux.go): the
+// id maps written at the start (by the syscall package, or by the
+// setuid helpers newuidmap and newgidmap afterwards), and setgroups.
+
+// setgroupsEnabled says whether the child's user namespace keeps
+// setgroups allowed: only a root parent may write a gid map without
+// writing "deny" to /proc/<pid>/setgroups first. Where it is denied,
+// sandbox's Validate refuses additional gids and the child's ids step
+// leaves the groups alone.
+func setgroupsEnabled() bool { return os.Geteuid() == 0 }
+
+func toSysMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+func mapsZero(m []specs.LinuxIDMapping) bool {
+	for _, e := range m {
+		if e.ContainerID == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func runMapHelper(tool string, pid int, m []specs.LinuxIDMapping) error {
+	args := []string{strconv.Itoa(pid)}
+	for _, e := range m {
+		args = append(args, strconv.FormatUint(uint64(e.ContainerID), 10), strconv.FormatUint(uint64(e.HostID), 10), strconv.FormatUint(uint64(e.Size), 10))
+	}
+	out, err := exec.Command(tool, args...).CombinedOutput()
+	if err != nil {
+		return &SetupError{Step: "idmap", Op: tool, Path: "/proc/" + strconv.Itoa(pid),
+			Msg: fmt.Sprintf("idmap: %s for pid %d with %d ranges: %v: %s", tool, pid, len(m), err, strings.TrimSpace(string(out)))}
+	}
+	return nil
+}

@@ -1,0 +1,25 @@
+package fork
+
+import (
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// setRlimits is the parent's half of the rlimits (the child's is
+// nsinit/rlimit_linux.go): it sets them on the started child with prlimit
+// before the request is sent, which can raise a hard limit the child
+// itself could no longer raise once its ids changed.
+func setRlimits(pid int, rlimits []specs.POSIXRlimit) error {
+	for _, r := range rlimits {
+		res, _ := sandbox.RlimitResource(r.Type)
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(pid, res, &lim, nil); err != nil {
+			return &SetupError{Step: "rlimit", Op: fmt.Sprintf("prlimit %s soft=%d hard=%d", r.Type, r.Soft, r.Hard), Errno: errnoOf(err)}
+		}
+	}
+	return nil
+}
