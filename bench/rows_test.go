@@ -99,6 +99,7 @@ func buildRows() ([]*row, error) {
 	add(&row{key: "fork-compat", label: "fork: (*Function).Fork + Wait", run: compatRun, base: keyBare, maxRatio: 1.10})
 	add(&row{key: "fork-Fork", label: "fork: fork.Fork(name) + Wait", run: forkRun, base: keyBare, maxRatio: 1.10})
 	add(&row{key: "fork-Start", label: "fork: fork.Start + Wait", run: startRun, base: keyBare, maxRatio: 1.10})
+	addStartRows(add)
 
 	// Argument hand-off: a []byte to the child, its checksum back. The
 	// payloads are made on first use, so a run that never reaches the
