@@ -54,11 +54,15 @@ bench: bench-peers
 	dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
 	$(GO) test -c -o "$$dir/bench.test" ./bench; \
 	$(GO) build -o "$$dir/sandboxrun" ./cmd/sandboxrun; \
-	chmod 755 "$$dir" "$$dir/bench.test" "$$dir/sandboxrun"; \
+	CGO_ENABLED=0 $(GO) build -o "$$dir/sandboxrun-nocgo" ./cmd/sandboxrun; \
+	printf 'package main\n\nfunc main() {}\n' > "$$dir/empty.go"; \
+	CGO_ENABLED=0 $(GO) build -o "$$dir/go-empty" "$$dir/empty.go"; \
+	chmod 755 "$$dir" "$$dir/bench.test" "$$dir/sandboxrun" "$$dir/sandboxrun-nocgo" "$$dir/go-empty"; \
 	: > "$$dir/results.md"; chmod 666 "$$dir/results.md"; \
 	gobench=; if [ -n "$(BENCH_GO)" ]; then gobench="-test.bench=. -test.benchtime=$(BENCHTIME)"; fi; \
 	run() { \
-		(cd "$$dir" && "$$@" env NSFORK_SANDBOXRUN="$$dir/sandboxrun" NSFORK_BENCH_TABLE=1 \
+		(cd "$$dir" && "$$@" env NSFORK_SANDBOXRUN="$$dir/sandboxrun" NSFORK_SANDBOXRUN_NOCGO="$$dir/sandboxrun-nocgo" \
+			NSFORK_GO_EMPTY="$$dir/go-empty" NSFORK_BENCH_TABLE=1 \
 			NSFORK_BENCH_PASSES=$(BENCH_PASSES) NSFORK_BENCH_ROUNDS=$(BENCH_ROUNDS) \
 			NSFORK_BENCH_HEAVY_EVERY=$(BENCH_HEAVY_EVERY) NSFORK_BENCH_TPUT_MS=$(BENCH_TPUT_MS) \
 			NSFORK_BENCH_TPUT_REPS=$(BENCH_TPUT_REPS) NSFORK_BENCH_RSS_ROUNDS=$(BENCH_RSS_ROUNDS) \

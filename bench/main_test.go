@@ -74,6 +74,9 @@ func init() {
 }
 
 func TestMain(m *testing.M) {
+	if n, ok := strings.CutPrefix(os.Getenv(bareEnv), "fresh:"); ok {
+		os.Exit(bareSumFresh(n))
+	}
 	switch os.Getenv(bareEnv) {
 	case "":
 	case "sum":
@@ -91,6 +94,7 @@ func TestMain(m *testing.M) {
 	fork.Init()
 	code := m.Run()
 	removeTiny()
+	removeStart()
 	os.Exit(code)
 }
 

@@ -218,7 +218,7 @@ func addPoolRows(add func(*row)) {
 	if _, err := benchPool(); err != nil {
 		skip = "NewPool: " + err.Error()
 	}
-	add(&row{key: "pool-call-result", label: "fork: Pool.Call, call to result (warm, Default preset)", base: cold.key, maxRatio: 0.1, skip: skip, run: func() error {
+	add(&row{key: "pool-call-result", label: "fork: Pool.Call, call to result (warm, Default preset)", base: cold.key, maxRatio: 0.05, skip: skip, run: func() error {
 		pool, _ := benchPool()
 		res, err := pool.Call(context.Background(), "noop")
 		if err == nil && len(res) != 0 {

@@ -99,6 +99,7 @@ func buildRows() ([]*row, error) {
 	add(&row{key: "fork-compat", label: "fork: (*Function).Fork + Wait", run: compatRun, base: keyBare, maxRatio: 1.10})
 	add(&row{key: "fork-Fork", label: "fork: fork.Fork(name) + Wait", run: forkRun, base: keyBare, maxRatio: 1.10})
 	add(&row{key: "fork-Start", label: "fork: fork.Start + Wait", run: startRun, base: keyBare, maxRatio: 1.10})
+	addStartRows(add)
 
 	// Argument hand-off: a []byte to the child, its checksum back. The
 	// payloads are made on first use, so a run that never reaches the
@@ -108,6 +109,9 @@ func buildRows() ([]*row, error) {
 		n := strings.ReplaceAll(sizeName(size), " ", "")
 		pipeKey := "pipe-" + n
 		add(&row{key: pipeKey, label: fmt.Sprintf("raw pipe, %s to a bare re-exec child", sizeName(size)), run: pipeRun(data), bytes: int64(size), base: keyBare})
+		if size == 1*gib {
+			add(&row{key: "pipe-fresh-" + n, label: fmt.Sprintf("raw pipe, %s read into fresh memory (huge pages, populated: fork's floor)", sizeName(size)), run: freshRun(data), bytes: int64(size), base: pipeKey})
+		}
 		r := &row{key: "fork-arg-" + n, label: fmt.Sprintf("fork: %s []byte argument, checksum back", sizeName(size)), run: argRun(data), bytes: int64(size), base: pipeKey}
 		if size == 64*mib {
 			r.minMBps = 500
@@ -302,9 +306,14 @@ func argRun(data func() ([]byte, uint64)) func() error {
 // pipeRun is the reference for argument hand-off: a bare re-exec child
 // reads data from a pipe, checksums it and writes the sum back.
 func pipeRun(data func() ([]byte, uint64)) func() error {
+	return pipeModeRun(data, func(int) string { return "sum" })
+}
+
+// pipeModeRun is pipeRun with the child mode mode(len(data)).
+func pipeModeRun(data func() ([]byte, uint64), mode func(n int) string) func() error {
 	return func() error {
 		b, want := data()
-		out, _, err := pipeChild("sum", b, 8)
+		out, _, err := pipeChild(mode(len(b)), b, 8)
 		if err != nil {
 			return err
 		}

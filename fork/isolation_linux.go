@@ -49,14 +49,11 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	}
 	p := &isolation{opts: o}
 	if o.Seccomp != nil {
-		prog, err := seccomp.Compile(o.Seccomp, runtime.GOARCH)
-		if err != nil {
+		var err error
+		if p.filter, err = seccomp.Assemble(o.Seccomp, runtime.GOARCH); err != nil {
 			return nil, fmt.Errorf("fork: seccomp: %w", err)
 		}
 		if _, err := seccomp.FlagBits(o.Seccomp.Flags); err != nil {
-			return nil, fmt.Errorf("fork: seccomp: %w", err)
-		}
-		if p.filter, err = bpf.Assemble(prog); err != nil {
 			return nil, fmt.Errorf("fork: seccomp: %w", err)
 		}
 	}

@@ -147,6 +147,15 @@ func (p *Pool) fill(missing int) {
 // returns it once the function runs; Wait, Results and the rest work as
 // for ForkIsolated. When no child is ready, Start waits for one, or for ctx.
 func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, error) {
+	return p.start(ctx, false, name, args)
+}
+
+// start hands the call to an idle child. It returns once the child says the
+// function runs or, with toResult (Call), once the function's outcome
+// arrived: Call's goroutine then wakes once per call instead of twice. A
+// child that dies before saying the function runs never ran it, and the
+// call goes to the next one either way.
+func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any) (*Process, error) {
 	f, ok := lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (register it with fork.RegisterFunc before fork.Init)", ErrNotRegistered, name)
@@ -211,10 +220,21 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 		out.sendBulk()
 		// Handed over only once the child says the function runs: one that
 		// died meanwhile never ran it, and the call goes to the next.
+		handed := child.readyCh
+		if toResult {
+			handed = child.outcome
+		}
 		select {
-		case <-child.readyCh:
+		case <-handed:
 			p.refillSoon()
 		case <-child.readDone:
+			child.mu.Lock()
+			ran := child.ready
+			child.mu.Unlock()
+			if ran { // it ended after the function started: Call reports it
+				p.refill()
+				return child, nil
+			}
 			p.refill()
 			child.Wait()
 			out.close()
@@ -246,13 +266,9 @@ func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, e
 // function's own (*RemoteError) as soon as it arrives; a child that ends
 // without reporting gives what Wait gives (*PanicError, *ExitError, ...).
 func (p *Pool) Call(ctx context.Context, name string, args ...any) ([]any, error) {
-	child, err := p.Start(ctx, name, args...)
+	child, err := p.start(ctx, true, name, args)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	case <-child.outcome:
-	case <-child.readDone:
 	}
 	child.mu.Lock()
 	res, got, ferr := child.results, child.gotRes, child.childErr

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 )
@@ -25,14 +26,16 @@ func RlimitResource(name string) (int, bool) {
 	return r, ok
 }
 
-// capsByName maps "CAP_SYS_ADMIN" style names to capabilities.
-var capsByName = func() map[string]capability.Cap {
+// capsByName maps "CAP_SYS_ADMIN" style names to capabilities, built on
+// first use (about 100 allocations every program linking this package
+// would otherwise pay at start-up).
+var capsByName = sync.OnceValue(func() map[string]capability.Cap {
 	m := make(map[string]capability.Cap)
 	for _, c := range capability.ListKnown() {
 		m[capName(c)] = c
 	}
 	return m
-}()
+})
 
 // capName returns the OCI name of c, such as "CAP_SYS_ADMIN".
 func capName(c capability.Cap) string {
@@ -44,14 +47,14 @@ func capName(c capability.Cap) string {
 // prefix ("CAP_NET_ADMIN"). For a name that is only spelled differently
 // ("net_admin", "cap_net_admin") the error suggests the right one.
 func CapabilityValue(name string) (capability.Cap, error) {
-	if c, ok := capsByName[name]; ok {
+	if c, ok := capsByName()[name]; ok {
 		return c, nil
 	}
 	up := strings.ToUpper(strings.TrimSpace(name))
 	if !strings.HasPrefix(up, "CAP_") {
 		up = "CAP_" + up
 	}
-	if _, ok := capsByName[up]; ok {
+	if _, ok := capsByName()[up]; ok {
 		return 0, fmt.Errorf("unknown capability %q (did you mean %q? names are upper case with the CAP_ prefix)", name, up)
 	}
 	return 0, fmt.Errorf("unknown capability %q", name)
@@ -60,8 +63,8 @@ func CapabilityValue(name string) (capability.Cap, error) {
 // CapabilityNames returns every capability name CapabilityValue accepts,
 // sorted.
 func CapabilityNames() []string {
-	names := make([]string, 0, len(capsByName))
-	for n := range capsByName {
+	names := make([]string, 0, len(capsByName()))
+	for n := range capsByName() {
 		names = append(names, n)
 	}
 	slices.Sort(names)

@@ -2,7 +2,8 @@ package seccomp
 
 import (
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,29 +24,46 @@ const (
 type archInfo struct {
 	name   specs.Arch
 	audit  uint32
-	table  map[string]int
+	table  *sysTable
 	bits32 bool // only the low 32 bits of an argument exist
 	// lo and hi bound the syscall numbers of the ABI inside its audit arch.
 	lo, hi uint32
-	maxNr  uint32 // highest number in table
+}
+
+// sysEntry is one name of a syscall table and its number.
+type sysEntry struct {
+	name string
+	nr   int
+}
+
+// sysTable is a generated syscall table (zsyscalls.go): its entries sorted
+// by name, static data that costs nothing until it is searched.
+type sysTable struct {
+	maxNr   uint32 // highest number in entries
+	entries []sysEntry
+}
+
+// lookup returns the number of the system call name.
+func (t *sysTable) lookup(name string) (int, bool) {
+	i, ok := slices.BinarySearchFunc(t.entries, name, func(e sysEntry, n string) int { return strings.Compare(e.name, n) })
+	if !ok {
+		return 0, false
+	}
+	return t.entries[i].nr, true
+}
+
+// knownName reports whether any architecture has a system call name.
+func knownName(name string) bool {
+	_, ok := slices.BinarySearch(anyArchSyscalls, name)
+	return ok
 }
 
 var arches = map[specs.Arch]*archInfo{
-	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: auditArchX86_64, table: amd64Syscalls, lo: 0, hi: x32SyscallBit - 1},
-	specs.ArchX32:     {name: specs.ArchX32, audit: auditArchX86_64, table: x32Syscalls, bits32: true, lo: x32SyscallBit, hi: 0xfffffffe},
-	specs.ArchX86:     {name: specs.ArchX86, audit: auditArchI386, table: i386Syscalls, bits32: true, hi: 0xfffffffe},
-	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: auditArchAARCH64, table: arm64Syscalls, hi: 0xfffffffe},
-	specs.ArchARM:     {name: specs.ArchARM, audit: auditArchARM, table: armSyscalls, bits32: true, hi: 0xfffffffe},
-}
-
-func init() {
-	for _, a := range arches {
-		for _, nr := range a.table {
-			if uint32(nr) > a.maxNr {
-				a.maxNr = uint32(nr)
-			}
-		}
-	}
+	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: auditArchX86_64, table: &amd64Syscalls, lo: 0, hi: x32SyscallBit - 1},
+	specs.ArchX32:     {name: specs.ArchX32, audit: auditArchX86_64, table: &x32Syscalls, bits32: true, lo: x32SyscallBit, hi: 0xfffffffe},
+	specs.ArchX86:     {name: specs.ArchX86, audit: auditArchI386, table: &i386Syscalls, bits32: true, hi: 0xfffffffe},
+	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: auditArchAARCH64, table: &arm64Syscalls, hi: 0xfffffffe},
+	specs.ArchARM:     {name: specs.ArchARM, audit: auditArchARM, table: &armSyscalls, bits32: true, hi: 0xfffffffe},
 }
 
 // nativeArch maps a GOARCH to its seccomp architecture.
@@ -76,15 +94,11 @@ func SyscallName(arch string, nr int) string {
 	reverseOnce.Do(func() {
 		reverse = map[specs.Arch]map[int]string{}
 		for n, a := range arches {
-			m := make(map[int]string, len(a.table))
-			names := make([]string, 0, len(a.table))
-			for name := range a.table {
-				names = append(names, name)
-			}
-			sort.Strings(names) // aliases: the smallest name wins, reproducibly
-			for _, name := range names {
-				if _, ok := m[a.table[name]]; !ok {
-					m[a.table[name]] = name
+			m := make(map[int]string, len(a.table.entries))
+			// Sorted by name: of aliases the smallest name wins.
+			for _, e := range a.table.entries {
+				if _, ok := m[e.nr]; !ok {
+					m[e.nr] = e.name
 				}
 			}
 			reverse[n] = m

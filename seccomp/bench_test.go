@@ -39,7 +39,7 @@ func syscallMix(t testing.TB) []mixEntry {
 		if err != nil {
 			continue
 		}
-		nr, ok := amd64Syscalls[fs[len(fs)-1]]
+		nr, ok := amd64Syscalls.lookup(fs[len(fs)-1])
 		if !ok {
 			t.Fatalf("mix: unknown syscall %q", fs[len(fs)-1])
 		}

@@ -197,7 +197,7 @@ func Compile(p *specs.LinuxSeccomp, arch string) ([]bpf.Instruction, error) {
 			return nil, errorf(field+".names", "no syscall names")
 		}
 		for j, name := range sc.Names {
-			if _, ok := anyArchSyscalls[name]; !ok {
+			if !knownName(name) {
 				return nil, errorf(fmt.Sprintf("%s.names[%d]", field, j), "unknown syscall %q", name)
 			}
 			if act == def {
@@ -206,7 +206,7 @@ func Compile(p *specs.LinuxSeccomp, arch string) ([]bpf.Instruction, error) {
 				continue
 			}
 			for k, abi := range abis {
-				if nr, ok := abi.table[name]; ok {
+				if nr, ok := abi.table.lookup(name); ok {
 					perABI[k][uint32(nr)] = append(perABI[k][uint32(nr)], rule{action: act, conds: conds})
 				} // else a syscall of another architecture
 				if mux, ok := i386Multiplexed[name]; ok && abi.name == specs.ArchX86 {
@@ -296,9 +296,9 @@ func abiSegments(info *archInfo, rules map[uint32][]rule, def, enosys uint32, bi
 		ss = append(ss, segment{lo: nr, hi: nr, out: o})
 		next = nr + 1
 	}
-	if next <= info.maxNr {
-		ss = append(ss, segment{lo: next, hi: info.maxNr, out: outcome{ret: def}})
-		next = info.maxNr + 1
+	if next <= info.table.maxNr {
+		ss = append(ss, segment{lo: next, hi: info.table.maxNr, out: outcome{ret: def}})
+		next = info.table.maxNr + 1
 	}
 	if next <= info.hi {
 		ss = append(ss, segment{lo: next, hi: info.hi, out: outcome{ret: enosys}})

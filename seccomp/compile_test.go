@@ -65,7 +65,8 @@ func TestCompileErrors(t *testing.T) {
 
 func TestCompileTooLong(t *testing.T) {
 	p := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
-	for name := range amd64Syscalls {
+	for _, e := range amd64Syscalls.entries {
+		name := e.name
 		for v := uint64(1); v <= 3; v++ {
 			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActAllow,
 				Args: []specs.LinuxSeccompArg{{Index: 0, Op: specs.OpEqualTo, Value: v << 40}}})

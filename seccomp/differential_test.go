@@ -286,7 +286,7 @@ func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRu
 	skip := map[[2]uint32]bool{}
 	for _, n := range rep.Unknown {
 		for _, a := range append([]specs.Arch{native}, p.Architectures...) {
-			if nr, ok := arches[a].table[n]; ok {
+			if nr, ok := arches[a].table.lookup(n); ok {
 				skip[[2]uint32{arches[a].audit, uint32(nr)}] = true
 			}
 		}
@@ -298,7 +298,7 @@ func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRu
 		}
 		for _, n := range s.Names {
 			for _, a := range append([]specs.Arch{native}, p.Architectures...) {
-				if nr, ok := arches[a].table[n]; ok {
+				if nr, ok := arches[a].table.lookup(n); ok {
 					ruleNrs[[2]uint32{arches[a].audit, uint32(nr)}] = true
 				}
 			}
@@ -319,8 +319,8 @@ func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRu
 		}
 		for _, a := range arches {
 			if a.audit == audit {
-				for _, nr := range a.table {
-					nrs = append(nrs, uint32(nr))
+				for _, e := range a.table.entries {
+					nrs = append(nrs, uint32(e.nr))
 				}
 			}
 		}
@@ -358,7 +358,7 @@ func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRu
 				}
 				count++
 				if enosys && got == retErrno|uint32(unix.ENOSYS) && want == def {
-					if a := abiOfInput(p, native, audit, nr); a != nil && nr > a.maxNr && nr != 0xffffffff {
+					if a := abiOfInput(p, native, audit, nr); a != nil && nr > a.table.maxNr && nr != 0xffffffff {
 						enosysHits++
 						continue
 					}

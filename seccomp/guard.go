@@ -146,7 +146,7 @@ func GuardProgram(g Guard, arch string, archs []specs.Arch) ([]bpf.Instruction, 
 		for _, abi := range byAudit[au] {
 			for k, e := range entries {
 				for _, n := range e.names {
-					nr, ok := abi.table[n]
+					nr, ok := abi.table.lookup(n)
 					if !ok {
 						continue
 					}

@@ -60,7 +60,7 @@ func TestGuardProgram(t *testing.T) {
 	prog := guarded(t, Guard{Tasks: []int{launcher, thread, parent}, Groups: []int{pgid}})
 	neg := func(p int) uint64 { return uint64(int64(-p)) }
 	x64 := func(name string, args ...uint64) seccompData {
-		d := seccompData{nr: uint32(amd64Syscalls[name]), arch: auditArchX86_64}
+		d := seccompData{nr: uint32(sysNr(&amd64Syscalls, name)), arch: auditArchX86_64}
 		copy(d.args[:], args)
 		return d
 	}
@@ -106,10 +106,10 @@ func TestGuardProgram(t *testing.T) {
 		{"fcntl F_GETFL", x64("fcntl", 3, unix.F_GETFL, launcher), false},
 		{"fcntl F_SETOWN_EX (Landlock scopes it)", x64("fcntl", 3, fSetOwnEx, 0), false},
 		{"getpid", x64("getpid"), false},
-		{"i386 kill launcher", seccompData{nr: uint32(i386Syscalls["kill"]), arch: auditArchI386, args: [6]uint64{launcher, 19}}, true},
-		{"i386 kill other", seccompData{nr: uint32(i386Syscalls["kill"]), arch: auditArchI386, args: [6]uint64{other, 19}}, false},
-		{"x32 kill launcher", seccompData{nr: uint32(x32Syscalls["kill"]), arch: auditArchX86_64, args: [6]uint64{launcher, 19}}, true},
-		{"x32 ptrace launcher", seccompData{nr: uint32(x32Syscalls["ptrace"]), arch: auditArchX86_64, args: [6]uint64{unix.PTRACE_ATTACH, launcher}}, true},
+		{"i386 kill launcher", seccompData{nr: uint32(sysNr(&i386Syscalls, "kill")), arch: auditArchI386, args: [6]uint64{launcher, 19}}, true},
+		{"i386 kill other", seccompData{nr: uint32(sysNr(&i386Syscalls, "kill")), arch: auditArchI386, args: [6]uint64{other, 19}}, false},
+		{"x32 kill launcher", seccompData{nr: uint32(sysNr(&x32Syscalls, "kill")), arch: auditArchX86_64, args: [6]uint64{launcher, 19}}, true},
+		{"x32 ptrace launcher", seccompData{nr: uint32(sysNr(&x32Syscalls, "ptrace")), arch: auditArchX86_64, args: [6]uint64{unix.PTRACE_ATTACH, launcher}}, true},
 	}
 	p, _ := DefaultProfile(nil, "amd64")
 	main, _ := Compile(p, "amd64")
@@ -141,11 +141,11 @@ func TestGuardProgramSize(t *testing.T) {
 	}
 	prog := guarded(t, Guard{Tasks: tasks, Groups: []int{10000}})
 	for _, p := range []int{10000, 10050, 10000 + MaxGuardTasks - 1} {
-		if got := verdict(t, prog, seccompData{nr: uint32(amd64Syscalls["tkill"]), arch: auditArchX86_64, args: [6]uint64{uint64(p), 19}}); got != guardDeny {
+		if got := verdict(t, prog, seccompData{nr: uint32(sysNr(&amd64Syscalls, "tkill")), arch: auditArchX86_64, args: [6]uint64{uint64(p), 19}}); got != guardDeny {
 			t.Errorf("tkill %d: %#x, want EPERM", p, got)
 		}
 	}
-	if got := verdict(t, prog, seccompData{nr: uint32(amd64Syscalls["tkill"]), arch: auditArchX86_64, args: [6]uint64{10000 + MaxGuardTasks, 19}}); got != retAllow {
+	if got := verdict(t, prog, seccompData{nr: uint32(sysNr(&amd64Syscalls, "tkill")), arch: auditArchX86_64, args: [6]uint64{10000 + MaxGuardTasks, 19}}); got != retAllow {
 		t.Errorf("tkill past the last task: %#x, want ALLOW", got)
 	}
 	t.Logf("%d instructions", len(prog))

@@ -120,3 +120,13 @@ func run(t testing.TB, prog []bpf.RawInstruction, in []byte) (ret uint32, steps 
 	t.Fatalf("run: fell off the end")
 	return 0, 0
 }
+
+// sysNr is the number of the system call name in table t; it panics on a
+// name t lacks (a test's own mistake).
+func sysNr(t *sysTable, name string) int {
+	nr, ok := t.lookup(name)
+	if !ok {
+		panic("no syscall " + name + " in the table")
+	}
+	return nr
+}

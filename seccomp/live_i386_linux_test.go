@@ -20,7 +20,7 @@ func TestLiveProfileI386OnVM(t *testing.T) {
 		t.Logf("the i386 branch exists only in an amd64 filter; here (%s) liveProfile lists no foreign ABI", runtime.GOARCH)
 		return
 	}
-	if nr := i386Syscalls["getppid"]; nr != getppidI386 {
+	if nr := sysNr(&i386Syscalls, "getppid"); nr != getppidI386 {
 		t.Fatalf("the live test calls i386 getppid as %d, the table says %d", getppidI386, nr)
 	}
 	eacces := retErrno | uint32(unix.EACCES)
@@ -47,12 +47,12 @@ func TestLiveProfileI386OnVM(t *testing.T) {
 				t.Errorf("%s: %s: interpreter %#x, VM %#x", c.action, what, r, got)
 			}
 		}
-		umask := uint32(i386Syscalls["umask"])
+		umask := uint32(sysNr(&i386Syscalls, "umask"))
 		check("i386 getppid", seccompData{nr: getppidI386, arch: auditArchI386}, c.denied)
 		check("i386 umask(0777)", seccompData{nr: umask, arch: auditArchI386, args: [6]uint64{0o777}}, eacces)
 		check("i386 umask(022)", seccompData{nr: umask, arch: auditArchI386, args: [6]uint64{0o22}}, retAllow)
 		check("i386 umask(022, 0777)", seccompData{nr: umask, arch: auditArchI386, args: [6]uint64{0o22, 0o777}}, retAllow)
-		check("i386 getpid", seccompData{nr: uint32(i386Syscalls["getpid"]), arch: auditArchI386}, retAllow)
+		check("i386 getpid", seccompData{nr: uint32(sysNr(&i386Syscalls, "getpid")), arch: auditArchI386}, retAllow)
 		// The branch is chosen by the audit arch: the i386 numbers mean
 		// other calls in the x86-64 ABI, which the profile allows unless
 		// they are getppid or umask there too.

@@ -118,16 +118,16 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	}
 	fs.BoolVar(&f.unshareAll, "unshare-all", false, "new pid, mount, network, uts, ipc and cgroup namespaces (and user, as always)")
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host network (no network namespace)")
-	fs.StringArrayVar(&f.share, "share", nil, "keep the host's namespace of `TYPE`: user, pid, net, ipc, uts, cgroup, time, mount (repeatable)")
+	stringsVar(fs, &f.share, "share", "keep the host's namespace of `TYPE`: user, pid, net, ipc, uts, cgroup, time, mount (repeatable)")
 	fs.BoolVar(&f.rootless, "rootless", os.Geteuid() != 0, "unprivileged preset: new user namespace with your uid and gid mapped to 0 (default when not root)")
 	fs.BoolVar(&f.hostRoot, "host-root", false, "TRUSTED CODE ONLY, for a root caller: the sandbox's uid 0 is the host's uid 0 (identity map; with --share user no user namespace at all). Without it root's sandboxes run as a range of unprivileged host ids of their own")
 	fs.StringVar(&f.preset, "preset", "", "start from preset `NAME`: default, or mpi for one MPI rank or Slurm task (host network, pid and ipc, shared /dev/shm and /tmp, uid mapped to itself, process_vm_readv/writev allowed)")
 	// Identity.
-	fs.StringArrayVar(&f.uidMaps, "uid-map", nil, "uid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own uid needs newuidmap and /etc/subuid)")
-	fs.StringArrayVar(&f.gidMaps, "gid-map", nil, "gid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own gid needs newgidmap and /etc/subgid)")
+	stringsVar(fs, &f.uidMaps, "uid-map", "uid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own uid needs newuidmap and /etc/subuid)")
+	stringsVar(fs, &f.gidMaps, "gid-map", "gid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own gid needs newgidmap and /etc/subgid)")
 	fs.Uint32Var(&f.uid, "uid", 0, "run as this uid inside (in a new user namespace without --uid-map, your uid is mapped to it)")
 	fs.Uint32Var(&f.gid, "gid", 0, "run as this gid inside (in a new user namespace without --gid-map, your gid is mapped to it)")
-	fs.StringArrayVar(&f.groups, "groups", nil, "additional `GID,...` inside")
+	stringsVar(fs, &f.groups, "groups", "additional `GID,...` inside")
 	fs.StringVar(&f.hostname, "hostname", "", "host name in the new uts namespace")
 	fs.StringVar(&f.domainname, "domainname", "", "NIS domain name in the new uts namespace")
 	// Filesystem.
@@ -143,15 +143,15 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.Var(mountFlag{&f.mounts, "dev"}, "dev", "mount a minimal /dev (null, zero, full, random, urandom, tty, shm, pts), or on --dev=DIR")
 	fs.Lookup("dev").NoOptDefVal = "/dev"
 	// Process attributes.
-	fs.StringArrayVar(&f.rlimits, "rlimit", nil, "resource limit `NAME=SOFT[:HARD]`, e.g. nofile=1024 or core=0 (repeatable; \"unlimited\" allowed)")
-	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop capability `NAME` or ALL (all are dropped by default)")
-	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "keep capability `NAME` (e.g. NET_BIND_SERVICE) or ALL, in every set including ambient")
+	stringsVar(fs, &f.rlimits, "rlimit", "resource limit `NAME=SOFT[:HARD]`, e.g. nofile=1024 or core=0 (repeatable; \"unlimited\" allowed)")
+	stringsVar(fs, &f.capDrop, "cap-drop", "drop capability `NAME` or ALL (all are dropped by default)")
+	stringsVar(fs, &f.capAdd, "cap-add", "keep capability `NAME` (e.g. NET_BIND_SERVICE) or ALL, in every set including ambient")
 	fs.BoolVar(&f.noNewPrivs, "no-new-privs", true, "set no_new_privs (setuid and file capabilities give nothing)")
 	fs.StringVar(&f.seccompProfile, "seccomp", "default", "seccomp `PROFILE`: default (Docker's), unconfined, or the path of an OCI or Docker JSON file")
-	fs.StringArrayVar(&f.landlockRO, "landlock-ro", nil, "with Landlock, allow reading and executing under `PATH` (repeatable; everything not listed is denied)")
-	fs.StringArrayVar(&f.landlockRW, "landlock-rw", nil, "with Landlock, allow reading and writing under `PATH` (repeatable)")
+	stringsVar(fs, &f.landlockRO, "landlock-ro", "with Landlock, allow reading and executing under `PATH` (repeatable; everything not listed is denied)")
+	stringsVar(fs, &f.landlockRW, "landlock-rw", "with Landlock, allow reading and writing under `PATH` (repeatable)")
 	fs.BoolVar(&f.landlockBest, "landlock-best-effort", false, "degrade to the kernel's Landlock ABI instead of refusing to run")
-	fs.StringArrayVar(&f.env, "env", nil, "set `KEY=VALUE` (or KEY, copied from this environment) (repeatable)")
+	stringsVar(fs, &f.env, "env", "set `KEY=VALUE` (or KEY, copied from this environment) (repeatable)")
 	fs.BoolVar(&f.clearEnv, "clearenv", false, "start from an empty environment")
 	fs.StringVar(&f.chdir, "chdir", "", "working `DIR` inside")
 	// Cgroups.

@@ -9,12 +9,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-var staleName = regexp.MustCompile(`^nsfork-([0-9]+)-[0-9a-f]+$`)
+// staleName matches the directories cleanup removes, compiled on first use
+// (not at every start of every program that links this package).
+var staleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^nsfork-([0-9]+)-[0-9a-f]+$`) })
 
 // hierarchyDirs lists the caller's own cgroup directory in every hierarchy
 // this package uses.
@@ -55,7 +58,7 @@ func cleanup(h *host, olderThan time.Duration, abandonedOnly bool) ([]string, er
 			continue
 		}
 		for _, e := range entries {
-			m := staleName.FindStringSubmatch(e.Name())
+			m := staleName().FindStringSubmatch(e.Name())
 			if m == nil || !e.IsDir() {
 				continue
 			}

@@ -152,31 +152,34 @@ func main() {
 	fmt.Fprintf(&buf, "// Sources: golang.org/x/sys %s (amd64, 386, arm64, arm);\n", xver)
 	fmt.Fprintf(&buf, "// %s/unistd_x32.h from Debian linux-libc-dev %s (x32).\n\n", *include, libcDevVersion())
 	fmt.Fprintf(&buf, "package seccomp\n\n")
+	// Each table is a slice of (name, number) sorted by name, and the
+	// names of every architecture a sorted slice: composite literals of
+	// constants that the compiler lays out as static data, so that nothing
+	// of them is built when a program starts (maps of this size were 112 KB
+	// and about 0.6 ms of every start, in every process that links this
+	// package).
 	for _, t := range tables {
 		names := make([]string, 0, len(t.m))
-		for n := range t.m {
+		maxNr := 0
+		for n, nr := range t.m {
 			names = append(names, n)
+			maxNr = max(maxNr, nr)
 		}
-		sort.Slice(names, func(i, j int) bool {
-			if t.m[names[i]] != t.m[names[j]] {
-				return t.m[names[i]] < t.m[names[j]]
-			}
-			return names[i] < names[j]
-		})
-		fmt.Fprintf(&buf, "// %s: %d syscalls from %s.\nvar %s = map[string]int{\n", t.goName, len(names), t.source, t.goName)
+		sort.Strings(names)
+		fmt.Fprintf(&buf, "// %s: %d syscalls from %s, sorted by name.\nvar %s = sysTable{maxNr: %#x, entries: []sysEntry{\n", t.goName, len(names), t.source, t.goName, maxNr)
 		for _, n := range names {
-			fmt.Fprintf(&buf, "\t%q: %#x,\n", n, t.m[n])
+			fmt.Fprintf(&buf, "\t{%q, %#x},\n", n, t.m[n])
 		}
-		fmt.Fprintf(&buf, "}\n\n")
+		fmt.Fprintf(&buf, "}}\n\n")
 	}
 	allNames := make([]string, 0, len(all))
 	for n := range all {
 		allNames = append(allNames, n)
 	}
 	sort.Strings(allNames)
-	fmt.Fprintf(&buf, "// anyArchSyscalls: the %d names of all zsysnum_linux_*.go files of golang.org/x/sys@%s and the tables above.\nvar anyArchSyscalls = map[string]struct{}{\n", len(allNames), xver)
+	fmt.Fprintf(&buf, "// anyArchSyscalls: the %d names of all zsysnum_linux_*.go files of golang.org/x/sys@%s and the tables above, sorted.\nvar anyArchSyscalls = []string{\n", len(allNames), xver)
 	for _, n := range allNames {
-		fmt.Fprintf(&buf, "\t%q: {},\n", n)
+		fmt.Fprintf(&buf, "\t%q,\n", n)
 	}
 	fmt.Fprintf(&buf, "}\n")
 	src, err := format.Source(buf.Bytes())
