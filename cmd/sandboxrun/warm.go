@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,15 +106,18 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		printErr(io.err, err.Error())
 		return exitLauncher
 	}
-	conn, err := warm.Dial(paths.Socket)
-	if errors.Is(err, warm.ErrNoServer) {
-		// No pool yet (or its server ended): start one, then run this
-		// command cold.
+	cold := func() int {
+		// No pool (none yet, or its server ended or died): start one,
+		// then run this command cold.
 		if err := warm.Spawn(dir, paths, canon, size, idle); err != nil {
 			printErr(io.err, err.Error())
 			return exitLauncher
 		}
 		return executeCold(pl, f, io)
+	}
+	conn, err := warm.Dial(paths.Socket)
+	if errors.Is(err, warm.ErrNoServer) {
+		return cold()
 	}
 	if err != nil {
 		printErr(io.err, err.Error())
@@ -130,6 +134,9 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		if code, msg, ok := warm.Outcome(err); ok {
 			printErr(io.err, msg)
 			return code
+		}
+		if errors.Is(err, warm.ErrNoServer) {
+			return cold()
 		}
 		printErr(io.err, err.Error())
 		return exitLauncher
@@ -192,12 +199,7 @@ func serveWarm() int {
 	}
 	s.Options, s.Log = &o, logger
 	s.Outcome = func(err error, st *os.ProcessState) (int, string) { return outcome(err, st) }
-	// As a cold launcher does once its sandbox runs (protectLauncher).
-	if err := protectLauncher(); err != nil {
-		logger.Print(err)
-		return exitLauncher
-	}
-	if err := s.Serve(); err != nil && !errors.Is(err, warm.ErrServing) {
+	if err := s.Serve(context.Background()); err != nil && !errors.Is(err, warm.ErrServing) {
 		logger.Print(err)
 		return exitLauncher
 	}

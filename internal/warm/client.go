@@ -3,6 +3,7 @@ package warm
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -48,13 +49,20 @@ func Dial(socket string) (*Conn, error) {
 }
 
 // Start hands req and the caller's stdio to the server and returns the
-// command's pid once it runs. A refusal is a *RefusedError.
+// command's pid once it runs. A refusal is a *RefusedError; a connection
+// closed unanswered (nothing ran) is ErrNoServer.
 func (c *Conn) Start(req *Request, stdin, stdout, stderr *os.File) (int, error) {
 	if err := writeFrame(c.c, req, stdin, stdout, stderr); err != nil {
 		return 0, fmt.Errorf("warm: sending the request: %w", err)
 	}
 	var m message
 	if _, err := readFrame(c.c, &m, 0); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
+			// Closed unanswered: a server that died, whose listening
+			// socket a child starting at that instant still held.
+			// Nothing ran.
+			return 0, fmt.Errorf("%w (the connection closed unanswered)", ErrNoServer)
+		}
 		return 0, fmt.Errorf("warm: the server did not answer: %w", err)
 	}
 	switch m.Kind {

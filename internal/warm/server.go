@@ -52,22 +52,27 @@ type Server struct {
 // ErrServing is returned by Serve when another server holds the pool's lock.
 var ErrServing = errors.New("warm: another server serves this pool")
 
-// Serve starts the pool and serves it until the idle timeout, or the end
-// of the server's session scope. It returns ErrServing when another
+// Serve starts the pool and serves it until the idle timeout, the end of
+// the server's session scope, or ctx. It returns ErrServing when another
 // server holds the pool.
-func (s *Server) Serve() error {
+func (s *Server) Serve(ctx context.Context) error {
 	if s.Log == nil {
 		s.Log = log.New(io.Discard, "", 0)
 	}
 	s.uid = os.Geteuid()
-	ctx, err := CallerContext(os.Getpid())
+	own, err := CallerContext(os.Getpid())
 	if err != nil {
 		return err
 	}
-	s.context = ctx
+	s.context = own
+	// The server stays dumpable (its children re-execute /proc/self/exe,
+	// which a non-dumpable parent's child cannot open): no sandbox can
+	// reach it, as each has a pid namespace of its own (sandboxrun
+	// --warm requires one) and a user namespace, outside of which it has
+	// no capability.
 	// Named after the server's own key: were its context not the
 	// caller's, no caller of that context would ever reach it.
-	if s.paths, err = PathsFor(s.Dir, Key(s.Canonical, ctx)); err != nil {
+	if s.paths, err = PathsFor(s.Dir, Key(s.Canonical, own)); err != nil {
 		return err
 	}
 	lock, err := os.OpenFile(s.paths.Lock, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
@@ -80,6 +85,16 @@ func (s *Server) Serve() error {
 			return ErrServing
 		}
 		return fmt.Errorf("warm: flock %s: %w", s.paths.Lock, err)
+	}
+	// The session is watched from before the socket exists: its leader
+	// may end as soon as its first launch returned.
+	sessionFD := -1
+	if scope, _ := scopeOf(os.Getpid()); strings.HasPrefix(scope, "session:") {
+		if sid, err := unix.Getsid(0); err == nil && sid > 0 {
+			if fd, err := unix.PidfdOpen(sid, 0); err == nil {
+				sessionFD = fd
+			}
+		}
 	}
 	// The lock is ours: a socket at the path was left by a server that
 	// died. The pool is ready before the socket exists, so that nobody
@@ -104,7 +119,7 @@ func (s *Server) Serve() error {
 	}()
 	defer ln.Close()
 	s.last = time.Now()
-	go s.watchEnd(ln)
+	go s.watchEnd(ctx, ln, sessionFD)
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
@@ -143,11 +158,17 @@ func (s *Server) listen() (*net.UnixListener, error) {
 	case !errors.Is(err, unix.ENOENT):
 		return nil, fmt.Errorf("warm: lstat %s: %w", s.paths.Socket, err)
 	}
-	old := unix.Umask(0o177)
+	// Not through the umask, which is the process's and which the
+	// pool's children, started meanwhile, would inherit: connecting
+	// takes write access, which the directory (0700) and the mode here
+	// leave to the user alone.
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.paths.Socket, Net: "unix"})
-	unix.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("warm: listen: %w", err)
+	}
+	if err := os.Chmod(s.paths.Socket, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("warm: chmod %s: %w", s.paths.Socket, err)
 	}
 	ln.SetUnlinkOnClose(false)
 	return ln, nil
@@ -157,27 +178,28 @@ func (s *Server) listen() (*net.UnixListener, error) {
 // for a pool scoped to a session, the session's leader exited (a pool
 // scoped to a Slurm job ends with the job's processes, which Slurm kills,
 // or when idle).
-func (s *Server) watchEnd(ln *net.UnixListener) {
+func (s *Server) watchEnd(ctx context.Context, ln *net.UnixListener, sessionFD int) {
 	sessionEnd := make(chan struct{})
-	scope, _ := scopeOf(os.Getpid())
-	if sid, err := unix.Getsid(0); err == nil && strings.HasPrefix(scope, "session:") {
-		if fd, err := unix.PidfdOpen(sid, 0); err == nil {
-			go func() {
-				fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-				for {
-					if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-						break
-					}
+	if sessionFD >= 0 {
+		go func() {
+			defer unix.Close(sessionFD)
+			fds := []unix.PollFd{{Fd: int32(sessionFD), Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+					break
 				}
-				close(sessionEnd)
-			}()
-		}
+			}
+			close(sessionEnd)
+		}()
 	}
 	tick := time.NewTicker(min(s.Idle/4+time.Millisecond, time.Second))
 	defer tick.Stop()
 	for {
 		select {
 		case <-sessionEnd:
+			ln.Close()
+			return
+		case <-ctx.Done():
 			ln.Close()
 			return
 		case <-tick.C:

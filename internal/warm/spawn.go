@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -72,6 +73,7 @@ func SpawnedServer() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("warm: reading the server's configuration: %w", err)
 	}
+	closeInherited()
 	// Descriptor 0 is /dev/null from here on (the pool's children start
 	// with it, until they take their caller's).
 	if null, err := os.Open(os.DevNull); err == nil {
@@ -86,4 +88,24 @@ func SpawnedServer() (*Server, error) {
 		return nil, fmt.Errorf("warm: the server's configuration: size %d, idle %s", cfg.Size, cfg.Idle)
 	}
 	return &Server{Canonical: cfg.Options, Dir: cfg.Dir, Size: cfg.Size, Idle: cfg.Idle}, nil
+}
+
+// closeInherited closes what the server inherited from its caller by
+// accident (descriptors without close-on-exec above stdio: a pipe whose
+// reader waits for its end, say); the runtime's own are close-on-exec.
+func closeInherited() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }
