@@ -91,6 +91,7 @@ func TestMain(m *testing.M) {
 	fork.Init()
 	code := m.Run()
 	removeTiny()
+	stopWarmPool()
 	os.Exit(code)
 }
 
