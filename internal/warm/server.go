@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/jobns"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -288,7 +290,8 @@ func (s *Server) handle(c *net.UnixConn) {
 			}
 			switch m.Kind {
 			case kindSignal:
-				if forwardable(syscall.Signal(m.Signal)) {
+				// Only what sandboxrun forwards (the job ranks' list).
+				if slices.Contains(jobns.Relayed, syscall.Signal(m.Signal)) {
 					p.Signal(syscall.Signal(m.Signal))
 				}
 			case kindKill:
@@ -300,19 +303,6 @@ func (s *Server) handle(c *net.UnixConn) {
 	close(ended)
 	code, msg := s.Outcome(werr, p.ProcessState)
 	writeFrame(c, message{Kind: kindDone, Code: code, Msg: msg})
-}
-
-// Forwarded are the signals a client passes on to its command.
-var Forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT}
-
-func forwardable(sig syscall.Signal) bool {
-	for _, s := range Forwarded {
-		if s == sig {
-			return true
-		}
-	}
-	return false
 }
 
 func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
