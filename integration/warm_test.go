@@ -564,6 +564,9 @@ func warmDialFromSandbox(sock string, canonical []byte) string {
 // here runs in this test process, and serves this process.
 func warmCommandCannotReachPool(t *testing.T) {
 	h := newWarmHome(t)
+	sb := sandbox.Rootless()
+	sb.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Geteuid()), Size: 1}}
+	sb.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getegid()), Size: 1}}
 	opts := sandbox.Default()
 	canon, err := warm.Canonical(opts)
 	if err != nil {
@@ -611,9 +614,6 @@ func warmCommandCannotReachPool(t *testing.T) {
 
 	// A sandbox of this uid (uid 0 inside mapped to this process's uid,
 	// so that the 0700 directory is open to it) is refused.
-	sb := sandbox.Rootless()
-	sb.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Geteuid()), Size: 1}}
-	sb.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getegid()), Size: 1}}
 	p, err := fork.ForkIsolated("warm.dial", sb, paths.Socket, canon)
 	if err != nil {
 		t.Fatal(err)

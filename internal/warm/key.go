@@ -65,6 +65,7 @@ func CallerContext(pid int) ([]byte, error) {
 			lines[k] = strings.TrimSpace(v)
 		}
 	}
+	lines["NoNewPrivs"] = processNoNewPrivs(proc, lines["NoNewPrivs"])
 	for _, k := range statusFields {
 		fmt.Fprintf(&b, "%s=%s\n", k, lines[k])
 	}
@@ -116,4 +117,47 @@ func scopeOf(pid int) (string, error) {
 		return "", fmt.Errorf("warm: caller scope: getsid %d: %w", pid, err)
 	}
 	return "session:" + strconv.Itoa(sid), nil
+}
+
+// contextDiff names the entries of two contexts that differ ("" when
+// none), without their values.
+func contextDiff(a, b []byte) string {
+	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	var names []string
+	for i := range max(len(al), len(bl)) {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			k, _, _ := strings.Cut(x+y, "=")
+			names = append(names, k)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// processNoNewPrivs is no_new_privs as the process has it: "1" only if
+// every thread has it. /proc/PID/status shows the main thread's, which
+// package fork may have set for that thread alone, to start sandboxes
+// that ask for it from there (its spawner threads); what a sandbox
+// inherits from its caller beyond its options is the process's.
+func processNoNewPrivs(proc, main string) string {
+	if main != "1" {
+		return main
+	}
+	tasks, err := os.ReadDir(proc + "/task")
+	if err != nil {
+		return main
+	}
+	for _, t := range tasks {
+		st, err := os.ReadFile(proc + "/task/" + t.Name() + "/status")
+		if err == nil && strings.Contains(string(st), "\nNoNewPrivs:\t0\n") {
+			return "0"
+		}
+	}
+	return main
 }

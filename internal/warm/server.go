@@ -252,8 +252,11 @@ func (s *Server) handle(c *net.UnixConn) {
 		refuse(fmt.Sprintf("%d stdio descriptors, want 3", len(files)))
 		return
 	}
-	if ctx, err := CallerContext(int(cred.Pid)); err != nil || !bytes.Equal(ctx, s.context) {
-		refuse(fmt.Sprintf("the caller's context (ids, capabilities, namespaces, cgroup, limits, scope, executable) differs from this pool's (%v)", err))
+	if ctx, err := CallerContext(int(cred.Pid)); err != nil {
+		refuse(err.Error())
+		return
+	} else if d := contextDiff(ctx, s.context); d != "" {
+		refuse("the caller's context differs from this pool's: " + d)
 		return
 	}
 	p, err := s.pool.StartCommand(context.Background(), &fork.Command{Argv: req.Argv, Env: req.Env, Dir: req.Dir,
