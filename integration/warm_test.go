@@ -41,6 +41,7 @@ func TestWarm(t *testing.T) {
 	t.Run("SameIsolationAsCold", warmSameIsolation)
 	t.Run("ExitStatusStdioEnvCwd", warmExitStatus)
 	t.Run("Signals", warmSignals)
+	t.Run("DiesWithCaller", warmDiesWithCaller)
 	t.Run("Refusals", warmRefusals)
 	t.Run("OptionsMismatch", warmOptionsMismatch)
 	t.Run("SecondUserCannotConnect", warmSecondUser)
@@ -367,9 +368,16 @@ func warmExitStatus(t *testing.T) {
 		{[]string{"/bin/sh", "-c", "cat; echo \"[$WARM_TEST_VAR]\"; pwd"}, "from stdin\n"},
 		{[]string{"/nonexistent/cmd"}, ""},
 		{[]string{"/etc/passwd"}, ""},
+		// Launcher flags that are no sandbox option: the same pool.
+		{[]string{"--timeout", "300ms", "--", "sleep", "30"}, ""},
+		{[]string{"--timeout", "300ms", "--kill-after", "200ms", "--", "/bin/sh", "-c", "trap '' TERM; sleep 30"}, ""},
 	} {
-		cold := h.run(t, c.in, append([]string{"--"}, c.args...)...)
-		wr := h.run(t, c.in, append([]string{"--warm", "--"}, c.args...)...)
+		args := c.args
+		if !slices.Contains(args, "--") {
+			args = append([]string{"--"}, args...)
+		}
+		cold := h.run(t, c.in, args...)
+		wr := h.run(t, c.in, append([]string{"--warm"}, args...)...)
 		if cold != wr {
 			t.Errorf("%q: cold %+v, warm %+v", c.args, cold, wr)
 		}
@@ -377,6 +385,44 @@ func warmExitStatus(t *testing.T) {
 	if r := h.run(t, "x\n", "--warm", "--", "/bin/sh", "-c", "cat; echo \"[$WARM_TEST_VAR]\""); r.out != "x\n[a b]\n" {
 		t.Errorf("stdin and environment: %+v", r)
 	}
+}
+
+// warmDiesWithCaller: a warm command dies with its sandboxrun, as a cold
+// one does (the server kills the sandbox when the connection ends).
+func warmDiesWithCaller(t *testing.T) {
+	h := newWarmHome(t)
+	h.startPool(t)
+	mark := fmt.Sprintf("%d", 31000+os.Getpid()%1000)
+	cmd := exec.Command(sandboxrunBin(t), "--warm", "--", "/bin/sh", "-c", "echo ready; exec sleep "+mark)
+	cmd.Env = h.env
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("got %q", l)
+	}
+	sleeping := func() []int {
+		var pids []int
+		procs, _ := os.ReadDir("/proc")
+		for _, p := range procs {
+			b, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+			if err == nil && string(b) == "sleep\x00"+mark+"\x00" {
+				n, _ := strconv.Atoi(p.Name())
+				pids = append(pids, n)
+			}
+		}
+		return pids
+	}
+	pids := sleeping()
+	if len(pids) != 1 {
+		t.Fatalf("sleep %s: pids %v", mark, pids)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitGone(t, pids[0], 10*time.Second, "after its sandboxrun was killed")
 }
 
 // warmSignals: the signals sandboxrun forwards reach a warm command, and
