@@ -95,6 +95,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	removeTiny()
 	removeStart()
+	stopWarmPool()
 	os.Exit(code)
 }
 

@@ -159,6 +159,7 @@ func addPeerRows(add func(*row), floor string, floorArgs []string) {
 	cli := &row{key: "sandboxrun", label: "`sandboxrun --unshare-net --read-only --proc --dev -- busybox true` (defaults: + no caps, no_new_privs, Docker seccomp)", base: keyBwrap, maxRatio: 0.75, skip: why}
 	cli.run = execRun(sbr, append([]string{"--unshare-net", "--read-only", "--proc", "--dev", "--"}, bbArgs...)...)
 	add(cli)
+	addWarmRow(add, cli, sbr, append([]string{"--unshare-net", "--read-only", "--proc", "--dev", "--"}, bbArgs...))
 	un := &row{key: "unshare-cli", label: "`unshare -Urpmuin -f busybox true`", base: keyBwrap}
 	if p, err := exec.LookPath("unshare"); err != nil {
 		un.skip = "unshare not found"

@@ -267,10 +267,18 @@ func child(mv string) int {
 		go nsinit.WatchParent(ctrl, wire.ExitParentGone)
 	}
 	if req.Flags&wire.FlagCommand != 0 {
-		if len(req.Argv) == 0 {
+		argv := req.Argv
+		if pooled {
+			if argv, err = takeCommand(f, in, send); err == errCwd {
+				return wire.ExitSetup
+			} else if err != nil {
+				return refuse(wire.ExitProtocol, "call", err)
+			}
+		}
+		if len(argv) == 0 {
 			return refuse(wire.ExitProtocol, "request", errors.New("command mode without a command"))
 		}
-		return execCommand(req.Argv, send)
+		return execCommand(argv, send)
 	}
 	send(wire.KindReady, nil)
 	return run(f, in, send)

@@ -35,6 +35,7 @@ type Pool struct {
 	cfg  Config
 	opts *sandbox.Options
 	size int
+	argv []string // non-nil: a pool of commands (NewCommandPool)
 
 	ready  chan *Process
 	wake   chan struct{}
@@ -56,6 +57,10 @@ func NewPool(opts *sandbox.Options, size int) (*Pool, error) {
 // NewPool is NewPool with c's settings for every child (stdio, KeepAlive,
 // MaxResult). OnApplied is not used.
 func (c *Config) NewPool(opts *sandbox.Options, size int) (*Pool, error) {
+	return c.newPool(opts, size, nil)
+}
+
+func (c *Config) newPool(opts *sandbox.Options, size int, argv []string) (*Pool, error) {
 	if size < 1 {
 		return nil, fmt.Errorf("fork: pool size %d, want at least 1", size)
 	}
@@ -68,7 +73,7 @@ func (c *Config) NewPool(opts *sandbox.Options, size int) (*Pool, error) {
 	cfg := *c
 	cfg.OnApplied = nil
 	cfg.pooled = true
-	p := &Pool{cfg: cfg, opts: opts, size: size, ready: make(chan *Process, size),
+	p := &Pool{cfg: cfg, opts: opts, size: size, argv: argv, ready: make(chan *Process, size),
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	first, err := p.spawn()
 	if err != nil {
@@ -82,7 +87,7 @@ func (c *Config) NewPool(opts *sandbox.Options, size int) (*Pool, error) {
 
 // spawn starts one child and waits until it is set up and idle.
 func (p *Pool) spawn() (*Process, error) {
-	child, err := launchMode(context.Background(), &p.cfg, poolFunc, p.opts, nil, nil)
+	child, err := launchMode(context.Background(), &p.cfg, poolFunc, p.opts, nil, p.argv)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +165,9 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (register it with fork.RegisterFunc before fork.Init)", ErrNotRegistered, name)
 	}
+	if (p.argv != nil) != (f == pooledExecFunc) {
+		return nil, fmt.Errorf("%w: %q: a pool of commands takes only StartCommand, a pool of functions no command", ErrArgs, name)
+	}
 	// Descriptor arguments (*os.File, and the pipes of []byte over
 	// inlineMax) are numbered from 0 and travel with the call frame. A
 	// child that dies after taking the call has used up the pipes: the
@@ -236,6 +244,11 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 				return child, nil
 			}
 			p.refill()
+			if p.argv != nil && child.tookCall() {
+				// The command could not start (not found, no working
+				// directory): the child said why, and Wait reports it.
+				return child, nil
+			}
 			child.Wait()
 			out.close()
 			out = nil

@@ -285,26 +285,8 @@ func orBackground(ctx context.Context) context.Context {
 // keeps the parent's environment out of the child's memory entirely when it
 // is cleared.
 func childEnv(opts *sandbox.Options) []string {
-	var env []string
-	if opts == nil || !opts.ClearEnv {
-		env = os.Environ()
+	if opts != nil && opts.ClearEnv {
+		return envWith(nil, opts)
 	}
-	if opts == nil || len(opts.Env) == 0 {
-		return env
-	}
-	idx := map[string]int{}
-	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		idx[k] = i
-	}
-	for _, kv := range opts.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			env[i] = kv
-			continue
-		}
-		idx[k] = len(env)
-		env = append(env, kv)
-	}
-	return env
+	return envWith(os.Environ(), opts)
 }

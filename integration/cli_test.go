@@ -29,10 +29,17 @@ type cliResult struct {
 // sbx runs sandboxrun with args and stdin, with a deadline.
 func sbx(t *testing.T, stdin string, args ...string) cliResult {
 	t.Helper()
+	return sbxEnv(t, nil, stdin, args...)
+}
+
+// sbxEnv is sbx with the environment env (nil: this process's).
+func sbxEnv(t *testing.T, env []string, stdin string, args ...string) cliResult {
+	t.Helper()
 	bin := sandboxrunBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e

@@ -170,6 +170,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.StringVar(&f.config, "config", "", "OCI runtime `config.json` to start from; flags given as well apply on top")
 	fs.StringVar(&f.bundle, "bundle", "", "OCI bundle `DIR` (DIR/config.json and its rootfs); flags apply on top")
 	addShareFlag(fs, f)
+	addWarmFlag(fs)
 	return f
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/internal/cgroups"
+	"github.com/nsfork/nsfork/internal/warm"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -28,6 +29,9 @@ func main() {
 	// sandboxrun re-executes itself for every sandbox: the child must be
 	// taken over before anything else runs.
 	fork.Init()
+	if warm.ServeRequested() {
+		os.Exit(serveWarm())
+	}
 	os.Exit(run(os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}))
 }
 

@@ -27,9 +27,21 @@ type stdio struct {
 // execute runs the planned command and returns sandboxrun's exit code.
 func execute(pl *plan, f *runFlags, io stdio) int {
 	readonlyLauncher(pl.opts)
+	switch on, err := warmWanted(f); {
+	case err != nil:
+		printErr(io.err, err.Error())
+		return exitLauncher
+	case on:
+		return executeWarm(pl, f, io)
+	}
 	if pl.jobName != "" {
 		return executeShared(pl, f, io)
 	}
+	return executeCold(pl, f, io)
+}
+
+// executeCold runs the planned command in a sandbox started for it.
+func executeCold(pl *plan, f *runFlags, io stdio) int {
 	if f.strict {
 		if msg := strictBefore(pl); msg != "" {
 			printErr(io.err, "strict: "+msg)

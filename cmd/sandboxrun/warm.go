@@ -1,0 +1,207 @@
+package main
+
+// --warm: the command runs in a sandbox a pool of the caller's set up
+// ahead of it (package internal/warm). Each sandbox of the pool serves one
+// command; a launch that finds no pool runs cold and starts one.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/pflag"
+
+	"github.com/nsfork/nsfork/internal/warm"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// Environment variables of the warm path.
+const (
+	warmEnv     = "NSFORK_WARM"      // 1: as --warm
+	warmSizeEnv = "NSFORK_WARM_SIZE" // sandboxes kept ready (default 2)
+	warmIdleEnv = "NSFORK_WARM_IDLE" // a pool ends after this long unused (default 60s)
+)
+
+func addWarmFlag(fs *pflag.FlagSet) {
+	fs.Bool("warm", false, "run in a sandbox set up ahead of time by a pool of yours for these options, in this job or session (NSFORK_WARM=1 as well); each sandbox serves one command. The first launch runs cold and starts the pool")
+}
+
+// warmWanted reports whether the warm path was asked for: --warm, or else
+// NSFORK_WARM.
+func warmWanted(f *runFlags) (bool, error) {
+	if f.fs.Changed("warm") {
+		return f.fs.GetBool("warm")
+	}
+	v, ok := os.LookupEnv(warmEnv)
+	if !ok || v == "" {
+		return false, nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want 1 or 0", warmEnv, v)
+	}
+	return on, nil
+}
+
+// warmRefusal says why the warm path cannot give this launch what a cold
+// one gives it, or "".
+func warmRefusal(pl *plan, f *runFlags) string {
+	switch {
+	case pl.jobName != "":
+		return "--warm and --share-ns contradict each other: a warm sandbox has namespaces of its own, a rank joins the job's"
+	case f.report != "" || f.strict:
+		return "--warm cannot be combined with --report or --strict (the sandbox was set up before the launch)"
+	case !pl.opts.DieWithParent:
+		return "--warm cannot be combined with --die-with-parent=false (a warm sandbox ends with its caller)"
+	case !pl.opts.NewNamespace(specs.PIDNamespace):
+		return "--warm needs a pid namespace of the sandbox's own (without one, what the command leaves behind would not end with it)"
+	}
+	return ""
+}
+
+// executeWarm runs the planned command in a warm sandbox.
+func executeWarm(pl *plan, f *runFlags, io stdio) int {
+	if msg := warmRefusal(pl, f); msg != "" {
+		printErr(io.err, msg)
+		return exitLauncher
+	}
+	size, idle, err := warmSettings()
+	if err != nil {
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
+	in, ok0 := io.in.(*os.File)
+	out, ok1 := io.out.(*os.File)
+	errf, ok2 := io.err.(*os.File)
+	if !ok0 || !ok1 || !ok2 {
+		printErr(io.err, "--warm: stdin, stdout and stderr must be files")
+		return exitLauncher
+	}
+	canon, err := warm.Canonical(pl.opts)
+	if err != nil {
+		printErr(io.err, validationMessage(err))
+		return exitLauncher
+	}
+	ctx, err := warm.CallerContext(os.Getpid())
+	if err != nil {
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
+	dir, err := warm.Dir()
+	if err != nil {
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
+	paths, err := warm.PathsFor(dir, warm.Key(canon, ctx))
+	if err != nil {
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
+	cold := func() int {
+		// No pool (none yet, or its server ended or died): start one,
+		// then run this command cold.
+		if err := warm.Spawn(dir, paths, canon, size, idle); err != nil {
+			printErr(io.err, err.Error())
+			return exitLauncher
+		}
+		return executeCold(pl, f, io)
+	}
+	conn, err := warm.Dial(paths.Socket)
+	if errors.Is(err, warm.ErrNoServer) {
+		return cold()
+	}
+	if err != nil {
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
+	defer conn.Close()
+
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	wd, _ := os.Getwd()
+	req := &warm.Request{Options: canon, Argv: pl.argv, Env: os.Environ(), Dir: wd}
+	if _, err := conn.Start(req, in, out, errf); err != nil {
+		if code, msg, ok := warm.Outcome(err); ok {
+			printErr(io.err, msg)
+			return code
+		}
+		if errors.Is(err, warm.ErrNoServer) {
+			return cold()
+		}
+		printErr(io.err, err.Error())
+		return exitLauncher
+	}
+	sup := supervise(sigs, f, func(s os.Signal) { conn.Signal(s) }, func() { conn.Kill() })
+	code, msg, err := conn.Wait()
+	sup.stop()
+	if err != nil {
+		code, msg = exitLauncher, err.Error()
+	}
+	if sup.timedOut.Load() && code != exitLauncher {
+		if sup.killed.Load() {
+			code, msg = 128+int(syscall.SIGKILL), fmt.Sprintf("timed out after %s; killed after another %s", f.timeout, f.killAft)
+		} else {
+			code, msg = exitTimeout, ""
+		}
+	}
+	printErr(io.err, msg)
+	return code
+}
+
+// warmSettings reads NSFORK_WARM_SIZE and NSFORK_WARM_IDLE.
+func warmSettings() (int, time.Duration, error) {
+	size, idle := 2, 60*time.Second
+	if v := os.Getenv(warmSizeEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return 0, 0, fmt.Errorf("%s=%q: want a number of sandboxes from 1 to 64", warmSizeEnv, v)
+		}
+		size = n
+	}
+	if v := os.Getenv(warmIdleEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, 0, fmt.Errorf("%s=%q: want a positive duration such as 60s", warmIdleEnv, v)
+		}
+		idle = d
+	}
+	return size, idle, nil
+}
+
+// serveWarm is a pool's server, started by warm.Spawn: it returns the
+// process's exit code.
+func serveWarm() int {
+	logger := log.New(os.Stderr, "sandboxrun warm: ", log.LstdFlags)
+	s, err := warm.SpawnedServer()
+	if err != nil {
+		logger.Print(err)
+		return exitLauncher
+	}
+	var o sandbox.Options
+	if err := json.Unmarshal(s.Canonical, &o); err != nil {
+		logger.Printf("options: %v", err)
+		return exitLauncher
+	}
+	canon, err := warm.Canonical(&o)
+	if err != nil || !bytes.Equal(canon, s.Canonical) {
+		logger.Printf("options: not canonical or not valid (%v)", err)
+		return exitLauncher
+	}
+	s.Options, s.Log = &o, logger
+	s.Outcome = func(err error, st *os.ProcessState) (int, string) { return outcome(err, st) }
+	if err := s.Serve(context.Background()); err != nil && !errors.Is(err, warm.ErrServing) {
+		logger.Print(err)
+		return exitLauncher
+	}
+	return 0
+}

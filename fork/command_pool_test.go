@@ -1,0 +1,80 @@
+package fork_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// TestCommandPool: each command gets a child of its own, with its stdio,
+// environment (the options' Env on top) and working directory; a command
+// that cannot start, or a directory that does not exist, is the caller's
+// error, not a child retried; pools of functions and of commands take only
+// their own kind.
+func TestCommandPool(t *testing.T) {
+	opts := sandbox.Default()
+	opts.Env = []string{"FROM_OPTS=1"}
+	pool, err := (&fork.Config{}).NewCommandPool(opts, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	seen := map[int]bool{}
+	for i := range 3 {
+		r, w, _ := os.Pipe()
+		p, err := pool.StartCommand(context.Background(), &fork.Command{
+			Argv: []string{"/bin/sh", "-c", "echo \"$FROM_CALLER $FROM_OPTS $(pwd)\"; exit 5"},
+			Env:  []string{"PATH=/usr/bin:/bin", "FROM_CALLER=c"}, Dir: "/etc", Stdout: w})
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(r)
+		r.Close()
+		var ee *fork.ExitError
+		if err := p.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 5 {
+			t.Fatalf("Wait: %v, want exit 5", err)
+		}
+		if string(out) != "c 1 /etc\n" {
+			t.Errorf("output %q", out)
+		}
+		if seen[p.Pid] {
+			t.Fatalf("call %d: pid %d served twice", i, p.Pid)
+		}
+		seen[p.Pid] = true
+	}
+	for _, c := range []struct {
+		cmd  fork.Command
+		step string
+		code int
+	}{
+		{fork.Command{Argv: []string{"/nonexistent"}}, "exec", fork.ExitNotFound},
+		{fork.Command{Argv: []string{"/bin/true"}, Dir: "/nonexistent"}, "cwd", 0},
+	} {
+		p, err := pool.StartCommand(context.Background(), &c.cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var se *fork.SetupError
+		if err := p.Wait(); !errors.As(err, &se) || se.Step != c.step || (c.code != 0 && p.ProcessState.ExitCode() != c.code) {
+			t.Errorf("%v: %v, want a setup error at step %s", c.cmd, err, c.step)
+		}
+	}
+	if _, err := pool.Start(context.Background(), "add", 1, 2); err == nil || !strings.Contains(err.Error(), "pool of commands") {
+		t.Errorf("a function on a pool of commands: %v", err)
+	}
+	fp, err := fork.NewPool(sandbox.Default(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	if _, err := fp.StartCommand(context.Background(), &fork.Command{Argv: []string{"true"}}); !errors.Is(err, fork.ErrArgs) {
+		t.Errorf("a command on a pool of functions: %v", err)
+	}
+}
