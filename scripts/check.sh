@@ -80,6 +80,8 @@ if [ "$(id -u)" = 0 ]; then
   go build -o "$tmp/sandboxrun" ./cmd/sandboxrun
   # TestConformance's probe, static, for the same reason.
   CGO_ENABLED=0 go build -o "$tmp/probe" ./integration/testdata/conformance/probe
+  # TestReadmeQuickStart compares the README with the program.
+  cp README.md "$tmp/README.md" && chmod 644 "$tmp/README.md"
   CGO_ENABLED=0 go test -c -o "$tmp/integration-nocgo.test" ./integration/
   chmod 755 "$tmp"/*.test
   # Owned by the unprivileged user, as a user's own program would be: the
@@ -87,7 +89,7 @@ if [ "$(id -u)" = 0 ]; then
   chown 65534:65534 "$tmp"/*.test
   for bin in integration.test integration-nocgo.test; do
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-      env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" NSFORK_CONFORMANCE_PROBE="$tmp/probe" "./$bin" -test.count=1)
+      env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" NSFORK_CONFORMANCE_PROBE="$tmp/probe" NSFORK_README="$tmp/README.md" "./$bin" -test.count=1)
   done
 
   step "unit tests of fork and jobns as uid 65534 (the pool, the holder: rootless presets)"
