@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -102,8 +101,12 @@ func execCommand(argv []string, send func(wire.Kind, []byte)) int {
 func findCommand(name string, send func(wire.Kind, []byte)) (string, int) {
 	path, err := exec.LookPath(name)
 	if err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			err = ee.Err // the step names the command
+		}
 		if errors.Is(err, exec.ErrNotFound) {
-			err = fmt.Errorf("%w (%w)", fs.ErrNotExist, syscall.ENOENT)
+			err = syscall.ENOENT
 		}
 		return "", execFailed(send, "find command", name, err)
 	}
@@ -113,13 +116,9 @@ func findCommand(name string, send func(wire.Kind, []byte)) (string, int) {
 // execFailed reports a failure of the "exec" step and returns the exit
 // code to use.
 func execFailed(send func(wire.Kind, []byte), op, path string, err error) int {
-	code := ExitNotExecutable
-	if errors.Is(err, fs.ErrNotExist) {
-		code = ExitNotFound
-	}
-	send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "exec", Op: op, Path: path, Errno: uint32(errnoOf(err)),
-		Msg: fmt.Sprintf("exec: %s %s: %v", op, path, err)}))
-	return code
+	se := sandbox.NewSetupError("exec", op, path, err)
+	send(wire.KindSetup, setupFrame(se))
+	return se.ExitCode()
 }
 
 // runAsInit starts the command as the only child of pid 1 and mirrors it.

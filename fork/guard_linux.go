@@ -42,6 +42,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
 
@@ -150,7 +151,7 @@ func (g *guard) prepare() error {
 	}
 	if g.nnp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return &SetupError{Step: "launcher guard", Op: "prctl PR_SET_NO_NEW_PRIVS", Errno: errnoOf(err)}
+			return sandbox.NewSetupError("launcher guard", "prctl PR_SET_NO_NEW_PRIVS", "", err)
 		}
 	}
 	// Only the fields up to Scoped: a kernel of ABI 6 or 7 knows no more.

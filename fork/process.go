@@ -2,6 +2,7 @@ package fork
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -356,20 +357,20 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 		p.childErr = &PanicError{Value: r.Value, Type: r.Type, Stack: r.Stack}
 		p.reported()
 	case wire.KindSetup, wire.KindProtocol:
-		r, err := wire.DecodeSetupError(payload)
-		if err != nil {
-			bad(err)
+		se := new(SetupError)
+		if err := json.Unmarshal(payload, se); err != nil {
+			bad(fmt.Errorf("setup error: %w", err))
 			return
 		}
 		if k == wire.KindProtocol {
-			if r.Step == "dispatch" {
-				p.childErr = &ProtocolError{Err: fmt.Errorf("%w in the child: %s (register it before fork.Init, in every process)", ErrNotRegistered, r.Msg)}
+			if se.Step == "dispatch" {
+				p.childErr = &ProtocolError{Err: fmt.Errorf("%w in the child: %w (register it before fork.Init, in every process)", ErrNotRegistered, se)}
 			} else {
-				p.childErr = &ProtocolError{Err: fmt.Errorf("the child refused its request (%s): %s", r.Step, r.Msg)}
+				p.childErr = &ProtocolError{Err: fmt.Errorf("the child refused its request: %w", se)}
 			}
 			return
 		}
-		p.childErr = &SetupError{Step: r.Step, Op: r.Op, Path: r.Path, Errno: syscall.Errno(r.Errno), Msg: r.Msg}
+		p.childErr = se
 	default:
 		bad(fmt.Errorf("unexpected frame"))
 	}

@@ -14,7 +14,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsfork/nsfork/fork"
-	"github.com/nsfork/nsfork/internal/cgroups"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -98,7 +97,7 @@ func cgroupLimitsAvailable(t *testing.T) bool {
 	if !root() {
 		// Without a delegated cgroup: the clear error, which says how.
 		_, err := fork.ForkIsolated("hog", limited(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(10))}}), 1)
-		if !errors.Is(err, cgroups.ErrNoDelegation) || !strings.Contains(err.Error(), "Delegate=yes") {
+		if !errors.Is(err, sandbox.ErrNoDelegation) || !strings.Contains(err.Error(), "Delegate=yes") {
 			t.Fatalf("rootless limits without delegation: %v", err)
 		}
 		return false
