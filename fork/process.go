@@ -41,11 +41,11 @@ type Config struct {
 	// MaxResult bounds the bytes of any one message from the child
 	// (results, errors); 0 means DefaultMaxResult.
 	MaxResult int
-	// OnApplied, with a sandbox, is called with the child's JSON report of
+	// OnApplied, with a sandbox, is called with the child's report of
 	// what it applied, after setup and before the function runs or the
 	// command is exec'ed; the child waits for it. A non-nil error stops the
 	// child there: Wait then returns a *SetupError with step "refused".
-	OnApplied func(p *Process, applied []byte) error
+	OnApplied func(p *Process, applied *sandbox.Applied) error
 	// Hold, with OnApplied, lets the child wait for OnApplied's verdict
 	// without a time limit (otherwise 30 s): an OCI runtime's "created"
 	// container, set up and stopped before its command until "start".
@@ -70,7 +70,7 @@ type Process struct {
 	cgroup    *cgroups.Cgroup
 	lease     *idLease // the sandbox's range of host ids, see idlease_linux.go
 	usage     *Usage
-	onApplied func(*Process, []byte) error
+	onApplied func(*Process, *sandbox.Applied) error
 	idle      chan struct{} // pooled: closed when the child is set up and waits
 	idleOnce  sync.Once
 	readyCh   chan struct{} // pooled: closed when the function is about to run
@@ -86,7 +86,7 @@ type Process struct {
 	gotRes   bool
 	childErr error // setup, protocol, panic or function error from a frame
 	readErr  error // the control channel broke
-	applied  []byte
+	applied  *sandbox.Applied
 }
 
 // Start runs the registered function name in a new process with args and
@@ -129,9 +129,9 @@ func (p *Process) Results() []any {
 	return p.results
 }
 
-// Applied returns the child's JSON report of the sandbox settings it applied
+// Applied returns the child's report of the sandbox settings it applied
 // (nil without a sandbox). It is valid after Wait, or once the function runs.
-func (p *Process) Applied() []byte {
+func (p *Process) Applied() *sandbox.Applied {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.applied
@@ -281,7 +281,11 @@ func (p *Process) read(max uint32) {
 		}
 		p.take(k, payload)
 		if k == wire.KindApplied && p.onApplied != nil {
-			if err := p.onApplied(p, payload); err != nil {
+			err := errors.New("the report of the applied settings cannot be read")
+			if a := p.Applied(); a != nil {
+				err = p.onApplied(p, a)
+			}
+			if err != nil {
 				wire.WriteFrame(p.ctrl, wire.KindStop, []byte(err.Error()))
 			} else {
 				wire.WriteFrame(p.ctrl, wire.KindGo, nil)
@@ -316,7 +320,12 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 			p.idleOnce.Do(func() { close(p.idle) })
 		}
 	case wire.KindApplied:
-		p.applied = payload
+		a := new(sandbox.Applied)
+		if err := json.Unmarshal(payload, a); err != nil {
+			bad(err)
+			return
+		}
+		p.applied = a
 	case wire.KindResult:
 		vals, err := wire.DecodeValues(payload)
 		if err != nil {

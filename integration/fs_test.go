@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -261,7 +260,7 @@ func rootfsOpts(rootfs string) *sandbox.Options {
 
 // runFS runs fsOps in a sandbox and returns the outcomes and the child's
 // applied-settings report.
-func runFS(t *testing.T, opts *sandbox.Options, ops ...string) (map[string]string, *nsinit.Applied) {
+func runFS(t *testing.T, opts *sandbox.Options, ops ...string) (map[string]string, *sandbox.Applied) {
 	t.Helper()
 	res, applied, err := tryFS(opts, ops...)
 	if err != nil {
@@ -270,7 +269,7 @@ func runFS(t *testing.T, opts *sandbox.Options, ops ...string) (map[string]strin
 	return res, applied
 }
 
-func tryFS(opts *sandbox.Options, ops ...string) (map[string]string, *nsinit.Applied, error) {
+func tryFS(opts *sandbox.Options, ops ...string) (map[string]string, *sandbox.Applied, error) {
 	p, err := fork.ForkIsolated("fsOps", opts, ops)
 	if err != nil {
 		return nil, nil, err
@@ -278,13 +277,11 @@ func tryFS(opts *sandbox.Options, ops ...string) (map[string]string, *nsinit.App
 	if err := p.Wait(); err != nil {
 		return nil, nil, err
 	}
-	var a nsinit.Applied
-	if b := p.Applied(); b != nil {
-		if err := json.Unmarshal(b, &a); err != nil {
-			return nil, nil, err
-		}
+	a := p.Applied()
+	if a == nil {
+		a = &sandbox.Applied{}
 	}
-	return p.Results()[0].(map[string]string), &a, nil
+	return p.Results()[0].(map[string]string), a, nil
 }
 
 func expect(t *testing.T, res map[string]string, op, want string) {

@@ -12,13 +12,6 @@ import (
 	"github.com/nsfork/nsfork/seccomp"
 )
 
-// SeccompReport says what filter was loaded.
-type SeccompReport struct {
-	Instructions int    `json:"instructions"`
-	Digest       string `json:"digest"` // sha256 of the BPF program
-	Early        bool   `json:"early"`  // loaded before the id change (no no_new_privs)
-}
-
 // Filter is a compiled seccomp program as the parent sends it.
 type Filter struct {
 	Raw []bpf.RawInstruction
@@ -71,7 +64,7 @@ func loadFilter(o *sandbox.Options, cfg Config, a *Applied, early bool) error {
 		return fail("seccomp", "load filter", "", err)
 	}
 	sum := sha256.Sum256(EncodeFilter(cfg.Filter.Raw))
-	a.Seccomp = &SeccompReport{Instructions: len(prog), Digest: hex.EncodeToString(sum[:]), Early: early}
+	a.Seccomp = &sandbox.SeccompReport{Instructions: len(prog), Digest: hex.EncodeToString(sum[:]), Early: early}
 	return nil
 }
 
