@@ -21,6 +21,7 @@ import (
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // maxRequest bounds the request frame a child accepts (big []byte
@@ -153,14 +154,17 @@ func child(mv string) int {
 		return refuse(wire.ExitProtocol, "request", "check token", errors.New("request token does not match the marker"))
 	}
 	var opts *sandbox.Options
-	var filter *nsinit.Filter
+	var filter *seccomp.Program
 	if len(req.Sandbox) > 0 {
 		opts = &sandbox.Options{}
 		if err := json.Unmarshal(req.Sandbox, opts); err != nil {
 			return refuse(wire.ExitProtocol, "sandbox", "decode options", err)
 		}
-		if filter, err = nsinit.DecodeFilter(req.Filter); err != nil {
-			return refuse(wire.ExitProtocol, "sandbox", "decode seccomp filter", err)
+		if len(req.Filter) > 0 {
+			filter = new(seccomp.Program)
+			if err := filter.UnmarshalBinary(req.Filter); err != nil {
+				return refuse(wire.ExitProtocol, "sandbox", "decode seccomp filter", err)
+			}
 		}
 	}
 	// From here the child's life is nsinit's table of steps; this side

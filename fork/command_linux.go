@@ -2,19 +2,19 @@ package fork
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // commandFunc is the registry entry behind StartCommand; it is never called
@@ -53,28 +53,13 @@ func (c *Config) StartCommand(ctx context.Context, opts *sandbox.Options, argv .
 
 // checkFilterAllowsExec refuses a filter that would kill the launcher's
 // own execve in command mode.
-func checkFilterAllowsExec(raw []bpf.RawInstruction) error {
-	prog, ok := bpf.Disassemble(raw)
+func checkFilterAllowsExec(p *seccomp.Program) error {
+	ok, err := p.Allows(runtime.GOARCH, unix.SYS_EXECVE)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		return errors.New("not a classic BPF program")
-	}
-	vm, err := bpf.NewVM(prog)
-	if err != nil {
-		return err
-	}
-	// seccomp_data: nr, arch, then ip and args. x/net/bpf's VM loads words
-	// big-endian; the kernel loads them in native (little) order, so each
-	// 32-bit field is written big-endian here.
-	data := make([]byte, 64)
-	binary.BigEndian.PutUint32(data[0:], unix.SYS_EXECVE)
-	binary.BigEndian.PutUint32(data[4:], auditArch)
-	ret, err := vm.Run(data)
-	if err != nil {
-		return err
-	}
-	const retAllow, retLog = 0x7fff0000, 0x7ffc0000
-	if act := uint32(ret) & 0xffff0000; act != retAllow && act != retLog {
-		return fmt.Errorf("the profile does not allow execve (action %#x): the command could never start", uint32(ret))
+		return errors.New("the profile does not allow execve: the command could never start")
 	}
 	return nil
 }

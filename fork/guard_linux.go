@@ -30,7 +30,6 @@ package fork
 //     in it.
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -39,7 +38,6 @@ import (
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/sandbox"
@@ -83,19 +81,15 @@ func (p *isolation) planGuard() error {
 	if err != nil {
 		return fmt.Errorf("fork: launcher guard: %w", err)
 	}
-	if p.filter != nil {
-		prog, ok := bpf.Disassemble(p.filter)
-		if !ok {
-			return errors.New("fork: launcher guard: the seccomp filter is not a classic BPF program")
-		}
-		if gp, err = seccomp.Prepend(gp, prog); err != nil {
-			return fmt.Errorf("fork: launcher guard: %w", err)
-		}
-	}
 	// Without a profile the guard is the whole filter, loaded as a
 	// profile's would be: last under no_new_privs, else early, while the
 	// sandbox still holds CAP_SYS_ADMIN.
-	if p.filter, err = bpf.Assemble(gp); err != nil {
+	if p.filter != nil {
+		p.filter, err = p.filter.Guarded(gp)
+	} else {
+		p.filter, err = seccomp.NewProgram(gp)
+	}
+	if err != nil {
 		return fmt.Errorf("fork: launcher guard: %w", err)
 	}
 	p.guard = g

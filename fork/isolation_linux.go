@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/cgroups"
@@ -30,7 +29,7 @@ type isolation struct {
 	credential *syscall.Credential
 	ambient    []uintptr
 	joins      []specs.LinuxNamespace
-	filter     []bpf.RawInstruction
+	filter     *seccomp.Program
 	guard      *guard          // the sandbox shares the launcher's pid namespace
 	cgroup     *cgroups.Cgroup // made before the start, removed after Wait
 	cgroupFD   bool            // the child is cloned into it (v2)
@@ -49,13 +48,11 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	}
 	p := &isolation{opts: o}
 	if o.Seccomp != nil {
-		var err error
-		if p.filter, err = seccomp.Assemble(o.Seccomp, runtime.GOARCH); err != nil {
+		prog, err := seccomp.CompileProgram(o.Seccomp, runtime.GOARCH)
+		if err != nil {
 			return nil, fmt.Errorf("fork: seccomp: %w", err)
 		}
-		if _, err := seccomp.FlagBits(o.Seccomp.Flags); err != nil {
-			return nil, fmt.Errorf("fork: seccomp: %w", err)
-		}
+		p.filter = prog
 	}
 	for _, ns := range o.Namespaces {
 		if ns.Path != "" {

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/wire"
-	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -88,7 +87,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		req.Flags |= wire.FlagDieWithParent
 	}
 	if plan != nil && plan.filter != nil {
-		req.Filter = nsinit.EncodeFilter(plan.filter)
+		req.Filter, _ = plan.filter.MarshalBinary()
 	}
 	if c.pooled {
 		req.Flags |= wire.FlagPooled

@@ -37,6 +37,7 @@ import (
 	"errors"
 
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // fail is the *sandbox.SetupError of step's op on path.
@@ -68,8 +69,8 @@ type Config struct {
 	// DieWithParent restores the parent-death signal after id changes.
 	DieWithParent bool
 	// Filter is the seccomp program compiled by the parent from
-	// Options.Seccomp (nil without a profile).
-	Filter *Filter
+	// Options.Seccomp, with its flags (nil without a profile).
+	Filter *seccomp.Program
 	// Exec says the process runs a command after setup, from the calling
 	// thread (locked to it): by execve, or, as pid 1, by a vfork and
 	// execve from it. The bounding set then needs dropping on this thread

@@ -41,7 +41,7 @@ type Request struct {
 	Name    string // registered function
 	Sandbox []byte // JSON of sandbox.Options; empty for none
 	Flags   uint32
-	Filter  []byte   // a seccomp BPF program, 8 bytes per instruction, loaded last
+	Filter  []byte   // a seccomp.Program in its binary encoding, loaded last
 	Argv    []string // command mode: the command
 	Args    []Arg
 }
