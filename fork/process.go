@@ -91,6 +91,10 @@ type Process struct {
 
 // Start runs the registered function name in a new process with args and
 // no isolation. The child dies with the parent.
+//
+// Deprecated: use (*Config).Start with nil options:
+// new(Config).Start(ctx, name, nil, args...). Start is kept working until
+// the next minor version.
 func Start(name string, args ...any) (*Process, error) {
 	return (&Config{}).Start(context.Background(), name, nil, args...)
 }
@@ -98,18 +102,29 @@ func Start(name string, args ...any) (*Process, error) {
 // ForkIsolated runs the registered function name in a new process isolated
 // as opts says, with args. A nil opts means no isolation. Wait returns the
 // function's own error, or the child's setup error.
+//
+// Deprecated: use (*Config).Start, which takes a context:
+// new(Config).Start(ctx, name, opts, args...). ForkIsolated is kept working
+// until the next minor version.
 func ForkIsolated(name string, opts *sandbox.Options, args ...any) (*Process, error) {
 	return (&Config{}).Start(context.Background(), name, opts, args...)
 }
 
 // ForkIsolatedContext is ForkIsolated with a context: when ctx is done the
 // child (and, in a new pid namespace, everything in it) is killed and reaped.
+//
+// Deprecated: use (*Config).Start, the same with a Config:
+// new(Config).Start(ctx, name, opts, args...). ForkIsolatedContext is kept
+// working until the next minor version.
 func ForkIsolatedContext(ctx context.Context, name string, opts *sandbox.Options, args ...any) (*Process, error) {
 	return (&Config{}).Start(ctx, name, opts, args...)
 }
 
 // Start runs the registered function name with args, isolated as opts says
-// (nil: not isolated), configured by c.
+// (nil: not isolated), configured by c (nil: the zero Config), and returns
+// at once. When ctx is done the child (and, in a new pid namespace,
+// everything in it) is killed and reaped. It is the one start for a
+// function; StartCommand is the one for a command.
 func (c *Config) Start(ctx context.Context, name string, opts *sandbox.Options, args ...any) (*Process, error) {
 	if c == nil {
 		c = &Config{}
@@ -413,7 +428,7 @@ func (p *Process) resultsInto(out []any) error {
 // it, and returns its first result as T together with its error.
 func Call[T any](ctx context.Context, name string, opts *sandbox.Options, args ...any) (T, error) {
 	var zero T
-	p, err := ForkIsolatedContext(ctx, name, opts, args...)
+	p, err := (*Config)(nil).Start(ctx, name, opts, args...)
 	if err != nil {
 		return zero, err
 	}

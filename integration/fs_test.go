@@ -270,7 +270,7 @@ func runFS(t *testing.T, opts *sandbox.Options, ops ...string) (map[string]strin
 }
 
 func tryFS(opts *sandbox.Options, ops ...string) (map[string]string, *sandbox.Applied, error) {
-	p, err := fork.ForkIsolated("fsOps", opts, ops)
+	p, err := new(fork.Config).Start(context.Background(), "fsOps", opts, ops)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -472,7 +472,7 @@ func TestMountErrors(t *testing.T) {
 	for _, src := range []string{missing, dangling} {
 		o := rootfsOpts(rootfs)
 		o.Mounts = append(o.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind"}})
-		_, err := fork.ForkIsolated("fsOps", o, []string{})
+		_, err := new(fork.Config).Start(context.Background(), "fsOps", o, []string{})
 		var se *sandbox.Error
 		if !errors.As(err, &se) || !strings.Contains(err.Error(), src) {
 			t.Errorf("bind source %s: %v (want a sandbox.Error naming it, before the start)", src, err)
