@@ -272,7 +272,7 @@ func forkRun() error {
 }
 
 func startRun() error {
-	p, err := fork.Start("noop")
+	p, err := new(fork.Config).Start(context.Background(), "noop", nil)
 	if err != nil {
 		return err
 	}
@@ -281,7 +281,7 @@ func startRun() error {
 
 func isolatedRun(opts *sandbox.Options) func() error {
 	return func() error {
-		p, err := fork.ForkIsolated("noop", opts)
+		p, err := new(fork.Config).Start(context.Background(), "noop", opts)
 		if err != nil {
 			return err
 		}

@@ -69,7 +69,7 @@ func rssProbes(byKey map[string]*row) []*rssProbe {
 		add(&rssProbe{key: "rss-arg-" + sizeName(size), label: fmt.Sprintf("fork: %s []byte argument, checksum back", sizeName(size)), argBytes: int64(size), rare: size >= rareBytes,
 			run: func() (uint64, uint64, error) {
 				b, want := data()
-				p, err := fork.Start("sumhwm", b)
+				p, err := new(fork.Config).Start(context.Background(), "sumhwm", nil, b)
 				if err != nil {
 					return 0, 0, err
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // maxRequest bounds the request frame a child accepts (big []byte
@@ -125,8 +126,8 @@ func child(mv string) int {
 	ctrl := os.NewFile(uintptr(m.fd), "nsfork-ctrl")
 
 	send := func(k wire.Kind, p []byte) { wire.WriteFrame(ctrl, k, p) }
-	refuse := func(code int, step string, err error) int {
-		send(wire.KindProtocol, wire.EncodeSetupError(&wire.SetupError{Step: step, Op: "read request", Msg: err.Error()}))
+	refuse := func(code int, step, op string, err error) int {
+		send(wire.KindProtocol, setupFrame(sandbox.NewSetupError(step, op, "", err)))
 		return code
 	}
 
@@ -140,27 +141,30 @@ func child(mv string) int {
 		ctrl.SetReadDeadline(time.Time{})
 	}
 	if err != nil {
-		return refuse(wire.ExitProtocol, "request", err)
+		return refuse(wire.ExitProtocol, "request", "read request", err)
 	}
 	if k != wire.KindRequest {
-		return refuse(wire.ExitProtocol, "request", fmt.Errorf("expected a request frame, got %s", k))
+		return refuse(wire.ExitProtocol, "request", "read request", fmt.Errorf("expected a request frame, got %s", k))
 	}
 	req, err := wire.DecodeRequest(payload)
 	if err != nil {
-		return refuse(wire.ExitProtocol, "request", err)
+		return refuse(wire.ExitProtocol, "request", "decode request", err)
 	}
 	if !bytes.Equal(req.Token, m.token) {
-		return refuse(wire.ExitProtocol, "request", errors.New("request token does not match the marker"))
+		return refuse(wire.ExitProtocol, "request", "check token", errors.New("request token does not match the marker"))
 	}
 	var opts *sandbox.Options
-	var filter *nsinit.Filter
+	var filter *seccomp.Program
 	if len(req.Sandbox) > 0 {
 		opts = &sandbox.Options{}
 		if err := json.Unmarshal(req.Sandbox, opts); err != nil {
-			return refuse(wire.ExitProtocol, "sandbox", err)
+			return refuse(wire.ExitProtocol, "sandbox", "decode options", err)
 		}
-		if filter, err = nsinit.DecodeFilter(req.Filter); err != nil {
-			return refuse(wire.ExitProtocol, "sandbox", err)
+		if len(req.Filter) > 0 {
+			filter = new(seccomp.Program)
+			if err := filter.UnmarshalBinary(req.Filter); err != nil {
+				return refuse(wire.ExitProtocol, "sandbox", "decode seccomp filter", err)
+			}
 		}
 	}
 	// From here the child's life is nsinit's table of steps; this side
@@ -180,10 +184,11 @@ func child(mv string) int {
 		},
 	})
 	if argErr != nil {
-		return refuse(code, stepOf(code), argErr)
+		step, op := dispatchStep(code, req.Name)
+		return refuse(code, step, op, argErr)
 	}
 	if err != nil {
-		send(wire.KindSetup, wire.EncodeSetupError(setupErrorOf(err)))
+		send(wire.KindSetup, setupFrame(err))
 		return wire.ExitSetup
 	}
 	if opts != nil {
@@ -210,12 +215,12 @@ func child(mv string) int {
 			ctrl.SetReadDeadline(time.Time{})
 			switch {
 			case err != nil:
-				return refuse(wire.ExitProtocol, "go", err)
+				return refuse(wire.ExitProtocol, "go", "wait for go", err)
 			case k == wire.KindStop:
-				send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "refused", Op: "the parent refused the applied settings", Msg: "refused: " + string(why)}))
+				send(wire.KindSetup, setupFrame(&sandbox.SetupError{Step: "refused", Op: "the parent refused the applied settings", Err: errors.New(string(why))}))
 				return wire.ExitSetup
 			case k != wire.KindGo:
-				return refuse(wire.ExitProtocol, "go", fmt.Errorf("expected go or stop, got %s", k))
+				return refuse(wire.ExitProtocol, "go", "wait for go", fmt.Errorf("expected go or stop, got %s", k))
 			}
 		}
 	}
@@ -244,23 +249,24 @@ func child(mv string) int {
 			if errors.Is(err, io.EOF) {
 				return wire.ExitParentGone // the pool closed
 			}
-			return refuse(wire.ExitProtocol, "call", err)
+			return refuse(wire.ExitProtocol, "call", "read call", err)
 		}
 		if k != wire.KindCall {
-			return refuse(wire.ExitProtocol, "call", fmt.Errorf("expected a call frame, got %s", k))
+			return refuse(wire.ExitProtocol, "call", "read call", fmt.Errorf("expected a call frame, got %s", k))
 		}
 		call, err := wire.DecodeRequest(payload)
 		if err != nil {
 			closeAll(rr.fds)
-			return refuse(wire.ExitProtocol, "call", err)
+			return refuse(wire.ExitProtocol, "call", "decode call", err)
 		}
 		passed, err := mapPassed(call.Args, rr.fds)
 		if err != nil {
 			closeAll(rr.fds)
-			return refuse(wire.ExitProtocol, "call", err)
+			return refuse(wire.ExitProtocol, "call", "map passed descriptors", err)
 		}
 		if f, in, code, err = dispatch(call, fdValue(passed)); err != nil {
-			return refuse(code, stepOf(code), err)
+			step, op := dispatchStep(code, call.Name)
+			return refuse(code, step, op, err)
 		}
 	}
 	if req.Flags&wire.FlagDieWithParent != 0 && !pooled {
@@ -272,11 +278,11 @@ func child(mv string) int {
 			if argv, err = takeCommand(f, in, send); err == errCwd {
 				return wire.ExitSetup
 			} else if err != nil {
-				return refuse(wire.ExitProtocol, "call", err)
+				return refuse(wire.ExitProtocol, "call", "take command", err)
 			}
 		}
 		if len(argv) == 0 {
-			return refuse(wire.ExitProtocol, "request", errors.New("command mode without a command"))
+			return refuse(wire.ExitProtocol, "request", "check command", errors.New("command mode without a command"))
 		}
 		return execCommand(argv, send)
 	}
@@ -305,24 +311,24 @@ func dispatch(req *wire.Request, fdv func(*wire.Arg, reflect.Type) (reflect.Valu
 	return f, in, 0, nil
 }
 
-func stepOf(code int) string {
+// dispatchStep names the step and operation of a dispatch failure.
+func dispatchStep(code int, name string) (step, op string) {
 	if code == wire.ExitUnknownFunc {
-		return "dispatch"
+		return "dispatch", "look up " + name
 	}
-	return "arguments"
+	return "arguments", "decode the arguments of " + name
 }
 
-func setupErrorOf(err error) *wire.SetupError {
-	s := &wire.SetupError{Msg: err.Error()}
-	var ne *nsinit.Error
-	if errors.As(err, &ne) {
-		s.Step, s.Op, s.Path = ne.Step, ne.Op, ne.Path
+// setupFrame is the payload of a KindSetup or KindProtocol frame: the JSON
+// encoding of err's *sandbox.SetupError (any other error becomes the cause
+// of one).
+func setupFrame(err error) []byte {
+	var se *sandbox.SetupError
+	if !errors.As(err, &se) {
+		se = sandbox.NewSetupError("setup", "apply options", "", err)
 	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		s.Errno = uint32(errno)
-	}
-	return s
+	b, _ := json.Marshal(se)
+	return b
 }
 
 // run calls the function and reports its outcome.

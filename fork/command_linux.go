@@ -2,20 +2,19 @@ package fork
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"syscall"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // commandFunc is the registry entry behind StartCommand; it is never called
@@ -54,28 +53,13 @@ func (c *Config) StartCommand(ctx context.Context, opts *sandbox.Options, argv .
 
 // checkFilterAllowsExec refuses a filter that would kill the launcher's
 // own execve in command mode.
-func checkFilterAllowsExec(raw []bpf.RawInstruction) error {
-	prog, ok := bpf.Disassemble(raw)
+func checkFilterAllowsExec(p *seccomp.Program) error {
+	ok, err := p.Allows(runtime.GOARCH, unix.SYS_EXECVE)
+	if err != nil {
+		return err
+	}
 	if !ok {
-		return errors.New("not a classic BPF program")
-	}
-	vm, err := bpf.NewVM(prog)
-	if err != nil {
-		return err
-	}
-	// seccomp_data: nr, arch, then ip and args. x/net/bpf's VM loads words
-	// big-endian; the kernel loads them in native (little) order, so each
-	// 32-bit field is written big-endian here.
-	data := make([]byte, 64)
-	binary.BigEndian.PutUint32(data[0:], unix.SYS_EXECVE)
-	binary.BigEndian.PutUint32(data[4:], auditArch)
-	ret, err := vm.Run(data)
-	if err != nil {
-		return err
-	}
-	const retAllow, retLog = 0x7fff0000, 0x7ffc0000
-	if act := uint32(ret) & 0xffff0000; act != retAllow && act != retLog {
-		return fmt.Errorf("the profile does not allow execve (action %#x): the command could never start", uint32(ret))
+		return errors.New("the profile does not allow execve: the command could never start")
 	}
 	return nil
 }
@@ -102,8 +86,12 @@ func execCommand(argv []string, send func(wire.Kind, []byte)) int {
 func findCommand(name string, send func(wire.Kind, []byte)) (string, int) {
 	path, err := exec.LookPath(name)
 	if err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			err = ee.Err // the step names the command
+		}
 		if errors.Is(err, exec.ErrNotFound) {
-			err = fmt.Errorf("%w (%w)", fs.ErrNotExist, syscall.ENOENT)
+			err = syscall.ENOENT
 		}
 		return "", execFailed(send, "find command", name, err)
 	}
@@ -113,13 +101,9 @@ func findCommand(name string, send func(wire.Kind, []byte)) (string, int) {
 // execFailed reports a failure of the "exec" step and returns the exit
 // code to use.
 func execFailed(send func(wire.Kind, []byte), op, path string, err error) int {
-	code := ExitNotExecutable
-	if errors.Is(err, fs.ErrNotExist) {
-		code = ExitNotFound
-	}
-	send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "exec", Op: op, Path: path, Errno: uint32(errnoOf(err)),
-		Msg: fmt.Sprintf("exec: %s %s: %v", op, path, err)}))
-	return code
+	se := sandbox.NewSetupError("exec", op, path, err)
+	send(wire.KindSetup, setupFrame(se))
+	return se.ExitCode()
 }
 
 // runAsInit starts the command as the only child of pid 1 and mirrors it.

@@ -102,10 +102,8 @@ func takeCommand(f *Function, in []reflect.Value, send func(wire.Kind, []byte)) 
 	}
 	if dir != "" {
 		if err := unix.Chdir(dir); err != nil {
-			var errno unix.Errno
-			errors.As(err, &errno)
-			send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "cwd", Op: "chdir", Path: dir, Errno: uint32(errno),
-				Msg: fmt.Sprintf("cwd: chdir %s: %v (the caller's working directory, inside the sandbox)", dir, err)}))
+			send(wire.KindSetup, setupFrame(sandbox.NewSetupError("cwd", "chdir", dir,
+				fmt.Errorf("%w (the caller's working directory, inside the sandbox)", err))))
 			return nil, errCwd
 		}
 	}

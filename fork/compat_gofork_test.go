@@ -322,7 +322,7 @@ func TestChildComm(t *testing.T) {
 		name string
 		opts *sandbox.Options
 	}{{"plain", nil}, {"isolated without a pid namespace", &sandbox.Options{}}} {
-		p, err := fork.ForkIsolated("commAndExe", tc.opts)
+		p, err := new(fork.Config).Start(context.Background(), "commAndExe", tc.opts)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -351,7 +351,7 @@ func TestChildComm(t *testing.T) {
 // errors.As finds an *exec.ExitError for a non-zero status, and none for 0.
 func TestExitErrorUnwrap(t *testing.T) {
 	for _, code := range []int{0, 3} {
-		p, err := fork.Start("exit", code)
+		p, err := new(fork.Config).Start(context.Background(), "exit", nil, code)
 		if err != nil {
 			t.Fatal(err)
 		}

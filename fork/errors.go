@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // Errors returned before a child is started.
@@ -53,37 +55,11 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("fork: child panicked: %s", e.Value)
 }
 
-// SetupError is a sandbox setup step that failed in the child, before the
-// function ran. errors.Is(err, unix.EPERM) and friends hold.
-type SetupError struct {
-	Step  string        // e.g. "mount", "rlimit", "capabilities", "seccomp"
-	Op    string        // the operation, e.g. "mount proc"
-	Path  string        // the path involved, if any
-	Errno syscall.Errno // 0 if the failure was not an errno
-	Msg   string        // the full message from the child
-}
-
-func (e *SetupError) Error() string {
-	if e.Msg != "" {
-		return "fork: sandbox setup: " + e.Msg
-	}
-	s := "fork: sandbox setup: " + e.Step + ": " + e.Op
-	if e.Path != "" {
-		s += " " + e.Path
-	}
-	if e.Errno != 0 {
-		s += ": " + e.Errno.Error()
-	}
-	return s
-}
-
-// Unwrap returns the errno, if any.
-func (e *SetupError) Unwrap() error {
-	if e.Errno == 0 {
-		return nil
-	}
-	return e.Errno
-}
+// SetupError is a sandbox setup step that failed, in the child before the
+// function ran or in the parent on its behalf (the cgroup, id maps,
+// rlimits): a *sandbox.SetupError, defined there so that users of sandbox
+// alone can match it. errors.Is(err, unix.EPERM) and friends hold.
+type SetupError = sandbox.SetupError
 
 // ExitError reports a child that ended without telling its parent why: it
 // called os.Exit, was killed by a signal, or broke the protocol.

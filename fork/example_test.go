@@ -12,9 +12,28 @@ import (
 )
 
 // Functions are registered, then fork.Init runs, in an init of the program
-// (here: fork_test.go's init). A Process gives the results, typed.
-func ExampleStart() {
-	p, err := fork.Start("add", 2, 40)
+// (here: fork_test.go's init registers "add" and "sum"). Call runs one in
+// the default sandbox; Config.Start returns the Process, whose results
+// and report of the applied sandbox come back typed.
+func Example() {
+	n, err := fork.Call[int](context.Background(), "sum", sandbox.Default(), 1, 2, 3)
+	fmt.Println(n, err)
+
+	p, err := new(fork.Config).Start(context.Background(), "add", sandbox.Default(), 2, 40)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = p.Wait()
+	fmt.Println(p.Results()[0], err, p.Applied().NoNewPrivileges)
+	// Output:
+	// 6 <nil>
+	// 42 <nil> true
+}
+
+// A Process gives the results, typed.
+func ExampleConfig_Start() {
+	p, err := new(fork.Config).Start(context.Background(), "add", nil, 2, 40)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -36,7 +55,7 @@ func ExampleCall() {
 
 // The function's own error comes back typed, with its errno.
 func ExampleRemoteError() {
-	p, _ := fork.ForkIsolated("enoent", sandbox.Default())
+	p, _ := new(fork.Config).Start(context.Background(), "enoent", sandbox.Default())
 	err := p.Wait()
 	fmt.Println(errors.Is(err, syscall.ENOENT), err)
 	// Output: true open /nonexistent/nsfork: no such file or directory

@@ -84,7 +84,7 @@ func listFDs() []string {
 
 func run(t *testing.T, name string, args ...any) ([]any, error) {
 	t.Helper()
-	p, err := fork.Start(name, args...)
+	p, err := new(fork.Config).Start(context.Background(), name, nil, args...)
 	if err != nil {
 		t.Fatalf("Start(%s): %v", name, err)
 	}
@@ -144,18 +144,18 @@ func TestArgErrorsInParent(t *testing.T) {
 		{"prefixSum", nil, "at least 1 needed"},
 		{"mapLen", []any{map[string]int{}, 1}, "2 arguments given, 1 needed"},
 	} {
-		_, err := fork.Start(tc.name, tc.args...)
+		_, err := new(fork.Config).Start(context.Background(), tc.name, nil, tc.args...)
 		if !errors.Is(err, fork.ErrArgs) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("Start(%s, %v) = %v, want ErrArgs containing %q", tc.name, tc.args, err, tc.msg)
 		}
 	}
-	if _, err := fork.Start("no-such-function"); !errors.Is(err, fork.ErrNotRegistered) {
+	if _, err := new(fork.Config).Start(context.Background(), "no-such-function", nil); !errors.Is(err, fork.ErrNotRegistered) {
 		t.Errorf("unknown function: %v", err)
 	}
 	// An interface argument of an unregistered dynamic type: gob refuses in
 	// the parent, never in the child.
 	type unregistered struct{ shape }
-	if _, err := fork.Start("area", unregistered{rect{1, 1}}); !errors.Is(err, fork.ErrArgs) {
+	if _, err := new(fork.Config).Start(context.Background(), "area", nil, unregistered{rect{1, 1}}); !errors.Is(err, fork.ErrArgs) {
 		t.Errorf("unregistered interface type: %v", err)
 	}
 }
@@ -176,7 +176,7 @@ func TestRemoteErrors(t *testing.T) {
 		t.Fatalf("boom: %v (stack %q)", err, pe)
 	}
 	for _, code := range []int{0, 3, 7, 200} {
-		p, err := fork.Start("exit", code)
+		p, err := new(fork.Config).Start(context.Background(), "exit", nil, code)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestRemoteErrors(t *testing.T) {
 }
 
 func TestSignalAndCancel(t *testing.T) {
-	p, err := fork.Start("sleep", time.Minute)
+	p, err := new(fork.Config).Start(context.Background(), "sleep", nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestSignalAndCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	p, err = fork.ForkIsolatedContext(ctx, "sleep", nil, time.Minute)
+	p, err = new(fork.Config).Start(ctx, "sleep", nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestConcurrentForks(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			got, err := func() ([]any, error) {
-				p, err := fork.Start("add", i, 1000)
+				p, err := new(fork.Config).Start(context.Background(), "add", nil, i, 1000)
 				if err != nil {
 					return nil, err
 				}
@@ -376,7 +376,7 @@ var lateOnce sync.Once
 // Init ran) is refused by the child with a clear error.
 func TestUnregisteredInChild(t *testing.T) {
 	lateOnce.Do(func() { fork.RegisterFunc("lateRegistered", func() {}) })
-	p, err := fork.Start("lateRegistered")
+	p, err := new(fork.Config).Start(context.Background(), "lateRegistered", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

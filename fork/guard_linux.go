@@ -30,7 +30,6 @@ package fork
 //     in it.
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -39,9 +38,9 @@ import (
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
 
@@ -82,19 +81,15 @@ func (p *isolation) planGuard() error {
 	if err != nil {
 		return fmt.Errorf("fork: launcher guard: %w", err)
 	}
-	if p.filter != nil {
-		prog, ok := bpf.Disassemble(p.filter)
-		if !ok {
-			return errors.New("fork: launcher guard: the seccomp filter is not a classic BPF program")
-		}
-		if gp, err = seccomp.Prepend(gp, prog); err != nil {
-			return fmt.Errorf("fork: launcher guard: %w", err)
-		}
-	}
 	// Without a profile the guard is the whole filter, loaded as a
 	// profile's would be: last under no_new_privs, else early, while the
 	// sandbox still holds CAP_SYS_ADMIN.
-	if p.filter, err = bpf.Assemble(gp); err != nil {
+	if p.filter != nil {
+		p.filter, err = p.filter.Guarded(gp)
+	} else {
+		p.filter, err = seccomp.NewProgram(gp)
+	}
+	if err != nil {
 		return fmt.Errorf("fork: launcher guard: %w", err)
 	}
 	p.guard = g
@@ -150,7 +145,7 @@ func (g *guard) prepare() error {
 	}
 	if g.nnp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return &SetupError{Step: "launcher guard", Op: "prctl PR_SET_NO_NEW_PRIVS", Errno: errnoOf(err)}
+			return sandbox.NewSetupError("launcher guard", "prctl PR_SET_NO_NEW_PRIVS", "", err)
 		}
 	}
 	// Only the fields up to Scoped: a kernel of ABI 6 or 7 knows no more.

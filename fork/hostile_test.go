@@ -112,7 +112,7 @@ func TestHugeResultBounded(t *testing.T) {
 func TestStoppedChildCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	p, err := fork.ForkIsolatedContext(ctx, "stopSelf", nil)
+	p, err := new(fork.Config).Start(ctx, "stopSelf", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,8 +56,7 @@ func (l *idLease) release() {
 }
 
 func leaseError(op, path string, err error) error {
-	return &SetupError{Step: "idrange", Op: op, Path: path, Errno: errnoOf(err),
-		Msg: fmt.Sprintf("idrange: %s %s: %v", op, path, err)}
+	return sandbox.NewSetupError("idrange", op, path, err)
 }
 
 // leaseIDRange leases a range of host ids for a sandbox started by root:
@@ -113,7 +112,7 @@ func leaseIn(dir string, reserved []sandbox.IDRange, key string) (*idLease, erro
 		}
 	}
 	return nil, &SetupError{Step: "idrange", Op: "lease", Path: dir, Errno: syscall.EBUSY,
-		Msg: fmt.Sprintf("idrange: every one of the %d ranges of host ids in %s is in use or listed in /etc/subuid or /etc/subgid", n, dir)}
+		Err: fmt.Errorf("every one of the %d ranges of host ids is in use or listed in /etc/subuid or /etc/subgid", n)}
 }
 
 // trySlot takes the range slot if it is free (or, for a key, held by the
@@ -174,7 +173,7 @@ func ownedDir(dir string, perm os.FileMode) error {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
 		return &SetupError{Step: "idrange", Op: "check", Path: dir, Errno: syscall.EPERM,
-			Msg: fmt.Sprintf("idrange: %s must be a directory of uid %d's that nobody else can write (mode %#o, uid %d)", dir, os.Geteuid(), st.Mode&0o7777, st.Uid)}
+			Err: fmt.Errorf("must be a directory of uid %d's that nobody else can write (mode %#o, uid %d)", os.Geteuid(), st.Mode&0o7777, st.Uid)}
 	}
 	return nil
 }

@@ -46,8 +46,8 @@ func runMapHelper(tool string, pid int, m []specs.LinuxIDMapping) error {
 	}
 	out, err := exec.Command(tool, args...).CombinedOutput()
 	if err != nil {
-		return &SetupError{Step: "idmap", Op: tool, Path: "/proc/" + strconv.Itoa(pid),
-			Msg: fmt.Sprintf("idmap: %s for pid %d with %d ranges: %v: %s", tool, pid, len(m), err, strings.TrimSpace(string(out)))}
+		return &SetupError{Step: "idmap", Op: fmt.Sprintf("%s for pid %d with %d ranges", tool, pid, len(m)),
+			Err: fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))}
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/cgroups"
@@ -30,7 +29,7 @@ type isolation struct {
 	credential *syscall.Credential
 	ambient    []uintptr
 	joins      []specs.LinuxNamespace
-	filter     []bpf.RawInstruction
+	filter     *seccomp.Program
 	guard      *guard          // the sandbox shares the launcher's pid namespace
 	cgroup     *cgroups.Cgroup // made before the start, removed after Wait
 	cgroupFD   bool            // the child is cloned into it (v2)
@@ -49,13 +48,11 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	}
 	p := &isolation{opts: o}
 	if o.Seccomp != nil {
-		var err error
-		if p.filter, err = seccomp.Assemble(o.Seccomp, runtime.GOARCH); err != nil {
+		prog, err := seccomp.CompileProgram(o.Seccomp, runtime.GOARCH)
+		if err != nil {
 			return nil, fmt.Errorf("fork: seccomp: %w", err)
 		}
-		if _, err := seccomp.FlagBits(o.Seccomp.Flags); err != nil {
-			return nil, fmt.Errorf("fork: seccomp: %w", err)
-		}
+		p.filter = prog
 	}
 	for _, ns := range o.Namespaces {
 		if ns.Path != "" {
@@ -121,7 +118,7 @@ func (p *isolation) makeCgroup() error {
 	cleanupOnce.Do(func() { cgroups.CleanupAbandoned() })
 	cg, err := cgroups.New(cgroups.Config{Resources: o.Resources, Path: o.CgroupsPath, BestEffort: o.CgroupsBestEffort})
 	if err != nil {
-		return fmt.Errorf("fork: cgroup: %w", err)
+		return cgroupError("create", err)
 	}
 	p.cgroup = cg
 	_, p.cgroupFD = cg.FD()
@@ -181,7 +178,7 @@ func (p *isolation) afterStart(pid int) error {
 		// cgroup v1: placed before the child gets its request, so before
 		// any of the function's code runs.
 		if err := p.cgroup.Add(pid); err != nil {
-			return fmt.Errorf("fork: cgroup: %w", err)
+			return cgroupError("add", err)
 		}
 	}
 	if p.helper {
@@ -195,10 +192,14 @@ func (p *isolation) afterStart(pid int) error {
 	return setRlimits(pid, p.opts.Rlimits)
 }
 
-func errnoOf(err error) syscall.Errno {
-	var e syscall.Errno
-	errors.As(err, &e)
-	return e
+// cgroupError is err of the cgroup package, a *SetupError already, or
+// made one.
+func cgroupError(op string, err error) error {
+	var se *SetupError
+	if !errors.As(err, &se) {
+		err = sandbox.NewSetupError("cgroup", op, "", err)
+	}
+	return err
 }
 
 // startJoined starts cmd from a fresh thread that first joins the
@@ -222,13 +223,13 @@ func startJoined(cmd *exec.Cmd, joins []specs.LinuxNamespace, keyring bool, prep
 		for _, ns := range joins {
 			fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
-				done <- &SetupError{Step: "namespace", Op: "open " + string(ns.Type) + " namespace", Path: ns.Path, Errno: errnoOf(err)}
+				done <- sandbox.NewSetupError("namespace", "open "+string(ns.Type)+" namespace", ns.Path, err)
 				return
 			}
 			err = unix.Setns(fd, int(sandbox.CloneFlag(ns.Type)))
 			unix.Close(fd)
 			if err != nil {
-				done <- &SetupError{Step: "namespace", Op: "setns " + string(ns.Type), Path: ns.Path, Errno: errnoOf(err)}
+				done <- sandbox.NewSetupError("namespace", "setns "+string(ns.Type), ns.Path, err)
 				return
 			}
 		}

@@ -13,8 +13,7 @@ import "golang.org/x/sys/unix"
 // thread of any other code.
 func joinNewSessionKeyring() error {
 	if _, _, e := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); e != 0 {
-		return &SetupError{Step: "keyring", Op: "keyctl JOIN_SESSION_KEYRING", Errno: e,
-			Msg: "keyring: keyctl JOIN_SESSION_KEYRING (a new session keyring for the sandbox): " + e.Error()}
+		return &SetupError{Step: "keyring", Op: "keyctl JOIN_SESSION_KEYRING (a new session keyring for the sandbox)", Errno: e}
 	}
 	return nil
 }

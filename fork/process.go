@@ -2,6 +2,7 @@ package fork
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,11 +41,11 @@ type Config struct {
 	// MaxResult bounds the bytes of any one message from the child
 	// (results, errors); 0 means DefaultMaxResult.
 	MaxResult int
-	// OnApplied, with a sandbox, is called with the child's JSON report of
+	// OnApplied, with a sandbox, is called with the child's report of
 	// what it applied, after setup and before the function runs or the
 	// command is exec'ed; the child waits for it. A non-nil error stops the
 	// child there: Wait then returns a *SetupError with step "refused".
-	OnApplied func(p *Process, applied []byte) error
+	OnApplied func(p *Process, applied *sandbox.Applied) error
 	// Hold, with OnApplied, lets the child wait for OnApplied's verdict
 	// without a time limit (otherwise 30 s): an OCI runtime's "created"
 	// container, set up and stopped before its command until "start".
@@ -69,7 +70,7 @@ type Process struct {
 	cgroup    *cgroups.Cgroup
 	lease     *idLease // the sandbox's range of host ids, see idlease_linux.go
 	usage     *Usage
-	onApplied func(*Process, []byte) error
+	onApplied func(*Process, *sandbox.Applied) error
 	idle      chan struct{} // pooled: closed when the child is set up and waits
 	idleOnce  sync.Once
 	readyCh   chan struct{} // pooled: closed when the function is about to run
@@ -85,11 +86,15 @@ type Process struct {
 	gotRes   bool
 	childErr error // setup, protocol, panic or function error from a frame
 	readErr  error // the control channel broke
-	applied  []byte
+	applied  *sandbox.Applied
 }
 
 // Start runs the registered function name in a new process with args and
 // no isolation. The child dies with the parent.
+//
+// Deprecated: use (*Config).Start with nil options:
+// new(Config).Start(ctx, name, nil, args...). Start is kept working until
+// the next minor version.
 func Start(name string, args ...any) (*Process, error) {
 	return (&Config{}).Start(context.Background(), name, nil, args...)
 }
@@ -97,18 +102,29 @@ func Start(name string, args ...any) (*Process, error) {
 // ForkIsolated runs the registered function name in a new process isolated
 // as opts says, with args. A nil opts means no isolation. Wait returns the
 // function's own error, or the child's setup error.
+//
+// Deprecated: use (*Config).Start, which takes a context:
+// new(Config).Start(ctx, name, opts, args...). ForkIsolated is kept working
+// until the next minor version.
 func ForkIsolated(name string, opts *sandbox.Options, args ...any) (*Process, error) {
 	return (&Config{}).Start(context.Background(), name, opts, args...)
 }
 
 // ForkIsolatedContext is ForkIsolated with a context: when ctx is done the
 // child (and, in a new pid namespace, everything in it) is killed and reaped.
+//
+// Deprecated: use (*Config).Start, the same with a Config:
+// new(Config).Start(ctx, name, opts, args...). ForkIsolatedContext is kept
+// working until the next minor version.
 func ForkIsolatedContext(ctx context.Context, name string, opts *sandbox.Options, args ...any) (*Process, error) {
 	return (&Config{}).Start(ctx, name, opts, args...)
 }
 
 // Start runs the registered function name with args, isolated as opts says
-// (nil: not isolated), configured by c.
+// (nil: not isolated), configured by c (nil: the zero Config), and returns
+// at once. When ctx is done the child (and, in a new pid namespace,
+// everything in it) is killed and reaped. It is the one start for a
+// function; StartCommand is the one for a command.
 func (c *Config) Start(ctx context.Context, name string, opts *sandbox.Options, args ...any) (*Process, error) {
 	if c == nil {
 		c = &Config{}
@@ -128,9 +144,9 @@ func (p *Process) Results() []any {
 	return p.results
 }
 
-// Applied returns the child's JSON report of the sandbox settings it applied
+// Applied returns the child's report of the sandbox settings it applied
 // (nil without a sandbox). It is valid after Wait, or once the function runs.
-func (p *Process) Applied() []byte {
+func (p *Process) Applied() *sandbox.Applied {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.applied
@@ -280,7 +296,11 @@ func (p *Process) read(max uint32) {
 		}
 		p.take(k, payload)
 		if k == wire.KindApplied && p.onApplied != nil {
-			if err := p.onApplied(p, payload); err != nil {
+			err := errors.New("the report of the applied settings cannot be read")
+			if a := p.Applied(); a != nil {
+				err = p.onApplied(p, a)
+			}
+			if err != nil {
 				wire.WriteFrame(p.ctrl, wire.KindStop, []byte(err.Error()))
 			} else {
 				wire.WriteFrame(p.ctrl, wire.KindGo, nil)
@@ -315,7 +335,12 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 			p.idleOnce.Do(func() { close(p.idle) })
 		}
 	case wire.KindApplied:
-		p.applied = payload
+		a := new(sandbox.Applied)
+		if err := json.Unmarshal(payload, a); err != nil {
+			bad(err)
+			return
+		}
+		p.applied = a
 	case wire.KindResult:
 		vals, err := wire.DecodeValues(payload)
 		if err != nil {
@@ -356,20 +381,20 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 		p.childErr = &PanicError{Value: r.Value, Type: r.Type, Stack: r.Stack}
 		p.reported()
 	case wire.KindSetup, wire.KindProtocol:
-		r, err := wire.DecodeSetupError(payload)
-		if err != nil {
-			bad(err)
+		se := new(SetupError)
+		if err := json.Unmarshal(payload, se); err != nil {
+			bad(fmt.Errorf("setup error: %w", err))
 			return
 		}
 		if k == wire.KindProtocol {
-			if r.Step == "dispatch" {
-				p.childErr = &ProtocolError{Err: fmt.Errorf("%w in the child: %s (register it before fork.Init, in every process)", ErrNotRegistered, r.Msg)}
+			if se.Step == "dispatch" {
+				p.childErr = &ProtocolError{Err: fmt.Errorf("%w in the child: %w (register it before fork.Init, in every process)", ErrNotRegistered, se)}
 			} else {
-				p.childErr = &ProtocolError{Err: fmt.Errorf("the child refused its request (%s): %s", r.Step, r.Msg)}
+				p.childErr = &ProtocolError{Err: fmt.Errorf("the child refused its request: %w", se)}
 			}
 			return
 		}
-		p.childErr = &SetupError{Step: r.Step, Op: r.Op, Path: r.Path, Errno: syscall.Errno(r.Errno), Msg: r.Msg}
+		p.childErr = se
 	default:
 		bad(fmt.Errorf("unexpected frame"))
 	}
@@ -403,7 +428,7 @@ func (p *Process) resultsInto(out []any) error {
 // it, and returns its first result as T together with its error.
 func Call[T any](ctx context.Context, name string, opts *sandbox.Options, args ...any) (T, error) {
 	var zero T
-	p, err := ForkIsolatedContext(ctx, name, opts, args...)
+	p, err := (*Config)(nil).Start(ctx, name, opts, args...)
 	if err != nil {
 		return zero, err
 	}

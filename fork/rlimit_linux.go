@@ -18,7 +18,7 @@ func setRlimits(pid int, rlimits []specs.POSIXRlimit) error {
 		res, _ := sandbox.RlimitResource(r.Type)
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
 		if err := unix.Prlimit(pid, res, &lim, nil); err != nil {
-			return &SetupError{Step: "rlimit", Op: fmt.Sprintf("prlimit %s soft=%d hard=%d", r.Type, r.Soft, r.Hard), Errno: errnoOf(err)}
+			return sandbox.NewSetupError("rlimit", fmt.Sprintf("prlimit %s soft=%d hard=%d", r.Type, r.Soft, r.Hard), "", err)
 		}
 	}
 	return nil

@@ -31,6 +31,6 @@ func checkRootfsOwner(o *sandbox.Options) error {
 		return nil
 	}
 	return &SetupError{Step: "rootfs", Op: "check owner (cgo build)", Path: o.Root.Path, Errno: syscall.EPERM,
-		Msg: fmt.Sprintf("rootfs: %s is owned by uid %d (mode %#o): another user could swap its /proc under the setup, which a cgo build's libpsx reads by path; use a root file system only you (or root) can write, or build with CGO_ENABLED=0",
-			o.Root.Path, st.Uid, st.Mode&0o7777)}
+		Err: fmt.Errorf("owned by uid %d (mode %#o): another user could swap its /proc under the setup, which a cgo build's libpsx reads by path; use a root file system only you (or root) can write, or build with CGO_ENABLED=0",
+			st.Uid, st.Mode&0o7777)}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/wire"
-	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -88,7 +88,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		req.Flags |= wire.FlagDieWithParent
 	}
 	if plan != nil && plan.filter != nil {
-		req.Filter = nsinit.EncodeFilter(plan.filter)
+		req.Filter, _ = plan.filter.MarshalBinary()
 	}
 	if c.pooled {
 		req.Flags |= wire.FlagPooled
@@ -198,6 +198,15 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	}
 	if err != nil {
 		parentEnd.Close()
+		if plan != nil {
+			// The clone with the sandbox's namespaces, or the id maps
+			// os/exec writes for it, failed.
+			var se *SetupError
+			if !errors.As(err, &se) {
+				err = sandbox.NewSetupError("start", "clone with the sandbox's namespaces and id maps, and exec", exe, err)
+			}
+			return nil, err
+		}
 		return nil, fmt.Errorf("fork: starting child: %w", err)
 	}
 	childEnd.Close()

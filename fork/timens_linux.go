@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/wire"
-	"github.com/nsfork/nsfork/nsinit"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // The time namespace's parent half. With clock offsets the parent leaves
@@ -27,17 +27,17 @@ func stageRequest(m marker, payload []byte) ([]string, error) {
 	wire.WriteFrame(&frame, wire.KindRequest, payload)
 	blob, err := sealedBlob(frame)
 	if err != nil {
-		return nil, &nsinit.Error{Step: "time", Op: "memfd for the request", Err: err}
+		return nil, sandbox.NewSetupError("time", "memfd for the request", "", err)
 	}
 	fd := int(blob.Fd())
 	// Keep it across the exec, outside the range of passed descriptors.
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-		return nil, &nsinit.Error{Step: "time", Op: "fcntl", Err: err}
+		return nil, sandbox.NewSetupError("time", "fcntl", "", err)
 	}
 	// The control channel was made close-on-exec for the function's sake;
 	// this exec must keep it.
 	if _, err := unix.FcntlInt(uintptr(m.fd), unix.F_SETFD, 0); err != nil {
-		return nil, &nsinit.Error{Step: "time", Op: "fcntl", Err: err}
+		return nil, sandbox.NewSetupError("time", "fcntl", "", err)
 	}
 	return append(os.Environ(), fmt.Sprintf("%s=1:%d:%d:%x:%d", markerEnv, m.fd, m.nfds, m.token, fd)), nil
 }

@@ -14,7 +14,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsfork/nsfork/fork"
-	"github.com/nsfork/nsfork/internal/cgroups"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -97,8 +96,8 @@ func cgroupLimitsAvailable(t *testing.T) bool {
 	t.Helper()
 	if !root() {
 		// Without a delegated cgroup: the clear error, which says how.
-		_, err := fork.ForkIsolated("hog", limited(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(10))}}), 1)
-		if !errors.Is(err, cgroups.ErrNoDelegation) || !strings.Contains(err.Error(), "Delegate=yes") {
+		_, err := new(fork.Config).Start(context.Background(), "hog", limited(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(10))}}), 1)
+		if !errors.Is(err, sandbox.ErrNoDelegation) || !strings.Contains(err.Error(), "Delegate=yes") {
 			t.Fatalf("rootless limits without delegation: %v", err)
 		}
 		return false
@@ -111,7 +110,7 @@ func TestCgroupOOMReported(t *testing.T) {
 		return
 	}
 	limit := int64(32 << 20)
-	p, err := fork.ForkIsolated("hog", limited(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}}), 128)
+	p, err := new(fork.Config).Start(context.Background(), "hog", limited(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}}), 128)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +128,7 @@ func TestCgroupPidsLimit(t *testing.T) {
 	if !cgroupLimitsAvailable(t) {
 		return
 	}
-	p, err := fork.ForkIsolated("forkBomb", limited(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(20))}}))
+	p, err := new(fork.Config).Start(context.Background(), "forkBomb", limited(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(20))}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +153,7 @@ func TestCgroupCPUQuota(t *testing.T) {
 		return
 	}
 	quota, period := int64(25000), uint64(100000)
-	p, err := fork.ForkIsolated("busy", limited(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}), time.Second)
+	p, err := new(fork.Config).Start(context.Background(), "busy", limited(&specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +180,7 @@ func TestCgroupNestedAndRemoved(t *testing.T) {
 		return
 	}
 	pids := int64(50)
-	p, err := fork.ForkIsolated("ownCgroup", limited(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}).WithoutNamespaces(specs.CgroupNamespace))
+	p, err := new(fork.Config).Start(context.Background(), "ownCgroup", limited(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}).WithoutNamespaces(specs.CgroupNamespace))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,8 +87,8 @@ func TestCommandPid1ForwardsSignals(t *testing.T) {
 func TestOnAppliedGate(t *testing.T) {
 	dir := sharedDir(t)
 	marker := dir + "/ran"
-	var seen []byte
-	c := &fork.Config{OnApplied: func(p *fork.Process, applied []byte) error {
+	var seen *sandbox.Applied
+	c := &fork.Config{OnApplied: func(p *fork.Process, applied *sandbox.Applied) error {
 		seen = applied
 		return errors.New("not what I asked for")
 	}}
@@ -104,10 +104,10 @@ func TestOnAppliedGate(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("the command ran although its settings were refused")
 	}
-	if !strings.Contains(string(seen), `"namespaces"`) {
-		t.Fatalf("applied report %q", seen)
+	if seen == nil || seen.Namespaces["mnt"] == "" {
+		t.Fatalf("applied report %+v", seen)
 	}
-	c.OnApplied = func(*fork.Process, []byte) error { return nil }
+	c.OnApplied = func(*fork.Process, *sandbox.Applied) error { return nil }
 	p, err = c.StartCommand(context.Background(), sandbox.Default().WithBinds(dir), "/bin/sh", "-c", "touch "+marker)
 	if err != nil {
 		t.Fatal(err)

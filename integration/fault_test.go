@@ -70,7 +70,7 @@ func TestFaultRootfs(t *testing.T) {
 		before := baseline(t)
 		opts := withPidsCgroup(sandbox.Default(), 10)
 		opts.Root = &specs.Root{Path: root}
-		p, err := fork.ForkIsolated("adv.nop", opts)
+		p, err := new(fork.Config).Start(context.Background(), "adv.nop", opts)
 		if err == nil {
 			p.Wait()
 			t.Errorf("root %s: started", root)
@@ -145,7 +145,7 @@ func TestFaultPidsLimit(t *testing.T) {
 	before := baseline(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := fork.ForkIsolatedContext(ctx, "fault.exec", withPidsCgroup(sandbox.Default(), 1))
+	p, err := new(fork.Config).Start(ctx, "fault.exec", withPidsCgroup(sandbox.Default(), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestFaultUIDMapRejected(t *testing.T) {
 		return
 	}
 	before := baseline(t)
-	p, err := fork.ForkIsolated("adv.nop", opts)
+	p, err := new(fork.Config).Start(context.Background(), "adv.nop", opts)
 	if err == nil {
 		err = p.Wait()
 	}
@@ -279,7 +279,7 @@ func TestFaultBindSourceRemovedMidSetup(t *testing.T) {
 		}
 		o := sandbox.Default()
 		o.Mounts = []specs.Mount{{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind", "ro"}}}
-		p, err := fork.ForkIsolated("listDir", o, "/mnt")
+		p, err := new(fork.Config).Start(context.Background(), "listDir", o, "/mnt")
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}

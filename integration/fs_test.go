@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -261,7 +260,7 @@ func rootfsOpts(rootfs string) *sandbox.Options {
 
 // runFS runs fsOps in a sandbox and returns the outcomes and the child's
 // applied-settings report.
-func runFS(t *testing.T, opts *sandbox.Options, ops ...string) (map[string]string, *nsinit.Applied) {
+func runFS(t *testing.T, opts *sandbox.Options, ops ...string) (map[string]string, *sandbox.Applied) {
 	t.Helper()
 	res, applied, err := tryFS(opts, ops...)
 	if err != nil {
@@ -270,21 +269,19 @@ func runFS(t *testing.T, opts *sandbox.Options, ops ...string) (map[string]strin
 	return res, applied
 }
 
-func tryFS(opts *sandbox.Options, ops ...string) (map[string]string, *nsinit.Applied, error) {
-	p, err := fork.ForkIsolated("fsOps", opts, ops)
+func tryFS(opts *sandbox.Options, ops ...string) (map[string]string, *sandbox.Applied, error) {
+	p, err := new(fork.Config).Start(context.Background(), "fsOps", opts, ops)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := p.Wait(); err != nil {
 		return nil, nil, err
 	}
-	var a nsinit.Applied
-	if b := p.Applied(); b != nil {
-		if err := json.Unmarshal(b, &a); err != nil {
-			return nil, nil, err
-		}
+	a := p.Applied()
+	if a == nil {
+		a = &sandbox.Applied{}
 	}
-	return p.Results()[0].(map[string]string), &a, nil
+	return p.Results()[0].(map[string]string), a, nil
 }
 
 func expect(t *testing.T, res map[string]string, op, want string) {
@@ -475,7 +472,7 @@ func TestMountErrors(t *testing.T) {
 	for _, src := range []string{missing, dangling} {
 		o := rootfsOpts(rootfs)
 		o.Mounts = append(o.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind"}})
-		_, err := fork.ForkIsolated("fsOps", o, []string{})
+		_, err := new(fork.Config).Start(context.Background(), "fsOps", o, []string{})
 		var se *sandbox.Error
 		if !errors.As(err, &se) || !strings.Contains(err.Error(), src) {
 			t.Errorf("bind source %s: %v (want a sandbox.Error naming it, before the start)", src, err)

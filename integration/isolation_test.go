@@ -194,7 +194,7 @@ func TestJoinByPath(t *testing.T) {
 		// Rootless: refused before anything starts, and it says why.
 		opts := sandbox.Rootless()
 		opts.Namespaces = append(opts.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/1/ns/net"})
-		_, err := fork.ForkIsolated("probe", opts, 0)
+		_, err := new(fork.Config).Start(context.Background(), "probe", opts, 0)
 		if err == nil || !strings.Contains(err.Error(), "namespaces") {
 			t.Fatalf("rootless join: %v", err)
 		}
@@ -232,7 +232,7 @@ func TestJoinByPath(t *testing.T) {
 	}
 	// Joining a mount namespace is refused with ErrUnsupported.
 	opts = &sandbox.Options{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)}}}
-	if _, err := fork.ForkIsolated("probe", opts, 0); !errors.Is(err, errors.ErrUnsupported) {
+	if _, err := new(fork.Config).Start(context.Background(), "probe", opts, 0); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("mount join: %v", err)
 	}
 }
@@ -285,7 +285,7 @@ func TestInvalidMapsRefusedBeforeStart(t *testing.T) {
 		opts := sandbox.Default()
 		opts.WithNamespaces(specs.UserNamespace)
 		opts.UIDMappings = m
-		p, err := fork.ForkIsolated("probe", opts, 0)
+		p, err := new(fork.Config).Start(context.Background(), "probe", opts, 0)
 		if err == nil {
 			p.Wait()
 			t.Fatalf("map %v accepted", m)
@@ -299,7 +299,7 @@ func TestInvalidMapsRefusedBeforeStart(t *testing.T) {
 		// A range this user does not own.
 		opts := sandbox.Default()
 		opts.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
-		if _, err := fork.ForkIsolated("probe", opts, 0); err == nil || !strings.Contains(err.Error(), "subuid") {
+		if _, err := new(fork.Config).Start(context.Background(), "probe", opts, 0); err == nil || !strings.Contains(err.Error(), "subuid") {
 			t.Errorf("foreign range: %v", err)
 		}
 	}
@@ -326,7 +326,7 @@ func TestRlimits(t *testing.T) {
 		}
 		return
 	}
-	_, err := fork.ForkIsolated("probe", raised, 0)
+	_, err := new(fork.Config).Start(context.Background(), "probe", raised, 0)
 	var se *fork.SetupError
 	if !errors.As(err, &se) || se.Step != "rlimit" || !errors.Is(err, unix.EPERM) {
 		t.Fatalf("raising above the hard limit without CAP_SYS_RESOURCE: %v", err)
@@ -384,7 +384,7 @@ func TestCapabilitiesEveryThread(t *testing.T) {
 func TestUnknownCapabilityRefused(t *testing.T) {
 	opts := sandbox.Default()
 	opts.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_FLY"}}
-	if _, err := fork.ForkIsolated("probe", opts, 0); err == nil || !strings.Contains(err.Error(), "CAP_FLY") {
+	if _, err := new(fork.Config).Start(context.Background(), "probe", opts, 0); err == nil || !strings.Contains(err.Error(), "CAP_FLY") {
 		t.Fatalf("%v", err)
 	}
 }
@@ -562,7 +562,7 @@ func TestTimeNamespaceDescriptorArgs(t *testing.T) {
 	go func() { w.WriteString("through the re-exec"); w.Close() }()
 	big := make([]byte, 5<<20)
 	host, _ := clocks()
-	p, err := fork.ForkIsolated("clocksWith", opts, big, r)
+	p, err := new(fork.Config).Start(context.Background(), "clocksWith", opts, big, r)
 	r.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -62,7 +62,9 @@ func TestOOMBothModes(t *testing.T) {
 		exit137  bool // the launcher's exit status, not a signal
 		wantsOOM bool
 	}{
-		{"function", func() (*fork.Process, error) { return fork.ForkIsolated("hog", opts(0, true), 128) }, false, true},
+		{"function", func() (*fork.Process, error) {
+			return new(fork.Config).Start(context.Background(), "hog", opts(0, true), 128)
+		}, false, true},
 		{"command under pid 1", func() (*fork.Process, error) { return command(opts(128, true), helper...) }, true, true},
 		{"command exec'ed directly", func() (*fork.Process, error) { return command(opts(128, false), helper...) }, false, true},
 		{"command under the limit", func() (*fork.Process, error) { return command(opts(4, true), helper...) }, false, false},

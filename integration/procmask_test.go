@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -237,7 +238,7 @@ func checkProtected(t *testing.T, id identity, r map[string]string, procs, syss 
 
 func runProtectProbe(t *testing.T, o *sandbox.Options, procs, syss, devs, writes []string) map[string]string {
 	t.Helper()
-	p, err := fork.ForkIsolated("probeProtection", o, procs, syss, devs, writes)
+	p, err := new(fork.Config).Start(context.Background(), "probeProtection", o, procs, syss, devs, writes)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

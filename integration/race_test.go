@@ -92,7 +92,7 @@ func TestHostileRootfsRace(t *testing.T) {
 
 	// The attacker: a child running as uid 65534, no namespaces.
 	att := &sandbox.Options{User: specs.User{UID: 65534, GID: 65534}, DieWithParent: true}
-	ap, err := fork.ForkIsolated("race.attacker", att, rootfs, int64(budget+5*time.Second))
+	ap, err := new(fork.Config).Start(context.Background(), "race.attacker", att, rootfs, int64(budget+5*time.Second))
 	if err != nil {
 		t.Fatalf("attacker: %v", err)
 	}
@@ -107,7 +107,7 @@ func TestHostileRootfsRace(t *testing.T) {
 		if starts%2 == 0 {
 			opts = hostRoot
 		}
-		p, err := fork.ForkIsolatedContext(ctx, "race.check", opts)
+		p, err := new(fork.Config).Start(ctx, "race.check", opts)
 		if err == nil {
 			err = p.Wait()
 		}

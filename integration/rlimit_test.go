@@ -213,7 +213,7 @@ func rlSpin() int {
 func TestRlimitCPU(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := fork.ForkIsolatedContext(ctx, "rl.spin", withRlimit(sandbox.Default(), "RLIMIT_CPU", 1, 2))
+	p, err := new(fork.Config).Start(ctx, "rl.spin", withRlimit(sandbox.Default(), "RLIMIT_CPU", 1, 2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func TestSeccompKillIsTyped(t *testing.T) {
 func TestSeccompBadProfileRefused(t *testing.T) {
 	opts := sandbox.Default()
 	opts.Seccomp = denyProfile("no_such_syscall", specs.ActErrno, 1)
-	if _, err := fork.ForkIsolated("getppidProbe", opts); err == nil || !strings.Contains(err.Error(), "no_such_syscall") {
+	if _, err := new(fork.Config).Start(context.Background(), "getppidProbe", opts); err == nil || !strings.Contains(err.Error(), "no_such_syscall") {
 		t.Errorf("unknown syscall: %v", err)
 	}
 	opts.Seccomp = denyProfile("execve", specs.ActKillProcess, 0)

@@ -182,7 +182,7 @@ func soakRun(i int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	word := strconv.FormatInt(int64(i)*7919, 36)
-	p, err := fork.ForkIsolatedContext(ctx, "soak.echo", soakOptions(i), i, word)
+	p, err := new(fork.Config).Start(ctx, "soak.echo", soakOptions(i), i, word)
 	if err != nil {
 		return fmt.Errorf("run %d: start: %w", i, err)
 	}

@@ -666,7 +666,7 @@ func warmCommandCannotReachPool(t *testing.T) {
 
 	// A sandbox of this uid (uid 0 inside mapped to this process's uid,
 	// so that the 0700 directory is open to it) is refused.
-	p, err := fork.ForkIsolated("warm.dial", sb, paths.Socket, canon)
+	p, err := new(fork.Config).Start(context.Background(), "warm.dial", sb, paths.Socket, canon)
 	if err != nil {
 		t.Fatal(err)
 	}

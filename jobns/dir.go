@@ -132,17 +132,17 @@ func ensureDir(dir string) error {
 	}
 	err := os.Mkdir(dir, 0o700)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fail("dir", "mkdir", dir, unwrapPath(err))
+		return fail("dir", "mkdir", dir, err)
 	}
 	st, err := os.Lstat(dir)
 	if err != nil {
-		return fail("dir", "lstat", dir, unwrapPath(err))
+		return fail("dir", "lstat", dir, err)
 	}
 	uid := os.Geteuid()
 	if !ownedBy(st, uid) {
 		owner := int(st.Sys().(*syscall.Stat_t).Uid)
-		return &Error{Step: "dir", Op: "check", Path: dir, Err: fmt.Errorf("%w: uid %d%s created it, not uid %d; it is never trusted: have it removed, or set XDG_RUNTIME_DIR to a private directory of yours",
-			ErrSquatted, owner, userName(owner), uid)}
+		return fail("dir", "check", dir, fmt.Errorf("%w: uid %d%s created it, not uid %d; it is never trusted: have it removed, or set XDG_RUNTIME_DIR to a private directory of yours",
+			ErrSquatted, owner, userName(owner), uid))
 	}
 	switch {
 	case !st.IsDir():
@@ -159,15 +159,6 @@ func userName(uid int) string {
 		return " (" + u.Username + ")"
 	}
 	return ""
-}
-
-// unwrapPath drops an *fs.PathError's own op and path: Error says them.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func paths(dir, name string) (sock, lock string) {

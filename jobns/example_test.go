@@ -19,7 +19,7 @@ func Example() {
 	for range 2 {
 		r, err := job.Start(context.Background(), jobns.Spec{Argv: []string{"readlink", "/proc/self/ns/pid"}, Env: env})
 		if err != nil {
-			fmt.Println(err) // e.g. jobns: options: compare: the sandbox options differ ...
+			fmt.Println(err) // e.g. options: compare: the sandbox options differ ...
 			return
 		}
 		ranks = append(ranks, r)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // holderFunc is the name the holder is registered under.
@@ -184,13 +184,13 @@ func (s *server) admit(c *net.UnixConn) {
 // the peer's pid as this namespace sees it: 0 for a process outside it
 // (a launcher on the host), its pid for one inside it or in a namespace
 // below (a rank, or anything a rank started, a second launcher included).
-func (s *server) checkPeer(c *net.UnixConn) *Error {
+func (s *server) checkPeer(c *net.UnixConn) *sandbox.SetupError {
 	cred, err := peerCred(c)
 	if err != nil {
 		return fail("peer", "SO_PEERCRED", s.sock, err)
 	}
 	if cred.Pid != 0 {
-		return &Error{Step: "peer", Op: "check", Path: s.sock, Code: 125, Err: fmt.Errorf("%w (pid %d there): a job's members are started by launchers outside it, never from inside", ErrInsideJob, cred.Pid)}
+		return failf("peer", "check", s.sock, "%w (pid %d there): a job's members are started by launchers outside it, never from inside", ErrInsideJob, cred.Pid)
 	}
 	if int(cred.Uid) != s.uid {
 		return failf("peer", "SO_PEERCRED", s.sock, "caller uid %d (as the job's user namespace sees it) is not the job's uid %d", cred.Uid, s.uid)
@@ -278,23 +278,15 @@ func (s *server) queued() (*net.UnixConn, bool) {
 }
 
 // refuseConn sends the caller the error e.
-func refuseConn(c *net.UnixConn, e *Error) {
-	m := &message{Type: "error", Step: e.Step, Op: e.Op, Path: e.Path, Code: e.ExitCode()}
-	var errno syscall.Errno
-	if errors.As(e.Err, &errno) {
-		m.Errno = int(errno)
-	}
-	if e.Err != nil {
-		m.Msg = e.Err.Error()
-	}
-	json.NewEncoder(c).Encode(m)
+func refuseConn(c *net.UnixConn, e *sandbox.SetupError) {
+	json.NewEncoder(c).Encode(&message{Type: "error", Err: e})
 }
 
 // serve runs one caller's rank.
 func (s *server) serve(c *net.UnixConn) {
 	defer c.Close()
 	enc := json.NewEncoder(c)
-	refuse := func(e *Error) { refuseConn(c, e) }
+	refuse := func(e *sandbox.SetupError) { refuseConn(c, e) }
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
 	files, err := recvStdio(c)
 	if err != nil {
@@ -317,7 +309,7 @@ func (s *server) serve(c *net.UnixConn) {
 		return
 	}
 	if h.Digest != s.digest {
-		refuse(&Error{Step: "options", Op: "compare", Err: fmt.Errorf("this caller's options are %s, the job's are %s (every rank of a job must use the same sandbox flags)", h.Digest, s.digest)})
+		refuse(failf("options", "compare", "", "this caller's options are %s, the job's are %s (every rank of a job must use the same sandbox flags)", h.Digest, s.digest))
 		return
 	}
 	cmd, e := command(&h, files)
@@ -326,7 +318,7 @@ func (s *server) serve(c *net.UnixConn) {
 		return
 	}
 	if err := startBound(cmd, h.CPUs); err != nil {
-		refuse(&Error{Step: "exec", Op: "start", Path: cmd.Path, Err: unwrapPath(err), Code: fork.ExitNotExecutable})
+		refuse(fail("exec", "start", cmd.Path, err))
 		return
 	}
 	for _, f := range files {
@@ -403,7 +395,7 @@ func recvStdio(c *net.UnixConn) ([]*os.File, error) {
 
 // command builds the rank's exec.Cmd: argv[0] looked up in the PATH of the
 // rank's environment, the rank in a session of its own.
-func command(h *hello, files []*os.File) (*exec.Cmd, *Error) {
+func command(h *hello, files []*os.File) (*exec.Cmd, *sandbox.SetupError) {
 	if len(h.Argv) == 0 || h.Argv[0] == "" {
 		return nil, failf("exec", "check", "", "no command")
 	}
@@ -411,17 +403,13 @@ func command(h *hello, files []*os.File) (*exec.Cmd, *Error) {
 		return nil, failf("cwd", "check", h.Cwd, "not an absolute path")
 	}
 	if st, err := os.Stat(h.Cwd); err != nil {
-		return nil, fail("cwd", "chdir", h.Cwd, unwrapPath(err))
+		return nil, fail("cwd", "chdir", h.Cwd, err)
 	} else if !st.IsDir() {
 		return nil, fail("cwd", "chdir", h.Cwd, syscall.ENOTDIR)
 	}
 	path, err := lookPath(h.Argv[0], h.Env, h.Cwd)
 	if err != nil {
-		code := fork.ExitNotExecutable
-		if errors.Is(err, fs.ErrNotExist) {
-			code = fork.ExitNotFound
-		}
-		return nil, &Error{Step: "exec", Op: "find command", Path: h.Argv[0], Err: err, Code: code}
+		return nil, fail("exec", "find command", h.Argv[0], err)
 	}
 	cmd := &exec.Cmd{Path: path, Args: h.Argv, Env: h.Env, Dir: h.Cwd,
 		Stdin: files[0], Stdout: files[1], Stderr: files[2],
@@ -437,7 +425,7 @@ func lookPath(file string, env []string, cwd string) (string, error) {
 	check := func(p string) error {
 		st, err := os.Stat(p)
 		if err != nil {
-			return unwrapPath(err)
+			return err
 		}
 		if st.IsDir() {
 			return syscall.EACCES

@@ -253,7 +253,7 @@ func (j *Job) connectOrStart(ctx context.Context, dir, digest string) (*net.Unix
 	if err == nil {
 		return c, nil, nil
 	}
-	var je *Error
+	var je *sandbox.SetupError
 	if errors.As(err, &je) || !noListener(err) {
 		if je != nil {
 			return nil, nil, je
@@ -262,7 +262,7 @@ func (j *Job) connectOrStart(ctx context.Context, dir, digest string) (*net.Unix
 	}
 	lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, nil, fail("lock", "open", lockPath, unwrapPath(err))
+		return nil, nil, fail("lock", "open", lockPath, err)
 	}
 	defer lock.Close()
 	if err := flock(ctx, lock); err != nil {
@@ -273,7 +273,7 @@ func (j *Job) connectOrStart(ctx context.Context, dir, digest string) (*net.Unix
 	if c, err := dial(sock); err == nil {
 		return c, nil, nil
 	} else if !noListener(err) {
-		var je *Error
+		var je *sandbox.SetupError
 		if errors.As(err, &je) {
 			return nil, nil, je
 		}
@@ -286,7 +286,7 @@ func (j *Job) connectOrStart(ctx context.Context, dir, digest string) (*net.Unix
 	c, err = dial(sock)
 	if err != nil {
 		h.kill()
-		var je *Error
+		var je *sandbox.SetupError
 		if errors.As(err, &je) {
 			return nil, nil, je
 		}
@@ -337,10 +337,10 @@ func (j *Job) startHolder(sock, lockPath, digest string) (*holderProc, error) {
 		// Nobody listens (the connect was refused) and no one else can
 		// start a holder while we hold the lock: a holder that died.
 		if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fail("listen", "remove stale socket", sock, unwrapPath(err))
+			return nil, fail("listen", "remove stale socket", sock, err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fail("listen", "lstat", sock, unwrapPath(err))
+		return nil, fail("listen", "lstat", sock, err)
 	}
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -358,7 +358,7 @@ func (j *Job) startHolder(sock, lockPath, digest string) (*holderProc, error) {
 		}
 	}()
 	if err := os.Chmod(sock, 0o600); err != nil {
-		return nil, fail("listen", "chmod", sock, unwrapPath(err))
+		return nil, fail("listen", "chmod", sock, err)
 	}
 	lf, err := l.File()
 	if err != nil {
@@ -367,17 +367,17 @@ func (j *Job) startHolder(sock, lockPath, digest string) (*holderProc, error) {
 	defer lf.Close()
 	lock, err := os.OpenFile(lockPath, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fail("lock", "open", lockPath, unwrapPath(err))
+		return nil, fail("lock", "open", lockPath, err)
 	}
 	defer lock.Close()
 	dirFile, err := os.OpenFile(filepath.Dir(sock), os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fail("listen", "open", filepath.Dir(sock), unwrapPath(err))
+		return nil, fail("listen", "open", filepath.Dir(sock), err)
 	}
 	defer dirFile.Close()
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fail("holder", "open", os.DevNull, unwrapPath(err))
+		return nil, fail("holder", "open", os.DevNull, err)
 	}
 	defer null.Close()
 

@@ -335,7 +335,7 @@ func TestStatusSignalsRefusals(t *testing.T) {
 		t.Error("SIGKILL is relayed")
 	}
 	_, w = startRank(t, j, "nsfork-no-such-command")
-	var je *Error
+	var je *sandbox.SetupError
 	if r := w(); !errors.As(r.err, &je) || je.ExitCode() != 127 || je.Step != "exec" {
 		t.Errorf("missing command: %v, want an exec error with code 127", r.err)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"syscall"
 
@@ -42,25 +43,22 @@ type message struct {
 	Pid    int    `json:"pid,omitempty"`
 	Code   int    `json:"code,omitempty"`
 	Signal int    `json:"signal,omitempty"`
-	Step   string `json:"step,omitempty"`
-	Op     string `json:"op,omitempty"`
-	Path   string `json:"path,omitempty"`
-	Errno  int    `json:"errno,omitempty"`
-	Msg    string `json:"msg,omitempty"`
+	// Err is the holder's refusal (type error), in SetupError's JSON.
+	Err *sandbox.SetupError `json:"err,omitempty"`
 }
 
-func (m *message) err() *Error {
-	e := &Error{Step: m.Step, Op: m.Op, Path: m.Path, Code: m.Code}
-	switch {
-	case m.Step == "options":
-		e.Err = fmt.Errorf("%w: %s", ErrOptionsDiffer, m.Msg)
-	case m.Errno != 0:
-		e.Err = syscall.Errno(m.Errno)
-	default:
-		e.Err = fmt.Errorf("%s", m.Msg)
+// err is the refusal m carries; a refusal for options that differ matches
+// ErrOptionsDiffer.
+func (m *message) err() *sandbox.SetupError {
+	e := m.Err
+	if e == nil {
+		e = &sandbox.SetupError{Op: "refuse", Err: errors.New("no reason given")}
 	}
 	if e.Step == "" {
 		e.Step = "holder"
+	}
+	if e.Step == "options" {
+		e.Err = fmt.Errorf("%w: %w", ErrOptionsDiffer, e.Err)
 	}
 	return e
 }

@@ -9,12 +9,6 @@ import (
 	"github.com/nsfork/nsfork/sandbox"
 )
 
-// LandlockReport says which Landlock ABI enforced the rules.
-type LandlockReport struct {
-	ABI        int  `json:"abi"`
-	BestEffort bool `json:"bestEffort"`
-}
-
 // stepLandlock restricts the filesystem to the listed paths on every thread
 // (go-landlock enforces through psx, like the capability steps).
 func stepLandlock(o *sandbox.Options, _ Config, a *Applied) error {
@@ -45,6 +39,6 @@ func stepLandlock(o *sandbox.Options, _ Config, a *Applied) error {
 		return fail("landlock", "restrict paths", "", err)
 	}
 	abi, _ := llsys.LandlockGetABIVersion()
-	a.Landlock = &LandlockReport{ABI: abi, BestEffort: l.BestEffort}
+	a.Landlock = &sandbox.LandlockReport{ABI: abi, BestEffort: l.BestEffort}
 	return nil
 }

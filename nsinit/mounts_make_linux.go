@@ -6,6 +6,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // mount makes one OCI mount.
@@ -71,7 +73,7 @@ func (m *mounter) mount(p *mountPlan) error {
 		}
 	default:
 		if err := m.newMount(mt.Type, orDefault(mt.Source, mt.Type), p.dest, h, mo); err != nil {
-			if e := (*Error)(nil); errors.As(err, &e) {
+			if e := (*sandbox.SetupError)(nil); errors.As(err, &e) {
 				return err // tmpcopyup's, naming the file
 			}
 			return fail("mount", "mount "+mt.Type+" on", p.dest, err)

@@ -29,37 +29,20 @@
 //
 // # Errors
 //
-// Every failure is an *Error naming the step, the operation, the path and
-// wrapping the errno, so errors.Is(err, unix.EPERM) holds in the parent.
+// Every failure is a *sandbox.SetupError naming the step, the operation,
+// the path and the errno, so errors.Is(err, unix.EPERM) holds in the parent.
 package nsinit
 
 import (
 	"errors"
+
+	"github.com/nsfork/nsfork/sandbox"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
-// Error is a failed setup step.
-type Error struct {
-	Step string // "mount", "hostname", "network", "ids", "capabilities", ...
-	Op   string // the operation, e.g. "mount proc"
-	Path string // the path involved, or ""
-	Err  error  // the cause, usually a syscall.Errno
-}
-
-func (e *Error) Error() string {
-	s := e.Step + ": " + e.Op
-	if e.Path != "" {
-		s += " " + e.Path
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
+// fail is the *sandbox.SetupError of step's op on path.
 func fail(step, op, path string, err error) error {
-	return &Error{Step: step, Op: op, Path: path, Err: err}
+	return sandbox.NewSetupError(step, op, path, err)
 }
 
 // ErrUnsupported is wrapped by errors about options this build or kernel
@@ -86,8 +69,8 @@ type Config struct {
 	// DieWithParent restores the parent-death signal after id changes.
 	DieWithParent bool
 	// Filter is the seccomp program compiled by the parent from
-	// Options.Seccomp (nil without a profile).
-	Filter *Filter
+	// Options.Seccomp, with its flags (nil without a profile).
+	Filter *seccomp.Program
 	// Exec says the process runs a command after setup, from the calling
 	// thread (locked to it): by execve, or, as pid 1, by a vfork and
 	// execve from it. The bounding set then needs dropping on this thread

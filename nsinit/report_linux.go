@@ -8,31 +8,11 @@ import (
 	"github.com/nsfork/nsfork/sandbox"
 )
 
-// Applied is the child's record of what it set up, sent to the parent as
-// JSON before the function runs.
+// Applied is the child's record: the report the parent reads
+// (sandbox.Applied, sent as JSON before the function runs) and what one
+// step leaves for a later one.
 type Applied struct {
-	Namespaces      map[string]string    `json:"namespaces"` // type -> "type:[inode]"
-	UIDMap          string               `json:"uidMap,omitempty"`
-	GIDMap          string               `json:"gidMap,omitempty"`
-	UID             int                  `json:"uid"`
-	GID             int                  `json:"gid"`
-	Groups          []int                `json:"groups,omitempty"`
-	Hostname        string               `json:"hostname,omitempty"`
-	Rlimits         map[string][2]uint64 `json:"rlimits,omitempty"`
-	Capabilities    map[string]string    `json:"capabilities,omitempty"` // set -> hex mask
-	NoNewPrivileges bool                 `json:"noNewPrivileges"`
-	SessionKeyring  int                  `json:"sessionKeyring,omitempty"` // the session keyring's serial
-	Seccomp         *SeccompReport       `json:"seccomp,omitempty"`
-	Landlock        *LandlockReport      `json:"landlock,omitempty"`
-	Root            string               `json:"root,omitempty"` // "pivot_root", "move+chroot" or ""
-	Mounts          []string             `json:"mounts,omitempty"`
-	// Inexact lists what was asked for and not applied exactly (stricter
-	// or weaker): --strict refuses to run the command when it is not
-	// empty.
-	Inexact []string `json:"inexact,omitempty"`
-	// CgroupView is /proc/self/cgroup inside, once the setup is done
-	// (with a new cgroup namespace, every path should be "/").
-	CgroupView string `json:"cgroupView,omitempty"`
+	sandbox.Applied
 
 	// selfCgroup and selfMountinfo are /proc/self/cgroup and
 	// /proc/self/mountinfo as they read before the child made its cgroup

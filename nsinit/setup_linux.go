@@ -73,7 +73,7 @@ func withOptions(f func(*sandbox.Options, Config, *Applied) error) func(*child) 
 func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	c := &child{o: o, cfg: cfg}
 	if o != nil {
-		c.a = &Applied{Namespaces: map[string]string{}}
+		c.a = &Applied{Applied: sandbox.Applied{Namespaces: map[string]string{}}}
 	}
 	for _, s := range steps {
 		if o == nil && !s.always {
@@ -86,7 +86,7 @@ func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	if o == nil {
 		return nil, nil
 	}
-	return json.Marshal(c.a)
+	return json.Marshal(&c.a.Applied)
 }
 
 // unwrapPath turns an *os.PathError into its errno so that the step's own

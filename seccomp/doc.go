@@ -4,8 +4,11 @@
 //
 // Compile is pure: it makes no system calls and can run in the parent,
 // before anything starts, to reject a bad profile with a *CompileError that
-// names the profile field. Load (Linux only) installs a compiled program;
-// Install does both for the native architecture.
+// names the profile field. CompileProgram makes a Program of it: assembled,
+// its flags checked, encoded to cross to a child (MarshalBinary), asked
+// what it does with a system call (Action, Allows) and loaded as it is
+// (Program.Load, Linux only). Load and Install do the same from
+// instructions or a profile for the native architecture.
 //
 // # Semantics
 //

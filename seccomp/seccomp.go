@@ -48,18 +48,11 @@ func FlagBits(flags []specs.LinuxSeccompFlag) (uint, error) {
 // Load fail with a *TSyncError naming it. Load is Linux-only; elsewhere it
 // returns an error wrapping errors.ErrUnsupported.
 func Load(prog []bpf.Instruction, flags ...specs.LinuxSeccompFlag) error {
-	bits, err := FlagBits(flags)
+	p, err := NewProgram(prog, flags...)
 	if err != nil {
 		return err
 	}
-	if len(prog) == 0 || len(prog) > MaxInstructions {
-		return fmt.Errorf("seccomp: load: program of %d instructions, want 1..%d", len(prog), MaxInstructions)
-	}
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return fmt.Errorf("seccomp: load: %w", err)
-	}
-	return load(raw, bits)
+	return p.Load()
 }
 
 // Install compiles p for the native architecture and loads it with its
@@ -68,11 +61,11 @@ func Install(p *specs.LinuxSeccomp) error {
 	if p == nil {
 		return nil
 	}
-	prog, err := Compile(p, nativeGOARCH)
+	prog, err := CompileProgram(p, nativeGOARCH)
 	if err != nil {
 		return err
 	}
-	return Load(prog, p.Flags...)
+	return prog.Load()
 }
 
 // TSyncError reports the thread that seccomp(2) could not synchronise

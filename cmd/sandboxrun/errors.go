@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // Exit codes of sandboxrun itself; every other code is the command's.
@@ -29,12 +30,12 @@ func errnoText(e syscall.Errno) string {
 }
 
 // message turns an error into the one line sandboxrun prints, without the
-// "sandboxrun: " prefix: the step, the operation, the path and the errno
-// with its name.
+// "sandboxrun: " prefix. A setup error renders itself (step, operation,
+// path, errno with its name); others get the errno's name added.
 func message(err error) string {
-	var se *fork.SetupError
+	var se *sandbox.SetupError
 	if errors.As(err, &se) {
-		return setupMessage(se)
+		return oneLine(se.Error())
 	}
 	s := err.Error()
 	s = strings.TrimPrefix(s, "fork: ")
@@ -45,30 +46,6 @@ func message(err error) string {
 		}
 	}
 	return oneLine(s)
-}
-
-func setupMessage(se *fork.SetupError) string {
-	if se.Errno == 0 {
-		msg := se.Msg
-		if msg == "" {
-			msg = strings.TrimPrefix(se.Error(), "fork: sandbox setup: ")
-		}
-		return oneLine(msg)
-	}
-	var b strings.Builder
-	op := se.Op
-	if !strings.HasPrefix(op, se.Step) {
-		b.WriteString(se.Step)
-		b.WriteString(": ")
-	}
-	b.WriteString(op)
-	if se.Path != "" && !strings.Contains(op, se.Path) {
-		b.WriteString(" ")
-		b.WriteString(se.Path)
-	}
-	b.WriteString(": ")
-	b.WriteString(errnoText(se.Errno))
-	return oneLine(b.String())
 }
 
 // oneLine folds a multi-line (errors.Join) message onto one line.
@@ -83,16 +60,13 @@ func outcome(err error, state interface{ ExitCode() int }) (int, string) {
 	if err == nil {
 		return 0, ""
 	}
-	var se *fork.SetupError
+	var se *sandbox.SetupError
 	if errors.As(err, &se) {
-		if se.Step == "exec" {
-			code := exitNotExecutable
-			if state != nil && state.ExitCode() == exitNotFound || errors.Is(err, syscall.ENOENT) {
-				code = exitNotFound
-			}
-			return code, setupMessage(se)
+		code := se.ExitCode()
+		if code == exitNotExecutable && state != nil && state.ExitCode() == exitNotFound {
+			code = exitNotFound
 		}
-		return exitLauncher, setupMessage(se)
+		return code, message(se)
 	}
 	var sc *fork.SeccompError
 	if errors.As(err, &sc) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/internal/ociruntime"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // monitorVerb is the hidden command create starts: the monitor is the
@@ -65,7 +66,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	defer signal.Stop(sigs)
 
 	fifo := filepath.Join(root.Path(id), ociruntime.FifoFile)
-	cfg := &fork.Config{Hold: true, OnApplied: func(p *fork.Process, _ []byte) error {
+	cfg := &fork.Config{Hold: true, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
 		init, err := ociruntime.Identify(p.Pid)
 		if err != nil {
 			err = &ociruntime.Error{Step: "create", ID: id, Op: "identify init", Err: err}

@@ -13,7 +13,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsfork/nsfork/fork"
-	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -26,11 +25,11 @@ type reportDoc struct {
 	// summarised in Seccomp.
 	Requested *sandbox.Options `json:"requested"`
 	Seccomp   *seccompInfo     `json:"seccompProfile,omitempty"`
-	// Applied is the sandbox's own record (nsinit.Applied), made inside
-	// after the last setup step and before the command runs.
-	Applied json.RawMessage `json:"applied"`
-	Parent  parentView      `json:"parent"`
-	Strict  *strictInfo     `json:"strict,omitempty"`
+	// Applied is the sandbox's own record, made inside after the last
+	// setup step and before the command runs.
+	Applied *sandbox.Applied `json:"applied"`
+	Parent  parentView       `json:"parent"`
+	Strict  *strictInfo      `json:"strict,omitempty"`
 	// Notes say how sandboxrun read an OCI config where it had a choice.
 	Notes []string `json:"notes,omitempty"`
 	// Result is added to a report FILE once the command has ended.
@@ -97,7 +96,7 @@ func newReporter(pl *plan, f *runFlags, p *fork.Process, stdout io.Writer) *repo
 	return &reporter{pl: pl, f: f, p: p, stdout: stdout}
 }
 
-func (r *reporter) build(applied []byte) {
+func (r *reporter) build(applied *sandbox.Applied) {
 	o := r.pl.opts
 	req := o.Clone()
 	req.Seccomp = nil
@@ -106,7 +105,7 @@ func (r *reporter) build(applied []byte) {
 		Command:   r.pl.argv,
 		Requested: req,
 		Notes:     r.pl.notes,
-		Applied:   json.RawMessage(applied),
+		Applied:   applied,
 		Launcher: launcherInfo{
 			EUID: os.Geteuid(), EGID: os.Getegid(), Rootless: os.Geteuid() != 0,
 			Seccomp: r.pl.seccomp, DieWithParent: o.DieWithParent,
@@ -129,15 +128,8 @@ func (r *reporter) build(applied []byte) {
 	if r.f.killAft > 0 {
 		d.Launcher.KillAfter = r.f.killAft.String()
 	}
-	if len(applied) == 0 {
-		d.Applied = nil
-	}
 	if r.f.strict && applied != nil {
-		var a nsinit.Applied
-		missing := []string{"the sandbox's record of what it applied cannot be read"}
-		if json.Unmarshal(applied, &a) == nil {
-			missing = strictCheck(o, &a, &d.Parent)
-		}
+		missing := strictCheck(o, applied, &d.Parent)
 		d.Strict = &strictInfo{OK: len(missing) == 0, Missing: missing}
 	}
 	r.doc = d
@@ -245,7 +237,7 @@ func parentOf(pid int) parentView {
 }
 
 // strictCheck lists what o asked for and the sandbox did not apply.
-func strictCheck(o *sandbox.Options, a *nsinit.Applied, pv *parentView) []string {
+func strictCheck(o *sandbox.Options, a *sandbox.Applied, pv *parentView) []string {
 	var miss []string
 	own := nsLinks("self")
 	for _, ns := range o.Namespaces {

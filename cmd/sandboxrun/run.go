@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // forwarded are the signals sandboxrun passes on to the sandbox.
@@ -61,7 +62,7 @@ func executeCold(pl *plan, f *runFlags, io stdio) int {
 	var rep *reporter
 	var strictMsg atomic.Pointer[string]
 	if f.report != "" || f.strict {
-		cfg.OnApplied = func(p *fork.Process, applied []byte) error {
+		cfg.OnApplied = func(p *fork.Process, applied *sandbox.Applied) error {
 			rep = newReporter(pl, f, p, io.out)
 			rep.build(applied)
 			if f.report != "" {

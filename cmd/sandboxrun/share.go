@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nsfork/nsfork/jobns"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // shareFromEnv is the --share-ns value that takes the job's name from the
@@ -42,11 +43,11 @@ func (f *runFlags) shareNamespaces(p *plan) error {
 	if name == shareFromEnv {
 		n, err := jobns.NameFromEnv(os.Environ())
 		if err != nil {
-			return fmt.Errorf("--share-ns %s: %s", shareFromEnv, strings.TrimPrefix(err.Error(), "jobns: "))
+			return fmt.Errorf("--share-ns %s: %w", shareFromEnv, err)
 		}
 		name = n
 	} else if err := jobns.CheckName(name); err != nil {
-		return fmt.Errorf("--share-ns: %s", strings.TrimPrefix(err.Error(), "jobns: "))
+		return fmt.Errorf("--share-ns: %w", err)
 	}
 	switch {
 	case f.report != "":
@@ -83,7 +84,7 @@ func (f *runFlags) shareNamespaces(p *plan) error {
 		}
 	}
 	if err := jobns.CheckOptions(opts); err != nil {
-		return fmt.Errorf("--share-ns: %s", strings.TrimPrefix(err.Error(), "jobns: options: check: "))
+		return fmt.Errorf("--share-ns: %w", err)
 	}
 	p.jobName = name
 	p.notes = append(p.notes, "share-ns: job "+name)
@@ -146,11 +147,11 @@ func executeShared(p *plan, f *runFlags, io stdio) int {
 
 func shareFailed(io stdio, name string, err error) int {
 	code := exitLauncher
-	var je *jobns.Error
-	if errors.As(err, &je) {
-		code = je.ExitCode()
+	var se *sandbox.SetupError
+	if errors.As(err, &se) {
+		code = se.ExitCode()
 	}
-	printErr(io.err, oneLine(fmt.Sprintf("--share-ns %s: %s", name, strings.TrimPrefix(err.Error(), "jobns: "))))
+	printErr(io.err, oneLine(fmt.Sprintf("--share-ns %s: %v", name, err)))
 	return code
 }
 

@@ -8,7 +8,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -18,7 +17,7 @@ import (
 func TestStrictCapabilities(t *testing.T) {
 	o := &sandbox.Options{Capabilities: &specs.LinuxCapabilities{}}
 	zero := map[string]string{"effective": "0x0", "permitted": "0x0", "inheritable": "0x0", "ambient": "0x0"}
-	a := &nsinit.Applied{Capabilities: zero}
+	a := &sandbox.Applied{Capabilities: zero}
 	if miss := strictCheck(o, a, &parentView{CapBnd: "0000000000000000"}); len(miss) != 0 {
 		t.Errorf("nothing asked, nothing held: %q", miss)
 	}
@@ -30,7 +29,7 @@ func TestStrictCapabilities(t *testing.T) {
 		t.Errorf("unreadable bounding set passed: %q", miss)
 	}
 	full := map[string]string{"effective": "0x1fffeffffff", "permitted": "0x0", "inheritable": "0x0", "ambient": "0x0"}
-	if miss := strictCheck(o, &nsinit.Applied{Capabilities: full}, &parentView{CapBnd: "0000000000000000"}); len(miss) != 1 || !strings.HasPrefix(miss[0], "effective") {
+	if miss := strictCheck(o, &sandbox.Applied{Capabilities: full}, &parentView{CapBnd: "0000000000000000"}); len(miss) != 1 || !strings.HasPrefix(miss[0], "effective") {
 		t.Errorf("effective set passed: %q", miss)
 	}
 	o.Capabilities.Bounding = []string{"CAP_KILL", "CAP_CHOWN"}

@@ -92,13 +92,7 @@ func noDelegation(ctrl, path string, why string, errno error) error {
 	if errno == nil {
 		errno = unix.EACCES
 	}
-	return &Error{
-		Op:         "create",
-		Controller: ctrl,
-		File:       path,
-		Err:        fmt.Errorf("%w: %s: %w", ErrNoDelegation, why, errno),
-		Hint:       delegationHint,
-	}
+	return withHint(cgError("create", ctrl, path, "", fmt.Errorf("%w: %s: %w", ErrNoDelegation, why, errno)), delegationHint)
 }
 
 // writeFile writes one value to one cgroup file. The error names the
@@ -121,12 +115,12 @@ func (h *host) writeFile(op, dir string, w write) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		e := &Error{Op: op, Controller: w.ctrl, File: path, Value: w.value, Err: err}
+		e := cgError(op, w.ctrl, path, w.value, err)
 		if errors.Is(err, unix.ENOENT) {
-			e.Hint = "the kernel does not offer this file here: controller not enabled or feature not built in"
+			e = withHint(e, "the kernel does not offer this file here: controller not enabled or feature not built in")
 		}
 		if (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.euid != 0 {
-			e.Hint = delegationHint
+			e = withHint(e, delegationHint)
 		}
 		return e
 	}
@@ -142,13 +136,13 @@ func (b *base) addPid(ctrl, dir string, pid int) error {
 // a destroyed cgroup.
 func (b *base) checkAdd(pid int) (bool, error) {
 	if pid <= 0 {
-		return false, &Error{Op: "add", Value: fmt.Sprint(pid), Err: unix.EINVAL}
+		return false, cgError("add", "", "", fmt.Sprint(pid), unix.EINVAL)
 	}
 	if len(b.dirs) == 0 {
 		return false, nil // BestEffort without any cgroup
 	}
 	if b.done {
-		return false, &Error{Op: "add", Value: fmt.Sprint(pid), Err: errors.New("cgroup destroyed")}
+		return false, cgError("add", "", "", fmt.Sprint(pid), errors.New("cgroup destroyed"))
 	}
 	return true, nil
 }
@@ -203,7 +197,7 @@ func (b *base) statsReady() (*Stats, error) {
 		return &Stats{}, nil
 	}
 	if b.done {
-		return nil, &Error{Op: "read", Err: errors.New("cgroup destroyed")}
+		return nil, cgError("read", "", "", "", errors.New("cgroup destroyed"))
 	}
 	return nil, nil
 }
@@ -217,7 +211,7 @@ func readStat[T any](ctrl, path string, read func(string) (T, error)) (T, error)
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return v, &Error{Op: "read", Controller: ctrl, File: path, Err: err}
+		return v, cgError("read", ctrl, path, "", err)
 	}
 	return v, nil
 }
@@ -305,7 +299,7 @@ func removeTree(dir string) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return &Error{Op: "remove", File: dir, Err: err}
+		return cgError("remove", "", dir, "", err)
 	}
 	return nil
 }
@@ -357,8 +351,7 @@ func killAll(ver int, dirs []string, freezer string, timeout time.Duration) erro
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return &Error{Op: "kill", File: strings.Join(dirs, " "), Value: fmt.Sprint(pids),
-				Err: fmt.Errorf("processes still alive after %v: %w", timeout, unix.EBUSY)}
+			return cgError("kill", "", strings.Join(dirs, " "), fmt.Sprint(pids), fmt.Errorf("processes still alive after %v: %w", timeout, unix.EBUSY))
 		}
 		if killFile != "" {
 			if err := os.WriteFile(killFile, []byte("1"), 0); err == nil {
@@ -405,13 +398,4 @@ func freeze(ver int, dir string, on bool, wait time.Duration) bool {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// unwrapPath returns the errno inside an *fs.PathError.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

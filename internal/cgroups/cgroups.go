@@ -1,20 +1,20 @@
 package cgroups
 
 import (
-	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
-// ErrNoDelegation is returned (wrapped, together with the errno that proved
-// it, usually unix.EACCES) when the caller may not create or configure a
-// cgroup where one is needed: an unprivileged caller without a delegated
-// subtree, or a cgroup v2 parent that still holds processes.
-var ErrNoDelegation = errors.New("cgroup not delegated to this user")
+// ErrNoDelegation is sandbox.ErrNoDelegation: returned (wrapped, together
+// with the errno that proved it, usually unix.EACCES) when the caller may
+// not create or configure a cgroup where one is needed.
+var ErrNoDelegation = sandbox.ErrNoDelegation
 
 // delegationHint is appended to delegation errors and to Probe's reason.
 const delegationHint = "run as root, or start the launcher in a delegated cgroup v2 subtree, e.g. " +
@@ -70,45 +70,28 @@ type Report struct {
 	Reason      string            // plain words: what works, and how to get delegation
 }
 
-// Error is a failed cgroup operation. It names the operation, the
-// controller, the file and the value, and unwraps to the underlying error
-// (so errors.Is(err, unix.EACCES) holds).
-type Error struct {
-	Op         string // "create", "write", "enable", "add", "remove", "kill", "read"
-	Controller string
-	File       string
-	Value      string
-	Hint       string
-	Err        error
+// cgError is the *sandbox.SetupError of a cgroup operation (step
+// "cgroup"): op on file, in the controller ctrl, writing value; the errno
+// of err is its Errno, so errors.Is(err, unix.EACCES) holds.
+func cgError(op, ctrl, file, value string, err error) *sandbox.SetupError {
+	if ctrl != "" {
+		op += " [" + ctrl + "]"
+	}
+	if value != "" {
+		op += " " + strconv.Quote(value)
+	}
+	return sandbox.NewSetupError("cgroup", op, file, err)
 }
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("cgroups: ")
-	b.WriteString(e.Op)
-	if e.Controller != "" {
-		fmt.Fprintf(&b, " [%s]", e.Controller)
+// withHint adds to e's cause what to do about it, in parentheses.
+func withHint(e *sandbox.SetupError, hint string) *sandbox.SetupError {
+	cause := e.Err
+	if cause == nil {
+		cause = e.Errno
 	}
-	if e.File != "" {
-		b.WriteString(" ")
-		b.WriteString(e.File)
-	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, " = %q", e.Value)
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	if e.Hint != "" {
-		b.WriteString(" (")
-		b.WriteString(e.Hint)
-		b.WriteString(")")
-	}
-	return b.String()
+	e.Err = fmt.Errorf("%w (%s)", cause, hint)
+	return e
 }
-
-func (e *Error) Unwrap() error { return e.Err }
 
 // New creates the cgroup(s) described by cfg and applies every limit in
 // cfg.Resources. On error nothing it made is left behind.

@@ -51,9 +51,9 @@
 // that cannot be applied is an error even with BestEffort. Statistics are
 // read from the files (memory.peak or memory.max_usage_in_bytes,
 // memory.events or memory.oom_control, cpu.stat or cpuacct, pids.*).
-// Every write that fails is an *Error naming the controller, the file, the
-// value and the errno. cgroup v1 and v2 are two types (v1_linux.go,
-// v2_linux.go) behind one internal interface.
+// Every write that fails is a *sandbox.SetupError (step "cgroup") naming
+// the controller, the file, the value and the errno. cgroup v1 and v2 are
+// two types (v1_linux.go, v2_linux.go) behind one internal interface.
 //
 // # Verified
 //

@@ -65,12 +65,12 @@ func discoverHost() (*host, error) {
 	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return nil, &Error{Op: "read", File: "/proc/self/mountinfo", Err: err}
+		return nil, cgError("read", "", "/proc/self/mountinfo", "", err)
 	}
 	defer f.Close()
 	v1, v2, err := parseMountinfo(f)
 	if err != nil {
-		return nil, &Error{Op: "read", File: "/proc/self/mountinfo", Err: err}
+		return nil, cgError("read", "", "/proc/self/mountinfo", "", err)
 	}
 	h.v1, h.v2 = v1, v2
 	self, err := readProcCgroup("/proc/self/cgroup")
@@ -152,7 +152,7 @@ func unescapeMount(s string) string {
 func readProcCgroup(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &Error{Op: "read", File: path, Err: err}
+		return nil, cgError("read", "", path, "", err)
 	}
 	return parseProcCgroup(string(data)), nil
 }
@@ -223,19 +223,19 @@ func (h *host) targetDir(c, name, cfgPath string) (string, error) {
 	if cfgPath != "" && filepath.IsAbs(cfgPath) {
 		clean := filepath.Clean(cfgPath)
 		if clean == "/" {
-			return "", &Error{Op: "create", Controller: c, File: cfgPath, Err: errors.New("the root cgroup cannot be a sandbox's cgroup")}
+			return "", cgError("create", c, cfgPath, "", errors.New("the root cgroup cannot be a sandbox's cgroup"))
 		}
 		return filepath.Join(m.point, clean), nil
 	}
 	own, ok := h.ownDir(c)
 	if !ok {
-		return "", &Error{Op: "create", Controller: c, Err: errors.New("the caller's own cgroup is not visible in /proc/self/cgroup")}
+		return "", cgError("create", c, "", "", errors.New("the caller's own cgroup is not visible in /proc/self/cgroup"))
 	}
 	rel := name
 	if cfgPath != "" {
 		rel = filepath.Clean(cfgPath)
 		if rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
-			return "", &Error{Op: "create", Controller: c, File: cfgPath, Err: errors.New("a relative cgroupsPath must stay under the caller's own cgroup")}
+			return "", cgError("create", c, cfgPath, "", errors.New("a relative cgroupsPath must stay under the caller's own cgroup"))
 		}
 	}
 	return filepath.Join(own, rel), nil
@@ -273,7 +273,7 @@ func removeDirs(created []string) error {
 		case i < len(created)-1 && (errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST)):
 			// An intermediate directory another sandbox shares.
 		default:
-			errs = append(errs, &Error{Op: "remove", File: created[i], Err: err})
+			errs = append(errs, cgError("remove", "", created[i], "", err))
 		}
 	}
 	return errors.Join(errs...)

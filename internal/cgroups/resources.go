@@ -125,7 +125,7 @@ func planV2(r *specs.LinuxResources, bfq bool) (ws []write, unsupported []string
 		}
 		v, ok, err := swapV2(m.Swap, m.Limit)
 		if err != nil {
-			return nil, nil, &Error{Op: "write", Controller: "memory", File: "memory.swap.max", Err: err}
+			return nil, nil, cgError("write", "memory", "memory.swap.max", "", err)
 		}
 		if ok {
 			add("memory", "memory.swap.max", v)
@@ -221,7 +221,7 @@ func planV2(r *specs.LinuxResources, bfq bool) (ws []write, unsupported []string
 		sort.Strings(keys)
 		for _, k := range keys {
 			if k == "" || strings.ContainsAny(k, "/\x00") || k == "." || k == ".." {
-				return nil, nil, &Error{Op: "write", File: k, Value: r.Unified[k], Err: errors.New("invalid unified key")}
+				return nil, nil, cgError("write", "", k, r.Unified[k], errors.New("invalid unified key"))
 			}
 			ctrl, _, _ := strings.Cut(k, ".")
 			if ctrl == "cgroup" {

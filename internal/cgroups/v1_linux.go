@@ -34,7 +34,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 		res = &cp
 	}
 	if len(res.Unified) > 0 {
-		if err := refuse(cfg, &skipped, &Error{Op: "write", File: "unified", Err: fmt.Errorf("linux.resources.unified needs cgroup v2, this host limits through cgroup v1: %w", errors.ErrUnsupported)}); err != nil {
+		if err := refuse(cfg, &skipped, cgError("write", "", "unified", "", fmt.Errorf("linux.resources.unified needs cgroup v2, this host limits through cgroup v1: %w", errors.ErrUnsupported))); err != nil {
 			return nil, nil, err
 		}
 		res.Unified = nil
@@ -86,7 +86,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 				why += fmt.Sprintf(" (it is bound to the cgroup2 hierarchy at %s; mixing v1 and v2 controllers is not supported)", h.v2.point)
 			}
 		}
-		if err := refuse(strictFor(cfg, ctrl), &skipped, &Error{Op: "create", Controller: ctrl, Err: fmt.Errorf("%s: %w", why, errors.ErrUnsupported)}); err != nil {
+		if err := refuse(strictFor(cfg, ctrl), &skipped, cgError("create", ctrl, "", "", fmt.Errorf("%s: %w", why, errors.ErrUnsupported))); err != nil {
 			return nil, nil, err
 		}
 		drop(ctrl)
@@ -94,8 +94,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 	// Features some kernels lack inside a controller.
 	if m := res.Memory; m != nil && m.Swap != nil {
 		if mm, ok := h.v1["memory"]; ok && !exists(filepath.Join(mm.point, "memory.memsw.limit_in_bytes")) {
-			err := &Error{Op: "write", Controller: "memory", File: "memory.memsw.limit_in_bytes", Value: fmt.Sprint(*m.Swap),
-				Err: fmt.Errorf("swap accounting is off in this kernel (boot with swapaccount=1): %w", errors.ErrUnsupported)}
+			err := cgError("write", "memory", "memory.memsw.limit_in_bytes", fmt.Sprint(*m.Swap), fmt.Errorf("swap accounting is off in this kernel (boot with swapaccount=1): %w", errors.ErrUnsupported))
 			if err := refuse(cfg, &skipped, err); err != nil {
 				return nil, nil, err
 			}
@@ -172,7 +171,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 	for _, p := range plans {
 		for _, d := range p.missing {
 			if err := unix.Mkdir(d, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-				return fail(&Error{Op: "create", Controller: p.ctrl, File: d, Err: err})
+				return fail(cgError("create", p.ctrl, d, "", err))
 			} else if err == nil && !slices.Contains(s.created, d) {
 				s.created = append(s.created, d)
 			}
@@ -213,7 +212,7 @@ func (h *host) inheritCpuset(dir string) error {
 		parent := filepath.Join(filepath.Dir(dir), f)
 		v, err := os.ReadFile(parent)
 		if err != nil {
-			return &Error{Op: "create", Controller: "cpuset", File: parent, Err: unwrapPath(err)}
+			return cgError("create", "cpuset", parent, "", err)
 		}
 		if err := h.writeFile("create", dir, write{"cpuset", f, strings.TrimSpace(string(v))}); err != nil {
 			return err
@@ -326,7 +325,7 @@ func v1Writes(r *specs.LinuxResources, blkioDir, memDir string) ([]write, error)
 		for i, d := range r.Devices {
 			line, err := v1DeviceRule(d)
 			if err != nil {
-				return nil, &Error{Op: "write", Controller: "devices", File: "devices.allow", Value: fmt.Sprintf("linux.resources.devices[%d]", i), Err: err}
+				return nil, cgError("write", "devices", "devices.allow", fmt.Sprintf("linux.resources.devices[%d]", i), err)
 			}
 			file := "devices.deny"
 			if d.Allow {

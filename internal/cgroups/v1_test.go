@@ -16,6 +16,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // requireV1Root: the live v1 tests need root on a v1 (or hybrid) host.
@@ -452,10 +454,10 @@ func TestV1WriteError(t *testing.T) {
 		Pids: &specs.LinuxPids{Limit: ptr[int64](10)},
 		CPU:  &specs.LinuxCPU{Cpus: "9999"},
 	}})
-	var e *Error
+	var e *sandbox.SetupError
 	var errno syscall.Errno
-	if !errors.As(err, &e) || !strings.HasSuffix(e.File, "/cpuset.cpus") || e.Value != "9999" || !errors.As(err, &errno) || errno == 0 {
-		t.Fatalf("err = %v, want an *Error for cpuset.cpus = 9999 with the kernel's errno", err)
+	if !errors.As(err, &e) || !strings.HasSuffix(e.Path, "/cpuset.cpus") || !strings.Contains(e.Op, `"9999"`) || !errors.As(err, &errno) || errno == 0 {
+		t.Fatalf("err = %v, want a *sandbox.SetupError for cpuset.cpus = 9999 with the kernel's errno", err)
 	}
 	t.Logf("refused: %v", err)
 	for _, ctrl := range []string{"cpuset", "pids", "memory", "cpu"} {

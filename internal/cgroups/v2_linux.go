@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // v2Cgroup is a sandbox cgroup on cgroup v2: one directory, and a
@@ -43,7 +45,7 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 		return nil, nil, err
 	}
 	for _, u := range unsupported {
-		if err := refuse(cfg, &skipped, &Error{Op: "write", Err: fmt.Errorf("%s: %w", u, errors.ErrUnsupported)}); err != nil {
+		if err := refuse(cfg, &skipped, cgError("write", "", "", "", fmt.Errorf("%s: %w", u, errors.ErrUnsupported))); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -96,8 +98,7 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 			if h.euid != 0 {
 				err = noDelegation(strings.Join(unavailable, ","), existing, why+"; the parent did not delegate them", unix.EACCES)
 			} else {
-				err = &Error{Op: "enable", Controller: strings.Join(unavailable, ","), File: filepath.Join(existing, "cgroup.controllers"),
-					Err: fmt.Errorf("%s; on a hybrid host they may be bound to cgroup v1: %w", why, errors.ErrUnsupported)}
+				err = cgError("enable", strings.Join(unavailable, ","), filepath.Join(existing, "cgroup.controllers"), "", fmt.Errorf("%s; on a hybrid host they may be bound to cgroup v1: %w", why, errors.ErrUnsupported))
 			}
 			if err := refuse(cfg, &skipped, err); err != nil {
 				return nil, nil, err
@@ -110,10 +111,8 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 			var err error
 			switch {
 			case existing != h.v2.point && len(procs) > 0:
-				err = &Error{Op: "enable", Controller: strings.Join(toEnable, ","), File: stc, Value: "+" + strings.Join(toEnable, " +"),
-					Err: fmt.Errorf("%w: %s holds processes (%d, the launcher's own cgroup among them), and cgroup v2's no-internal-process rule forbids enabling controllers for its children: %w",
-						ErrNoDelegation, existing, len(procs), unix.EBUSY),
-					Hint: "start the launcher in a leaf cgroup of a delegated subtree (e.g. under `systemd-run --user --scope -p Delegate=yes`, move it into <scope>/launcher) and give an absolute Path to a sibling such as <scope>/sandbox, or have the parent enable the controllers in " + stc + " first"}
+				err = withHint(cgError("enable", strings.Join(toEnable, ","), stc, "+"+strings.Join(toEnable, " +"), fmt.Errorf("%w: %s holds processes (%d, the launcher's own cgroup among them), and cgroup v2's no-internal-process rule forbids enabling controllers for its children: %w",
+					ErrNoDelegation, existing, len(procs), unix.EBUSY)), "start the launcher in a leaf cgroup of a delegated subtree (e.g. under `systemd-run --user --scope -p Delegate=yes`, move it into <scope>/launcher) and give an absolute Path to a sibling such as <scope>/sandbox, or have the parent enable the controllers in "+stc+" first")
 			case !h.canWrite(stc):
 				err = noDelegation(strings.Join(toEnable, ","), stc, fmt.Sprintf("cannot enable controllers %s: %s is not writable by uid %d", strings.Join(toEnable, ", "), stc, h.euid), unix.EACCES)
 			}
@@ -140,15 +139,15 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 		return nil, nil, err
 	}
 	if err := enable(existing, toEnable); err != nil {
-		var e *Error
+		var e *sandbox.SetupError
 		if errors.As(err, &e) && errors.Is(err, unix.EBUSY) {
-			e.Hint = "cgroup v2 no-internal-process rule: " + existing + " holds processes"
+			err = withHint(e, "cgroup v2 no-internal-process rule: "+existing+" holds processes")
 		}
 		return fail(err)
 	}
 	for i, d := range missing {
 		if err := unix.Mkdir(d, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fail(&Error{Op: "create", File: d, Err: err})
+			return fail(cgError("create", "", d, "", err))
 		} else if err == nil {
 			s.created = append(s.created, d)
 		}
@@ -173,7 +172,7 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 	}
 	fd, err := unix.Open(target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fail(&Error{Op: "open", File: target, Err: err})
+		return fail(cgError("open", "", target, "", err))
 	}
 	s.dirFD = fd
 	if wantDevices {
@@ -190,7 +189,7 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 // attaches it to the cgroup v2 directory dir.
 func attachDevices(dir string, devs []specs.LinuxDeviceCgroup) error {
 	fail := func(err error) error {
-		return &Error{Op: "write", Controller: "devices", File: dir, Value: "linux.resources.devices (eBPF device filter)", Err: err}
+		return cgError("write", "devices", dir, "linux.resources.devices (eBPF device filter)", err)
 	}
 	p, err := deviceProgram(devs)
 	if err != nil {

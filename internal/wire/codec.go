@@ -41,7 +41,7 @@ type Request struct {
 	Name    string // registered function
 	Sandbox []byte // JSON of sandbox.Options; empty for none
 	Flags   uint32
-	Filter  []byte   // a seccomp BPF program, 8 bytes per instruction, loaded last
+	Filter  []byte   // a seccomp.Program in its binary encoding, loaded last
 	Argv    []string // command mode: the command
 	Args    []Arg
 }
@@ -68,15 +68,6 @@ type RemoteError struct {
 	Msg   string
 	Type  string // the dynamic type, e.g. "*fs.PathError"
 	Errno uint32 // a syscall.Errno found by errors.As, 0 if none
-}
-
-// SetupError is a failed step in the child before the function ran.
-type SetupError struct {
-	Step  string
-	Op    string
-	Path  string
-	Errno uint32
-	Msg   string
 }
 
 type enc struct{ b []byte }
@@ -303,22 +294,4 @@ func DecodeRemoteError(b []byte) (*RemoteError, error) {
 	d := &dec{b: b}
 	r := &RemoteError{Msg: d.str("error message"), Type: d.str("error type"), Errno: d.u32("errno")}
 	return r, d.done("error")
-}
-
-// EncodeSetupError encodes s.
-func EncodeSetupError(s *SetupError) []byte {
-	e := &enc{}
-	e.str(s.Step)
-	e.str(s.Op)
-	e.str(s.Path)
-	e.u32(s.Errno)
-	e.str(s.Msg)
-	return e.b
-}
-
-// DecodeSetupError decodes a setup error.
-func DecodeSetupError(b []byte) (*SetupError, error) {
-	d := &dec{b: b}
-	s := &SetupError{Step: d.str("step"), Op: d.str("op"), Path: d.str("path"), Errno: d.u32("errno"), Msg: d.str("message")}
-	return s, d.done("setup error")
 }

@@ -24,9 +24,9 @@ const (
 	KindResult   Kind = 3  // child -> parent: Values (the function's results)
 	KindError    Kind = 4  // child -> parent: RemoteError (function returned an error)
 	KindPanic    Kind = 5  // child -> parent: Panic
-	KindSetup    Kind = 6  // child -> parent: SetupError
+	KindSetup    Kind = 6  // child -> parent: JSON of a *sandbox.SetupError
 	KindApplied  Kind = 7  // child -> parent: JSON report of applied settings
-	KindProtocol Kind = 8  // child -> parent: SetupError for a request it could not take
+	KindProtocol Kind = 8  // child -> parent: JSON of a *sandbox.SetupError: a request it could not take
 	KindGo       Kind = 9  // parent -> child: the applied settings are accepted, go on
 	KindStop     Kind = 10 // parent -> child: refused (payload: why), give up
 	KindIdle     Kind = 11 // child -> parent: a pooled child is set up and waits for a call

@@ -87,11 +87,6 @@ func TestFrames(t *testing.T) {
 }
 
 func TestErrorsRoundTrip(t *testing.T) {
-	s := &SetupError{Step: "mount", Op: "mount proc", Path: "/proc", Errno: 1, Msg: "m"}
-	got, err := DecodeSetupError(EncodeSetupError(s))
-	if err != nil || *got != *s {
-		t.Fatalf("%+v %v", got, err)
-	}
 	p := &Panic{Value: "v", Type: "string", Stack: "s"}
 	gp, err := DecodePanic(EncodePanic(p))
 	if err != nil || *gp != *p {

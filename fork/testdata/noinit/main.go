@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -12,7 +13,7 @@ import (
 func init() { fork.RegisterFunc("child", func() {}) }
 
 func main() {
-	p, err := fork.Start("child")
+	p, err := new(fork.Config).Start(context.Background(), "child", nil)
 	if err != nil {
 		fmt.Println("child-run:", err)
 		os.Exit(3)
