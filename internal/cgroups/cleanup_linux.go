@@ -37,7 +37,8 @@ func (h *host) hierarchyDirs() map[string]string {
 	return out
 }
 
-// cleanup removes stale sandbox cgroups. abandonedOnly: only empty ones of
+// cleanup removes stale sandbox cgroups owned by the caller (root: all).
+// abandonedOnly: only empty ones of
 // a gone creator (CleanupAbandoned); otherwise also a gone creator's
 // leftover processes are killed and a live creator's empty cgroups go
 // (Cleanup, on a user's request).
@@ -65,6 +66,12 @@ func cleanup(h *host, olderThan time.Duration, abandonedOnly bool) ([]string, er
 			dir := filepath.Join(own, e.Name())
 			var st unix.Stat_t
 			if unix.Stat(dir, &st) != nil {
+				continue
+			}
+			// A user's cleanup takes only the user's own cgroups: another
+			// user's (root's) stale sandbox is not this caller's to remove,
+			// and failing on it would make every user's cleanup fail.
+			if h.euid != 0 && int(st.Uid) != h.euid {
 				continue
 			}
 			born := time.Unix(st.Ctim.Unix())

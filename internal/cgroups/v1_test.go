@@ -290,6 +290,16 @@ func TestCleanupStale(t *testing.T) {
 			t.Fatalf("stale cgroup not there: %v", err)
 		}
 	}
+	// Another user's cleanup neither takes nor fails on root's stale
+	// cgroup: it is not theirs.
+	h, err := discoverHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.euid = 65534
+	if removed, err := cleanup(h, 0, false); err != nil || len(removed) != 0 {
+		t.Fatalf("cleanup as uid 65534 = %v, %v; want nothing and no error", removed, err)
+	}
 	// Too young: kept.
 	removed, err := Cleanup(time.Hour)
 	if err != nil || len(removed) != 0 {
