@@ -210,6 +210,9 @@ func (c *created) startMonitor(g *ociGlobal) error {
 	if g.debug {
 		args = append(args, "--debug")
 	}
+	if g.hostRoot {
+		args = append(args, "--host-root")
+	}
 	cmd := exec.Command(exe, append(args, monitorVerb, id)...)
 	cmd.Args[0] = "sandboxrun"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

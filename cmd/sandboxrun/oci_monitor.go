@@ -56,7 +56,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	if err != nil {
 		return fail(err)
 	}
-	pl, err := bundlePlan(filepath.Join(root.Path(id), ociruntime.ConfigFile))
+	pl, err := bundlePlan(filepath.Join(root.Path(id), ociruntime.ConfigFile), g.hostRoot)
 	if err != nil {
 		return fail(&ociruntime.Error{Step: "create", ID: id, Msg: oneLine(err.Error())})
 	}
@@ -153,10 +153,14 @@ func awaitStart(fd int, fifo string, pid int) error {
 
 // bundlePlan is the sandbox a config.json asks for, as `sandboxrun run
 // --config FILE` makes it: the secure defaults and notes are the same.
-func bundlePlan(config string) (*plan, error) {
+func bundlePlan(config string, hostRoot bool) (*plan, error) {
 	fs := verbFlags("run")
 	rf := addRunFlags(fs)
-	if err := fs.Parse([]string{"--config", config}); err != nil {
+	args := []string{"--config", config}
+	if hostRoot {
+		args = append(args, "--host-root")
+	}
+	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	pl, err := rf.build(nil)
