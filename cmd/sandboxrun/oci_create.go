@@ -27,6 +27,7 @@ type createFlags struct {
 	noPivot       bool
 	noNewKeyring  bool
 	preserveFDs   int
+	reparent      bool // create (not run): the init becomes create's child, then its caller's
 }
 
 func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
@@ -54,6 +55,7 @@ func ociCreate(g *ociGlobal, args []string) error {
 	if err != nil {
 		return err
 	}
+	f.reparent = true
 	c, err := createContainer(g, &f, pos[0])
 	if err != nil {
 		return err
@@ -136,7 +138,7 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	if err := unix.Mkfifo(lk.File(ociruntime.FifoFile), 0o600); err != nil {
 		return nil, &ociruntime.Error{Step: "create", ID: id, Op: "mkfifo", Path: lk.File(ociruntime.FifoFile), Err: err}
 	}
-	if err := c.startMonitor(g); err != nil {
+	if err := c.startMonitor(g, f.reparent); err != nil {
 		return nil, err
 	}
 	if f.pidFile != "" {
@@ -192,7 +194,7 @@ type monitorReport struct {
 
 // startMonitor starts `sandboxrun __monitor ID` in a session of its own,
 // with our stdio (the container's), and waits for its report.
-func (c *created) startMonitor(g *ociGlobal) error {
+func (c *created) startMonitor(g *ociGlobal, reparent bool) error {
 	id := c.rec.ID
 	exe, err := os.Executable()
 	if err != nil {
@@ -213,7 +215,11 @@ func (c *created) startMonitor(g *ociGlobal) error {
 	if g.hostRoot {
 		args = append(args, "--host-root")
 	}
-	cmd := exec.Command(exe, append(args, monitorVerb, id)...)
+	args = append(args, monitorVerb)
+	if reparent {
+		args = append(args, "--reparent")
+	}
+	cmd := exec.Command(exe, append(args, id)...)
 	cmd.Args[0] = "sandboxrun"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{w}

@@ -27,8 +27,14 @@ import (
 const monitorVerb = "__monitor"
 
 func ociMonitor(g *ociGlobal, args []string) error {
+	// --reparent (create): the container's init is create's child, then
+	// its caller's (conmon, containerd's shim wait for it as theirs).
+	reparent := len(args) == 2 && args[0] == "--reparent"
+	if reparent {
+		args = args[1:]
+	}
 	if len(args) != 1 {
-		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " ID"}
+		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " [--reparent] ID"}
 	}
 	id := args[0]
 	unix.CloseOnExec(3)
@@ -66,7 +72,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	defer signal.Stop(sigs)
 
 	fifo := filepath.Join(root.Path(id), ociruntime.FifoFile)
-	cfg := &fork.Config{Hold: true, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
+	cfg := &fork.Config{Hold: true, Reparent: reparent, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
 		init, err := ociruntime.Identify(p.Pid)
 		if err != nil {
 			err = &ociruntime.Error{Step: "create", ID: id, Op: "identify init", Err: err}
@@ -107,6 +113,10 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	sup := supervise(sigs, &runFlags{}, func(s os.Signal) { p.Signal(s) }, func() { killAll(p) })
 	werr := p.Wait()
 	sup.stop()
+	if errors.Is(werr, fork.ErrReparented) {
+		// The status is the caller's; ours says nothing.
+		return nil
+	}
 	code, msg := outcome(werr, p.ProcessState)
 	if msg != "" && !reported.Load() {
 		// Before "created" this goes to create, which prints it.
