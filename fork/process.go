@@ -53,6 +53,12 @@ type Config struct {
 	// then returns when the child has exited, with ErrReparented: its exit
 	// status is its parent's to collect (reparent_linux.go).
 	Reparent bool
+	// Console, with StartCommand, is a connected unix socket: the command
+	// gets a new pseudo-terminal made inside the sandbox after setup (from
+	// its /dev/ptmx) as its stdio and controlling terminal, and the
+	// terminal's master is sent over Console (SCM_RIGHTS), as an OCI
+	// runtime's --console-socket has it (internal/console).
+	Console *os.File
 	// Hold, with OnApplied, lets the child wait for OnApplied's verdict
 	// without a time limit (otherwise 30 s): an OCI runtime's "created"
 	// container, set up and stopped before its command until "start".

@@ -137,6 +137,11 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		cmd.Stderr = os.Stderr
 	}
 	cmd.ExtraFiles = append([]*os.File{childEnd}, out.files...)
+	if c.Console != nil && argv != nil {
+		// Last, where the child looks for it.
+		cmd.ExtraFiles = append(cmd.ExtraFiles, c.Console)
+		req.Flags |= wire.FlagConsole
+	}
 	marker := fmt.Sprintf("%s=1:%d:%d:%s", markerEnv, ctrlFD, len(cmd.ExtraFiles), hex.EncodeToString(token))
 	env := childEnv(opts)
 	if plan != nil && !hasEnv(env, "GOMAXPROCS") {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -100,14 +99,9 @@ func runExec(g *ociGlobal, rec *ociruntime.Record, req *execRequest, f *execFlag
 	}
 	files := []*os.File{reqR, theirs, exe}
 	if req.Terminal {
-		c, err := net.Dial("unix", f.consoleSocket)
+		cf, err := dialConsole(f.consoleSocket)
 		if err != nil {
 			return &ociruntime.Error{Step: "exec", ID: id, Op: "connect", Path: f.consoleSocket, Err: err}
-		}
-		cf, err := c.(*net.UnixConn).File()
-		c.Close()
-		if err != nil {
-			return fail("console socket", err)
 		}
 		defer cf.Close()
 		files = append(files, cf)

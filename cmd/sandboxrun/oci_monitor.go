@@ -29,12 +29,15 @@ const monitorVerb = "__monitor"
 func ociMonitor(g *ociGlobal, args []string) error {
 	// --reparent (create): the container's init is create's child, then
 	// its caller's (conmon, containerd's shim wait for it as theirs).
-	reparent := len(args) == 2 && args[0] == "--reparent"
-	if reparent {
+	// --console: fd 4 is the caller's console socket.
+	var reparent, console bool
+	for len(args) > 1 && (args[0] == "--reparent" || args[0] == "--console") {
+		reparent = reparent || args[0] == "--reparent"
+		console = console || args[0] == "--console"
 		args = args[1:]
 	}
 	if len(args) != 1 {
-		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " [--reparent] ID"}
+		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " [--reparent] [--console] ID"}
 	}
 	id := args[0]
 	unix.CloseOnExec(3)
@@ -72,7 +75,12 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	defer signal.Stop(sigs)
 
 	fifo := filepath.Join(root.Path(id), ociruntime.FifoFile)
-	cfg := &fork.Config{Hold: true, Reparent: reparent, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
+	var consoleSock *os.File
+	if console {
+		unix.CloseOnExec(4)
+		consoleSock = os.NewFile(4, "console-socket")
+	}
+	cfg := &fork.Config{Hold: true, Reparent: reparent, Console: consoleSock, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
 		init, err := ociruntime.Identify(p.Pid)
 		if err != nil {
 			err = &ociruntime.Error{Step: "create", ID: id, Op: "identify init", Err: err}
@@ -107,6 +115,9 @@ func ociMonitor(g *ociGlobal, args []string) error {
 		return awaitStart(fd, fifo, p.Pid)
 	}}
 	p, err := cfg.StartCommand(context.Background(), pl.opts, pl.argv...)
+	if consoleSock != nil {
+		consoleSock.Close()
+	}
 	if err != nil {
 		return fail(err)
 	}
