@@ -106,10 +106,7 @@ func runExec(g *ociGlobal, rec *ociruntime.Record, req *execRequest, f *execFlag
 		defer cf.Close()
 		files = append(files, cf)
 	}
-	args := []string{execJoinVerb}
-	for _, dir := range uniqueDirs(rec.Cgroup) {
-		args = append(args, dir)
-	}
+	args := append([]string{execJoinVerb}, uniqueDirs(rec.Cgroup)...)
 	args = append(args, "--", nsenter)
 	args = append(args, nsArgs...)
 	args = append(args, "--", "/proc/self/fd/5", execInitVerb)
