@@ -59,7 +59,14 @@ func newPodmanEnv(t *testing.T) *podmanEnv {
 		t.Fatal(err)
 	}
 	e.env = append(os.Environ(), "CONTAINERS_CONF="+conf)
-	e.args = []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
+	// podman refuses a run root longer than 50 bytes: one beside the
+	// test's directory, with a short name.
+	runroot, err := os.MkdirTemp(filepath.Dir(filepath.Dir(dir)), "prun")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runroot) })
+	e.args = []string{"--root", filepath.Join(dir, "storage"), "--runroot", runroot,
 		"--runtime", wrap, "--runtime-flag", "host-root"}
 	tarball := filepath.Join(dir, "bb.tar")
 	writeBusyboxTar(t, bb, tarball)
