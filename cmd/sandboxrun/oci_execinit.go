@@ -66,6 +66,10 @@ func ociExecInit(_ *ociGlobal, _ []string) error {
 	for _, fd := range []int{3, 4, 5, 6} {
 		unix.CloseOnExec(fd)
 	}
+	// Non-blocking: the request pipe goes through the runtime's poller,
+	// whose epoll descriptor is then open before nsinit's setup, which
+	// closes whatever descriptor the setup opened.
+	unix.SetNonblock(3, true)
 	reqf, report := os.NewFile(3, "request"), os.NewFile(4, "report")
 	send := func(rep execReport) error {
 		b, _ := json.Marshal(rep)
