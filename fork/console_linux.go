@@ -7,6 +7,7 @@ import (
 
 	"github.com/nsfork/nsfork/internal/console"
 	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // commandConsole, with Config.Console (sock >= 0), makes the command's
@@ -26,6 +27,7 @@ func commandConsole(sock int, send func(wire.Kind, []byte)) (*os.File, int) {
 
 // consoleFailed reports a failure of the "console" step.
 func consoleFailed(send func(wire.Kind, []byte), err error) int {
-	send(wire.KindSetup, wire.EncodeSetupError(&wire.SetupError{Step: "console", Op: "make the terminal", Msg: err.Error(), Errno: uint32(errnoOf(err))}))
-	return wire.ExitSetup
+	se := sandbox.NewSetupError("console", "make the terminal", "", err)
+	send(wire.KindSetup, setupFrame(se))
+	return se.ExitCode()
 }

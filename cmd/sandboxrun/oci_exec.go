@@ -12,10 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
-	"golang.org/x/net/bpf"
 
 	"github.com/nsfork/nsfork/internal/ociruntime"
-	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
@@ -300,15 +298,13 @@ func execPlan(root *ociruntime.Root, id string, spec *specs.Spec, proc *specs.Pr
 		OOMScoreAdj: o.OOMScoreAdj, Seccomp: o.Seccomp, Env: o.Env, ClearEnv: o.ClearEnv, Cwd: o.Cwd, Landlock: o.Landlock,
 	}}
 	if o.Seccomp != nil {
-		prog, err := seccomp.Compile(o.Seccomp, runtime.GOARCH)
+		prog, err := seccomp.CompileProgram(o.Seccomp, runtime.GOARCH)
 		if err != nil {
-			return nil, fmt.Errorf("seccomp: %w", err)
+			return nil, err
 		}
-		raw, err := bpf.Assemble(prog)
-		if err != nil {
-			return nil, fmt.Errorf("seccomp: %w", err)
+		if req.Filter, err = prog.MarshalBinary(); err != nil {
+			return nil, err
 		}
-		req.Filter = nsinit.EncodeFilter(raw)
 	}
 	return req, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nsfork/nsfork/internal/ociruntime"
 	"github.com/nsfork/nsfork/nsinit"
+	"github.com/nsfork/nsfork/seccomp"
 )
 
 // The hidden steps of exec (oci_exec.go).
@@ -88,9 +89,12 @@ func ociExecInit(_ *ociGlobal, _ []string) error {
 	if err := dec.Decode(&req); err != nil {
 		return fail(fmt.Errorf("read the request: %w", err))
 	}
-	filter, err := nsinit.DecodeFilter(req.Filter)
-	if err != nil {
-		return fail(err)
+	var filter *seccomp.Program
+	if len(req.Filter) > 0 {
+		filter = &seccomp.Program{}
+		if err := filter.UnmarshalBinary(req.Filter); err != nil {
+			return fail(err)
+		}
 	}
 	if req.Terminal {
 		if err := execConsole(os.NewFile(6, "console-socket")); err != nil {
