@@ -167,6 +167,14 @@ func child(mv string) int {
 			}
 		}
 	}
+	console := -1
+	if req.Flags&wire.FlagConsole != 0 && req.Flags&wire.FlagCommand != 0 {
+		// Config.Console: the last passed descriptor, not an argument.
+		console = m.fd + m.nfds - 1
+		delete(passed, console)
+		unix.CloseOnExec(console)
+	}
+	var term *os.File // Config.Console: the command's terminal
 	// From here the child's life is nsinit's table of steps; this side
 	// takes the arguments when nsinit says (after a time namespace's
 	// re-exec) and reports.
@@ -201,6 +209,13 @@ func child(mv string) int {
 			// must exist before the hold: its creation fails, not its
 			// start, as with runc.
 			if _, code := findCommand(req.Argv[0], send); code != 0 {
+				return code
+			}
+		}
+		if console >= 0 {
+			// Made and sent before the hold: an OCI runtime's caller
+			// (conmon) waits for the terminal during create.
+			if term, code = commandConsole(console, send); code != 0 {
 				return code
 			}
 		}
@@ -284,7 +299,12 @@ func child(mv string) int {
 		if len(argv) == 0 {
 			return refuse(wire.ExitProtocol, "request", "check command", errors.New("command mode without a command"))
 		}
-		return execCommand(argv, send)
+		if console >= 0 && term == nil {
+			if term, code = commandConsole(console, send); code != 0 {
+				return code
+			}
+		}
+		return execCommand(argv, send, term)
 	}
 	send(wire.KindReady, nil)
 	return run(f, in, send)

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/console"
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
@@ -66,14 +67,20 @@ func checkFilterAllowsExec(p *seccomp.Program) error {
 
 // execCommand is the child's command mode: it returns only on failure,
 // with the exit code to use.
-func execCommand(argv []string, send func(wire.Kind, []byte)) int {
+func execCommand(argv []string, send func(wire.Kind, []byte), term *os.File) int {
 	fail := func(op, path string, err error) int { return execFailed(send, op, path, err) }
 	path, code := findCommand(argv[0], send)
 	if code != 0 {
 		return code
 	}
 	if os.Getpid() == 1 {
-		return runAsInit(path, argv, send, fail)
+		return runAsInit(path, argv, send, fail, term)
+	}
+	if term != nil {
+		if err := console.Control(term); err != nil {
+			return consoleFailed(send, err)
+		}
+		term.Close()
 	}
 	send(wire.KindReady, nil)
 	err := unix.Exec(path, argv, os.Environ())
@@ -110,7 +117,7 @@ func execFailed(send func(wire.Kind, []byte), op, path string, err error) int {
 // It starts it through syscall.ForkExec rather than os/exec: os/exec's first
 // start in a process first forks a throwaway child to check that pidfds
 // work, which would be on every sandbox's clock here.
-func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail func(string, string, error) int) int {
+func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail func(string, string, error) int, term *os.File) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT)
@@ -124,11 +131,18 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 	// away from its exit status. The start runs on this locked thread,
 	// whose bounding set the command inherits (nsinit.Config.Exec).
 	pidfd := -1
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2},
-		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
-	})
+	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{PidFD: &pidfd}}
+	if term != nil {
+		// The terminal is the command's: its stdio, and the controlling
+		// terminal of the new session it leads.
+		t := term.Fd()
+		attr.Files = []uintptr{t, t, t}
+		attr.Sys.Setsid, attr.Sys.Setctty, attr.Sys.Ctty = true, true, 0
+	}
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if term != nil {
+		term.Close()
+	}
 	if err != nil {
 		return fail("start", path, err)
 	}

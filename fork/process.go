@@ -46,6 +46,19 @@ type Config struct {
 	// command is exec'ed; the child waits for it. A non-nil error stops the
 	// child there: Wait then returns a *SetupError with step "refused".
 	OnApplied func(p *Process, applied *sandbox.Applied) error
+	// Reparent starts the child as a child of this process's parent
+	// (clone's CLONE_PARENT; implies KeepAlive), as an OCI runtime's create
+	// must, whose caller (conmon, containerd's shim) waits for the
+	// container's process as its own child once create has exited. Wait
+	// then returns when the child has exited, with ErrReparented: its exit
+	// status is its parent's to collect (reparent_linux.go).
+	Reparent bool
+	// Console, with StartCommand, is a connected unix socket: the command
+	// gets a new pseudo-terminal made inside the sandbox after setup (from
+	// its /dev/ptmx) as its stdio and controlling terminal, and the
+	// terminal's master is sent over Console (SCM_RIGHTS), as an OCI
+	// runtime's --console-socket has it (internal/console).
+	Console *os.File
 	// Hold, with OnApplied, lets the child wait for OnApplied's verdict
 	// without a time limit (otherwise 30 s): an OCI runtime's "created"
 	// container, set up and stopped before its command until "start".
@@ -79,6 +92,7 @@ type Process struct {
 	outOnce   sync.Once
 	waitOnce  sync.Once
 	waitErr   error
+	pidfd     int // Reparent: a pidfd from the clone, else -1
 
 	mu       sync.Mutex
 	ready    bool
@@ -207,7 +221,7 @@ func (p *Process) Wait() error {
 }
 
 func (p *Process) wait() error {
-	werr := p.cmd.Wait()
+	werr := p.waitChild()
 	close(p.release)
 	p.ProcessState = p.cmd.ProcessState
 	if p.cgroup != nil {
@@ -228,6 +242,12 @@ func (p *Process) wait() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.cmd.ProcessState
+	if st == nil && p.pidfd >= 0 && werr == nil {
+		if p.childErr != nil {
+			return p.childErr
+		}
+		return ErrReparented
+	}
 	if st == nil {
 		return fmt.Errorf("fork: wait: %w", werr)
 	}

@@ -84,7 +84,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 			}
 		}
 	}
-	if !c.KeepAlive {
+	if !c.KeepAlive && !c.Reparent {
 		req.Flags |= wire.FlagDieWithParent
 	}
 	if plan != nil && plan.filter != nil {
@@ -137,6 +137,11 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		cmd.Stderr = os.Stderr
 	}
 	cmd.ExtraFiles = append([]*os.File{childEnd}, out.files...)
+	if c.Console != nil && argv != nil {
+		// Last, where the child looks for it.
+		cmd.ExtraFiles = append(cmd.ExtraFiles, c.Console)
+		req.Flags |= wire.FlagConsole
+	}
 	marker := fmt.Sprintf("%s=1:%d:%d:%s", markerEnv, ctrlFD, len(cmd.ExtraFiles), hex.EncodeToString(token))
 	env := childEnv(opts)
 	if plan != nil && !hasEnv(env, "GOMAXPROCS") {
@@ -152,7 +157,12 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		a := *c.SysProcAttr
 		attr = &a
 	}
-	if !c.KeepAlive {
+	pidfd := -1
+	if c.Reparent {
+		// The parent-death signal would come from our parent's exit.
+		attr.Cloneflags |= unix.CLONE_PARENT
+		attr.PidFD = &pidfd
+	} else if !c.KeepAlive {
 		attr.Pdeathsig = syscall.SIGKILL
 	}
 	if plan != nil {
@@ -215,7 +225,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if testHookAfterStart != nil {
 		testHookAfterStart(cmd.Process.Pid)
 	}
-	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release, command: argv != nil}
+	p := &Process{Pid: cmd.Process.Pid, cmd: cmd, ctrl: parentEnd, fn: f, readDone: make(chan struct{}), release: release, command: argv != nil, pidfd: pidfd}
 	if opts != nil {
 		p.onApplied = c.OnApplied
 	}

@@ -48,6 +48,7 @@ type ociGlobal struct {
 	debug         bool
 	systemdCgroup bool
 	rootless      string // "", "true", "false", "auto"
+	hostRoot      bool   // TRUSTED CODE ONLY: configs without a user namespace run as host root, as runc runs them
 	stdio         stdio
 	logw          io.Writer
 }
@@ -64,6 +65,7 @@ func (g *ociGlobal) flags() *pflag.FlagSet {
 	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "refused: nsfork writes cgroupfs directly")
 	fs.StringVar(&g.rootless, "rootless", "", "true, false or auto")
 	fs.Lookup("rootless").NoOptDefVal = "true"
+	fs.BoolVar(&g.hostRoot, "host-root", false, "TRUSTED CODE ONLY: a config without a user namespace runs as host root, as runc runs it (podman --runtime-flag host-root)")
 	return fs
 }
 
@@ -81,11 +83,11 @@ func ociCommand(args []string) (*ociGlobal, string, []string, bool) {
 	}
 	rest := fs.Args()
 	verb := rest[0]
-	if _, ok := ociVerbs[verb]; !ok && !slices.Contains(ociRefused, verb) && verb != "exec" {
+	if _, ok := ociVerbs[verb]; !ok && !slices.Contains(ociRefused, verb) {
 		return nil, "", nil, false
 	}
 	global := false
-	for _, n := range []string{"root", "log", "log-format", "debug", "systemd-cgroup"} {
+	for _, n := range []string{"root", "log", "log-format", "debug", "systemd-cgroup", "host-root"} {
 		global = global || fs.Changed(n)
 	}
 	if verb == "run" && !global && !ociRunShape(rest[1:]) {
@@ -120,8 +122,8 @@ func runOCI(g *ociGlobal, verb string, args []string, io stdio) int {
 		err = &ociruntime.Error{Step: "--systemd-cgroup", Msg: "not supported: nsfork writes cgroupfs directly (leave --systemd-cgroup off)"}
 	case g.rootless != "" && g.rootless != "true" && g.rootless != "false" && g.rootless != "auto":
 		err = &ociruntime.Error{Step: "--rootless", Msg: fmt.Sprintf("%q: true, false or auto", g.rootless)}
-	case verb == "exec":
-		err = &ociruntime.Error{Step: "exec", Msg: "not supported yet"}
+	case g.hostRoot && os.Geteuid() != 0:
+		err = &ociruntime.Error{Step: "--host-root", Msg: "only a root caller has the host's root to give"}
 	case slices.Contains(ociRefused, verb):
 		err = &ociruntime.Error{Step: verb, Msg: "not supported by nsfork's runtime"}
 	default:

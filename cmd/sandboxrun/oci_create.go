@@ -27,6 +27,7 @@ type createFlags struct {
 	noPivot       bool
 	noNewKeyring  bool
 	preserveFDs   int
+	reparent      bool // create (not run): the init becomes create's child, then its caller's
 }
 
 func addCreateFlags(fs *pflag.FlagSet, f *createFlags) {
@@ -54,6 +55,7 @@ func ociCreate(g *ociGlobal, args []string) error {
 	if err != nil {
 		return err
 	}
+	f.reparent = true
 	c, err := createContainer(g, &f, pos[0])
 	if err != nil {
 		return err
@@ -74,8 +76,6 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	switch {
 	case f.noPivot:
 		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--no-pivot: not supported: nsfork uses pivot_root, and MS_MOVE+chroot only where the root is an initramfs, which it detects itself"}
-	case f.consoleSocket != "":
-		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--console-socket: not supported yet"}
 	case f.preserveFDs < 0:
 		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--preserve-fds: must not be negative"}
 	case f.preserveFDs > 0:
@@ -93,8 +93,12 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	if err != nil {
 		return nil, &ociruntime.Error{Step: "bundle", ID: id, Path: bundle, Err: err}
 	}
-	if spec.Process != nil && spec.Process.Terminal {
-		return nil, &ociruntime.Error{Step: "process.terminal", ID: id, Msg: "true needs --console-socket, which is not supported yet; set process.terminal to false"}
+	terminal := spec.Process != nil && spec.Process.Terminal
+	switch {
+	case terminal && f.consoleSocket == "":
+		return nil, &ociruntime.Error{Step: "process.terminal", ID: id, Msg: "true needs --console-socket (the caller's socket for the terminal's master)"}
+	case !terminal && f.consoleSocket != "":
+		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--console-socket without process.terminal: nothing to send"}
 	}
 	if err := ociruntime.CheckHooks(hooks); err != nil {
 		return nil, err
@@ -136,7 +140,7 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	if err := unix.Mkfifo(lk.File(ociruntime.FifoFile), 0o600); err != nil {
 		return nil, &ociruntime.Error{Step: "create", ID: id, Op: "mkfifo", Path: lk.File(ociruntime.FifoFile), Err: err}
 	}
-	if err := c.startMonitor(g); err != nil {
+	if err := c.startMonitor(g, f); err != nil {
 		return nil, err
 	}
 	if f.pidFile != "" {
@@ -192,7 +196,7 @@ type monitorReport struct {
 
 // startMonitor starts `sandboxrun __monitor ID` in a session of its own,
 // with our stdio (the container's), and waits for its report.
-func (c *created) startMonitor(g *ociGlobal) error {
+func (c *created) startMonitor(g *ociGlobal, f *createFlags) error {
 	id := c.rec.ID
 	exe, err := os.Executable()
 	if err != nil {
@@ -210,10 +214,29 @@ func (c *created) startMonitor(g *ociGlobal) error {
 	if g.debug {
 		args = append(args, "--debug")
 	}
-	cmd := exec.Command(exe, append(args, monitorVerb, id)...)
+	if g.hostRoot {
+		args = append(args, "--host-root")
+	}
+	args = append(args, monitorVerb)
+	if f.reparent {
+		args = append(args, "--reparent")
+	}
+	var extra []*os.File
+	if f.consoleSocket != "" {
+		// Connected here, so that a wrong path fails create at once; the
+		// container's setup sends the terminal over it.
+		cs, err := dialConsole(f.consoleSocket)
+		if err != nil {
+			return &ociruntime.Error{Step: "create", ID: id, Op: "connect", Path: f.consoleSocket, Err: err}
+		}
+		defer cs.Close()
+		extra = append(extra, cs)
+		args = append(args, "--console")
+	}
+	cmd := exec.Command(exe, append(args, id)...)
 	cmd.Args[0] = "sandboxrun"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{w}
+	cmd.ExtraFiles = append([]*os.File{w}, extra...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()

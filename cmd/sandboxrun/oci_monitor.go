@@ -27,8 +27,17 @@ import (
 const monitorVerb = "__monitor"
 
 func ociMonitor(g *ociGlobal, args []string) error {
+	// --reparent (create): the container's init is create's child, then
+	// its caller's (conmon, containerd's shim wait for it as theirs).
+	// --console: fd 4 is the caller's console socket.
+	var reparent, console bool
+	for len(args) > 1 && (args[0] == "--reparent" || args[0] == "--console") {
+		reparent = reparent || args[0] == "--reparent"
+		console = console || args[0] == "--console"
+		args = args[1:]
+	}
 	if len(args) != 1 {
-		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " ID"}
+		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " [--reparent] [--console] ID"}
 	}
 	id := args[0]
 	unix.CloseOnExec(3)
@@ -56,7 +65,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	if err != nil {
 		return fail(err)
 	}
-	pl, err := bundlePlan(filepath.Join(root.Path(id), ociruntime.ConfigFile))
+	pl, err := bundlePlan(filepath.Join(root.Path(id), ociruntime.ConfigFile), g.hostRoot)
 	if err != nil {
 		return fail(&ociruntime.Error{Step: "create", ID: id, Msg: oneLine(err.Error())})
 	}
@@ -66,7 +75,12 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	defer signal.Stop(sigs)
 
 	fifo := filepath.Join(root.Path(id), ociruntime.FifoFile)
-	cfg := &fork.Config{Hold: true, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
+	var consoleSock *os.File
+	if console {
+		unix.CloseOnExec(4)
+		consoleSock = os.NewFile(4, "console-socket")
+	}
+	cfg := &fork.Config{Hold: true, Reparent: reparent, Console: consoleSock, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
 		init, err := ociruntime.Identify(p.Pid)
 		if err != nil {
 			err = &ociruntime.Error{Step: "create", ID: id, Op: "identify init", Err: err}
@@ -101,12 +115,19 @@ func ociMonitor(g *ociGlobal, args []string) error {
 		return awaitStart(fd, fifo, p.Pid)
 	}}
 	p, err := cfg.StartCommand(context.Background(), pl.opts, pl.argv...)
+	if consoleSock != nil {
+		consoleSock.Close()
+	}
 	if err != nil {
 		return fail(err)
 	}
 	sup := supervise(sigs, &runFlags{}, func(s os.Signal) { p.Signal(s) }, func() { killAll(p) })
 	werr := p.Wait()
 	sup.stop()
+	if errors.Is(werr, fork.ErrReparented) {
+		// The status is the caller's; ours says nothing.
+		return nil
+	}
 	code, msg := outcome(werr, p.ProcessState)
 	if msg != "" && !reported.Load() {
 		// Before "created" this goes to create, which prints it.
@@ -153,10 +174,14 @@ func awaitStart(fd int, fifo string, pid int) error {
 
 // bundlePlan is the sandbox a config.json asks for, as `sandboxrun run
 // --config FILE` makes it: the secure defaults and notes are the same.
-func bundlePlan(config string) (*plan, error) {
+func bundlePlan(config string, hostRoot bool) (*plan, error) {
 	fs := verbFlags("run")
 	rf := addRunFlags(fs)
-	if err := fs.Parse([]string{"--config", config}); err != nil {
+	args := []string{"--config", config}
+	if hostRoot {
+		args = append(args, "--host-root")
+	}
+	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	pl, err := rf.build(nil)

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -93,13 +94,26 @@ func CheckID(id string) error {
 // DefaultRoot is /run/nsfork for root and $XDG_RUNTIME_DIR/nsfork for
 // anyone else.
 func DefaultRoot() (string, error) {
-	if os.Geteuid() == 0 {
+	// Root of a user namespace of its own (rootless podman runs its
+	// runtime so) is not host root: /run is not its to write.
+	if os.Geteuid() == 0 && !inUserNamespace() {
 		return "/run/nsfork", nil
 	}
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
 		return filepath.Join(x, "nsfork"), nil
 	}
 	return "", &Error{Step: "root", Msg: "no --root given and XDG_RUNTIME_DIR is not set"}
+}
+
+// inUserNamespace reports whether this process runs in a user namespace
+// other than the initial one (whose uid_map is the whole range).
+func inUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
 // Root is a state directory.

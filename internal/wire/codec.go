@@ -54,6 +54,7 @@ const (
 	FlagPooled        uint32 = 1 << 3 // after setup, send KindIdle and wait for a KindCall
 	FlagOneProc       uint32 = 1 << 4 // GOMAXPROCS=1 was added for setup: drop it after
 	FlagHold          uint32 = 1 << 5 // with FlagWaitGo: wait for the verdict without a time limit
+	FlagConsole       uint32 = 1 << 6 // command mode: the last passed descriptor is a console socket
 )
 
 // Panic is a recovered panic in the child.
