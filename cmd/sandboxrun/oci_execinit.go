@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/ociruntime"
-	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/seccomp"
 )
 
@@ -112,7 +111,7 @@ func ociExecInit(_ *ociGlobal, _ []string) error {
 		}
 	}
 	runtime.LockOSThread()
-	if _, err := nsinit.Setup(&req.Opts, nsinit.Config{Filter: filter, Exec: true}); err != nil {
+	if err := ociruntime.ApplyProcess(&req.Opts, filter); err != nil {
 		return fail(err)
 	}
 	path, err := exec.LookPath(req.Argv[0])
