@@ -60,14 +60,23 @@ func NewSetupError(step, op, path string, err error) *SetupError {
 }
 
 // Error is "STEP: OP PATH: CAUSE (ENAME)": the step is left out where the
-// operation starts with it, the path where the operation names it.
+// operation starts with it, the path where the operation names it; with no
+// operation, "STEP: PATH: CAUSE" (or "STEP: CAUSE").
 func (e *SetupError) Error() string {
 	var b strings.Builder
-	if !strings.HasPrefix(e.Op, e.Step) {
+	switch {
+	case e.Op == "" && e.Path != "":
+		b.WriteString(e.Step)
+		b.WriteString(":")
+	case e.Op == "":
+		b.WriteString(e.Step)
+	case !strings.HasPrefix(e.Op, e.Step):
 		b.WriteString(e.Step)
 		b.WriteString(": ")
+		b.WriteString(e.Op)
+	default:
+		b.WriteString(e.Op)
 	}
-	b.WriteString(e.Op)
 	if e.Path != "" && !strings.Contains(e.Op, e.Path) {
 		b.WriteString(" ")
 		b.WriteString(e.Path)

@@ -117,15 +117,15 @@ func runOCI(g *ociGlobal, verb string, args []string, io stdio) int {
 	var err error
 	switch {
 	case g.logFormat != "text" && g.logFormat != "json":
-		err = &ociruntime.Error{Step: "--log-format", Msg: fmt.Sprintf("%q: text or json", g.logFormat)}
+		err = ociruntime.Fail("--log-format", "", "", "", fmt.Sprintf("%q: text or json", g.logFormat), nil)
 	case g.systemdCgroup:
-		err = &ociruntime.Error{Step: "--systemd-cgroup", Msg: "not supported: nsfork writes cgroupfs directly (leave --systemd-cgroup off)"}
+		err = ociruntime.Fail("--systemd-cgroup", "", "", "", "not supported: nsfork writes cgroupfs directly (leave --systemd-cgroup off)", nil)
 	case g.rootless != "" && g.rootless != "true" && g.rootless != "false" && g.rootless != "auto":
-		err = &ociruntime.Error{Step: "--rootless", Msg: fmt.Sprintf("%q: true, false or auto", g.rootless)}
+		err = ociruntime.Fail("--rootless", "", "", "", fmt.Sprintf("%q: true, false or auto", g.rootless), nil)
 	case g.hostRoot && os.Geteuid() != 0:
-		err = &ociruntime.Error{Step: "--host-root", Msg: "only a root caller has the host's root to give"}
+		err = ociruntime.Fail("--host-root", "", "", "", "only a root caller has the host's root to give", nil)
 	case slices.Contains(ociRefused, verb):
-		err = &ociruntime.Error{Step: verb, Msg: "not supported by nsfork's runtime"}
+		err = ociruntime.Fail(verb, "", "", "", "not supported by nsfork's runtime", nil)
 	default:
 		err = ociVerbs[verb](g, args)
 	}
@@ -186,10 +186,10 @@ func verbFlags(verb string) *pflag.FlagSet {
 // max of them.
 func parseVerb(fs *pflag.FlagSet, args []string, min, max int, usage string) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
-		return nil, &ociruntime.Error{Step: fs.Name(), Msg: err.Error() + " (usage: " + usage + ")"}
+		return nil, ociruntime.Fail(fs.Name(), "", "", "", err.Error()+" (usage: "+usage+")", nil)
 	}
 	if fs.NArg() < min || fs.NArg() > max {
-		return nil, &ociruntime.Error{Step: fs.Name(), Msg: "usage: " + usage}
+		return nil, ociruntime.Fail(fs.Name(), "", "", "", "usage: "+usage, nil)
 	}
 	return fs.Args(), nil
 }

@@ -75,11 +75,11 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	}
 	switch {
 	case f.noPivot:
-		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--no-pivot: not supported: nsfork uses pivot_root, and MS_MOVE+chroot only where the root is an initramfs, which it detects itself"}
+		return nil, ociruntime.Fail("create", id, "", "", "--no-pivot: not supported: nsfork uses pivot_root, and MS_MOVE+chroot only where the root is an initramfs, which it detects itself", nil)
 	case f.preserveFDs < 0:
-		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--preserve-fds: must not be negative"}
+		return nil, ociruntime.Fail("create", id, "", "", "--preserve-fds: must not be negative", nil)
 	case f.preserveFDs > 0:
-		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--preserve-fds: not supported yet"}
+		return nil, ociruntime.Fail("create", id, "", "", "--preserve-fds: not supported yet", nil)
 	}
 	bundle := f.bundle
 	if bundle == "" {
@@ -87,18 +87,18 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 	}
 	bundle, err := filepath.Abs(bundle)
 	if err != nil {
-		return nil, &ociruntime.Error{Step: "bundle", ID: id, Path: f.bundle, Err: err}
+		return nil, ociruntime.Fail("bundle", id, "", f.bundle, "", err)
 	}
 	spec, hooks, err := readBundle(bundle)
 	if err != nil {
-		return nil, &ociruntime.Error{Step: "bundle", ID: id, Path: bundle, Err: err}
+		return nil, ociruntime.Fail("bundle", id, "", bundle, "", err)
 	}
 	terminal := spec.Process != nil && spec.Process.Terminal
 	switch {
 	case terminal && f.consoleSocket == "":
-		return nil, &ociruntime.Error{Step: "process.terminal", ID: id, Msg: "true needs --console-socket (the caller's socket for the terminal's master)"}
+		return nil, ociruntime.Fail("process.terminal", id, "", "", "true needs --console-socket (the caller's socket for the terminal's master)", nil)
 	case !terminal && f.consoleSocket != "":
-		return nil, &ociruntime.Error{Step: "create", ID: id, Msg: "--console-socket without process.terminal: nothing to send"}
+		return nil, ociruntime.Fail("create", id, "", "", "--console-socket without process.terminal: nothing to send", nil)
 	}
 	if err := ociruntime.CheckHooks(hooks); err != nil {
 		return nil, err
@@ -131,21 +131,21 @@ func createContainer(g *ociGlobal, f *createFlags, id string) (*created, error) 
 		err = os.WriteFile(lk.File(ociruntime.ConfigFile), b, 0o600)
 	}
 	if err != nil {
-		return nil, &ociruntime.Error{Step: "create", ID: id, Op: "write", Path: lk.File(ociruntime.ConfigFile), Err: err}
+		return nil, ociruntime.Fail("create", id, "write", lk.File(ociruntime.ConfigFile), "", err)
 	}
 	c.rec = &ociruntime.Record{ID: id, Bundle: bundle, Annotations: spec.Annotations, Created: time.Now().UTC(), Owner: os.Geteuid(), Hooks: hooks}
 	if err := root.Save(c.rec); err != nil {
 		return nil, err
 	}
 	if err := unix.Mkfifo(lk.File(ociruntime.FifoFile), 0o600); err != nil {
-		return nil, &ociruntime.Error{Step: "create", ID: id, Op: "mkfifo", Path: lk.File(ociruntime.FifoFile), Err: err}
+		return nil, ociruntime.Fail("create", id, "mkfifo", lk.File(ociruntime.FifoFile), "", err)
 	}
 	if err := c.startMonitor(g, f); err != nil {
 		return nil, err
 	}
 	if f.pidFile != "" {
 		if err := writePidFile(f.pidFile, c.rec.Init.Pid); err != nil {
-			return nil, &ociruntime.Error{Step: "create", ID: id, Op: "write pid file", Path: f.pidFile, Err: err}
+			return nil, ociruntime.Fail("create", id, "write pid file", f.pidFile, "", err)
 		}
 	}
 	ok = true
@@ -200,11 +200,11 @@ func (c *created) startMonitor(g *ociGlobal, f *createFlags) error {
 	id := c.rec.ID
 	exe, err := os.Executable()
 	if err != nil {
-		return &ociruntime.Error{Step: "create", ID: id, Op: "find own executable", Err: err}
+		return ociruntime.Fail("create", id, "find own executable", "", "", err)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return &ociruntime.Error{Step: "create", ID: id, Op: "pipe", Err: err}
+		return ociruntime.Fail("create", id, "pipe", "", "", err)
 	}
 	defer r.Close()
 	args := []string{"--root", c.lk.Root.Dir}
@@ -227,7 +227,7 @@ func (c *created) startMonitor(g *ociGlobal, f *createFlags) error {
 		// container's setup sends the terminal over it.
 		cs, err := dialConsole(f.consoleSocket)
 		if err != nil {
-			return &ociruntime.Error{Step: "create", ID: id, Op: "connect", Path: f.consoleSocket, Err: err}
+			return ociruntime.Fail("create", id, "connect", f.consoleSocket, "", err)
 		}
 		defer cs.Close()
 		extra = append(extra, cs)
@@ -241,13 +241,13 @@ func (c *created) startMonitor(g *ociGlobal, f *createFlags) error {
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
-		return &ociruntime.Error{Step: "create", ID: id, Op: "start monitor", Path: exe, Err: err}
+		return ociruntime.Fail("create", id, "start monitor", exe, "", err)
 	}
 	c.monitor = cmd
 	// Recorded at once: should create die before the report, delete finds
 	// the monitor (status "creating") and ends it.
 	if c.rec.Monitor, err = ociruntime.Identify(cmd.Process.Pid); err != nil {
-		return &ociruntime.Error{Step: "create", ID: id, Op: "identify monitor", Err: err}
+		return ociruntime.Fail("create", id, "identify monitor", "", "", err)
 	}
 	if err := c.lk.Root.Save(c.rec); err != nil {
 		return err
@@ -255,10 +255,10 @@ func (c *created) startMonitor(g *ociGlobal, f *createFlags) error {
 	var rep monitorReport
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
 		werr := cmd.Wait()
-		return &ociruntime.Error{Step: "create", ID: id, Msg: fmt.Sprintf("the monitor ended without a report (%v)", werr)}
+		return ociruntime.Fail("create", id, "", "", fmt.Sprintf("the monitor ended without a report (%v)", werr), nil)
 	}
 	if rep.Error != "" {
-		return &ociruntime.Error{Step: "create", ID: id, Msg: rep.Error}
+		return ociruntime.Fail("create", id, "", "", rep.Error, nil)
 	}
 	c.rec.Init, c.rec.Cgroup = rep.Init, rep.Cgroup
 	return c.lk.Root.Save(c.rec)

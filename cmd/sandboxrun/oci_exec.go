@@ -90,22 +90,22 @@ func ociExec(g *ociGlobal, args []string) error {
 	st := rec.Status()
 	lk.Unlock()
 	if st != ociruntime.StatusRunning && st != ociruntime.StatusCreated {
-		return &ociruntime.Error{Step: "exec", ID: id, Msg: "the container is " + st + ": nothing to join"}
+		return ociruntime.Fail("exec", id, "", "", "the container is "+st+": nothing to join", nil)
 	}
 	spec, err := readSpecFile(filepath.Join(root.Path(id), ociruntime.ConfigFile))
 	if err != nil {
-		return &ociruntime.Error{Step: "exec", ID: id, Msg: err.Error()}
+		return ociruntime.Fail("exec", id, "", "", err.Error(), nil)
 	}
 	proc, err := execProcess(spec.Process, &f, pos[1:])
 	if err != nil {
-		return &ociruntime.Error{Step: "exec", ID: id, Msg: err.Error()}
+		return ociruntime.Fail("exec", id, "", "", err.Error(), nil)
 	}
 	if proc.Terminal && f.consoleSocket == "" {
-		return &ociruntime.Error{Step: "exec", ID: id, Msg: "a terminal (--tty or process.terminal) needs --console-socket"}
+		return ociruntime.Fail("exec", id, "", "", "a terminal (--tty or process.terminal) needs --console-socket", nil)
 	}
 	req, err := execPlan(root, id, spec, proc)
 	if err != nil {
-		return &ociruntime.Error{Step: "exec", ID: id, Msg: oneLine(err.Error())}
+		return ociruntime.Fail("exec", id, "", "", oneLine(err.Error()), nil)
 	}
 	return runExec(g, rec, req, &f)
 }

@@ -41,18 +41,18 @@ func ociExecJoin(_ *ociGlobal, args []string) error {
 		i++
 	}
 	if i+1 >= len(args) {
-		return &ociruntime.Error{Step: "exec", Msg: "usage: " + execJoinVerb + " CGROUPDIR... -- COMMAND..."}
+		return ociruntime.Fail("exec", "", "", "", "usage: "+execJoinVerb+" CGROUPDIR... -- COMMAND...", nil)
 	}
 	pid := []byte(fmt.Sprint(os.Getpid()))
 	for _, dir := range args[:i] {
 		p := filepath.Join(dir, "cgroup.procs")
 		if err := os.WriteFile(p, pid, 0); err != nil {
-			return &ociruntime.Error{Step: "exec", Op: "join cgroup", Path: p, Err: err}
+			return ociruntime.Fail("exec", "", "join cgroup", p, "", err)
 		}
 	}
 	argv := args[i+1:]
 	err := unix.Exec(argv[0], argv, os.Environ())
-	return &ociruntime.Error{Step: "exec", Op: "execve", Path: argv[0], Err: err}
+	return ociruntime.Fail("exec", "", "execve", argv[0], "", err)
 }
 
 // ociExecInit applies the request's process settings to itself through

@@ -60,10 +60,10 @@ func nsenterArgs(pid int) ([]string, error) {
 // returns, or waits for it and returns its status.
 func runExec(g *ociGlobal, rec *ociruntime.Record, req *execRequest, f *execFlags) error {
 	id := rec.ID
-	fail := func(op string, err error) error { return &ociruntime.Error{Step: "exec", ID: id, Op: op, Err: err} }
+	fail := func(op string, err error) error { return ociruntime.Fail("exec", id, op, "", "", err) }
 	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
-		return &ociruntime.Error{Step: "exec", ID: id, Op: "find nsenter", Msg: "nsenter (Debian util-linux) is needed to enter the container's user and mount namespaces", Err: err}
+		return ociruntime.Fail("exec", id, "find nsenter", "", "nsenter (Debian util-linux) is needed to enter the container's user and mount namespaces", err)
 	}
 	nsArgs, err := nsenterArgs(rec.Init.Pid)
 	if err != nil {
@@ -79,7 +79,7 @@ func runExec(g *ociGlobal, rec *ociruntime.Record, req *execRequest, f *execFlag
 	}
 	defer exe.Close()
 	if err := checkStatic(exe); err != nil {
-		return &ociruntime.Error{Step: "exec", ID: id, Path: self, Msg: err.Error()}
+		return ociruntime.Fail("exec", id, "", self, err.Error(), nil)
 	}
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
@@ -101,7 +101,7 @@ func runExec(g *ociGlobal, rec *ociruntime.Record, req *execRequest, f *execFlag
 	if req.Terminal {
 		cf, err := dialConsole(f.consoleSocket)
 		if err != nil {
-			return &ociruntime.Error{Step: "exec", ID: id, Op: "connect", Path: f.consoleSocket, Err: err}
+			return ociruntime.Fail("exec", id, "connect", f.consoleSocket, "", err)
 		}
 		defer cf.Close()
 		files = append(files, cf)
@@ -130,11 +130,11 @@ func runExec(g *ociGlobal, rec *ociruntime.Record, req *execRequest, f *execFlag
 		werr := cmd.Wait()
 		switch {
 		case rep.Error != "":
-			return &ociruntime.Error{Step: "exec", ID: id, Msg: rep.Error}
+			return ociruntime.Fail("exec", id, "", "", rep.Error, nil)
 		case err != nil:
 			return fail("send the request", err)
 		default:
-			return &ociruntime.Error{Step: "exec", ID: id, Msg: "the process ended before its report (" + errString(werr) + ", " + errString(rerr) + ")"}
+			return ociruntime.Fail("exec", id, "", "", "the process ended before its report ("+errString(werr)+", "+errString(rerr)+")", nil)
 		}
 	}
 	proc, err := ociruntime.Identify(pid)
@@ -154,7 +154,7 @@ func runExec(g *ociGlobal, rec *ociruntime.Record, req *execRequest, f *execFlag
 		if err := writePidFile(f.pidFile, pid); err != nil {
 			signalProc(proc, unix.SIGKILL)
 			reqW.Write([]byte{0})
-			return &ociruntime.Error{Step: "exec", ID: id, Op: "write pid file", Path: f.pidFile, Err: err}
+			return ociruntime.Fail("exec", id, "write pid file", f.pidFile, "", err)
 		}
 	}
 	if _, err := reqW.Write([]byte{1}); err != nil {

@@ -25,7 +25,7 @@ func ociKill(g *ociGlobal, args []string) error {
 	sig := unix.SIGTERM
 	if len(pos) == 2 {
 		if sig, err = parseSignal(pos[1]); err != nil {
-			return &ociruntime.Error{Step: "kill", ID: id, Msg: err.Error()}
+			return ociruntime.Fail("kill", id, "", "", err.Error(), nil)
 		}
 	}
 	root, err := g.openRoot()
@@ -39,7 +39,7 @@ func ociKill(g *ociGlobal, args []string) error {
 	defer lk.Unlock()
 	st := rec.Status()
 	if st != ociruntime.StatusCreated && st != ociruntime.StatusRunning {
-		return &ociruntime.Error{Step: "kill", ID: id, Msg: "the container is " + st + ": nothing to signal"}
+		return ociruntime.Fail("kill", id, "", "", "the container is "+st+": nothing to signal", nil)
 	}
 	if *all {
 		for _, pid := range containerPids(rec) {
@@ -47,7 +47,7 @@ func ociKill(g *ociGlobal, args []string) error {
 		}
 	}
 	if err := signalProc(rec.Init, sig); err != nil && !(*all && errors.Is(err, unix.ESRCH)) {
-		return &ociruntime.Error{Step: "kill", ID: id, Op: "signal " + unix.SignalName(sig), Err: err}
+		return ociruntime.Fail("kill", id, "signal "+unix.SignalName(sig), "", "", err)
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func deleteContainer(g *ociGlobal, root *ociruntime.Root, id string, force bool)
 	defer lk.Unlock()
 	st := rec.Status()
 	if st == ociruntime.StatusRunning && !force {
-		return &ociruntime.Error{Step: "delete", ID: id, Msg: "the container is running: kill it first, or delete --force"}
+		return ociruntime.Fail("delete", id, "", "", "the container is running: kill it first, or delete --force", nil)
 	}
 	if st != ociruntime.StatusStopped {
 		signalProc(rec.Init, unix.SIGKILL)
@@ -119,7 +119,7 @@ func deleteContainer(g *ociGlobal, root *ociruntime.Root, id string, force bool)
 		time.Sleep(5 * time.Millisecond)
 	}
 	if rec.Monitor.Alive() {
-		return &ociruntime.Error{Step: "delete", ID: id, Msg: fmt.Sprintf("the monitor (pid %d) did not end within %s", rec.Monitor.Pid, monitorGrace)}
+		return ociruntime.Fail("delete", id, "", "", fmt.Sprintf("the monitor (pid %d) did not end within %s", rec.Monitor.Pid, monitorGrace), nil)
 	}
 	if err := removeCgroup(rec); err != nil {
 		return err
@@ -148,7 +148,7 @@ func removeCgroup(rec *ociruntime.Record) error {
 		return nil
 	}
 	if err := cgroups.RemovePaths(rec.Cgroup); err != nil {
-		return &ociruntime.Error{Step: "delete", ID: rec.ID, Op: "remove cgroup", Err: err}
+		return ociruntime.Fail("delete", rec.ID, "remove cgroup", "", "", err)
 	}
 	return nil
 }

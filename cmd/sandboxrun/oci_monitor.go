@@ -37,7 +37,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 		args = args[1:]
 	}
 	if len(args) != 1 {
-		return &ociruntime.Error{Step: "monitor", Msg: "usage: " + monitorVerb + " [--reparent] [--console] ID"}
+		return ociruntime.Fail("monitor", "", "", "", "usage: "+monitorVerb+" [--reparent] [--console] ID", nil)
 	}
 	id := args[0]
 	unix.CloseOnExec(3)
@@ -67,7 +67,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	}
 	pl, err := bundlePlan(filepath.Join(root.Path(id), ociruntime.ConfigFile), g.hostRoot)
 	if err != nil {
-		return fail(&ociruntime.Error{Step: "create", ID: id, Msg: oneLine(err.Error())})
+		return fail(ociruntime.Fail("create", id, "", "", oneLine(err.Error()), nil))
 	}
 
 	sigs := make(chan os.Signal, 32)
@@ -83,7 +83,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	cfg := &fork.Config{Hold: true, Reparent: reparent, Console: consoleSock, OnApplied: func(p *fork.Process, _ *sandbox.Applied) error {
 		init, err := ociruntime.Identify(p.Pid)
 		if err != nil {
-			err = &ociruntime.Error{Step: "create", ID: id, Op: "identify init", Err: err}
+			err = ociruntime.Fail("create", id, "identify init", "", "", err)
 			fail(err)
 			return err
 		}
@@ -103,14 +103,14 @@ func ociMonitor(g *ociGlobal, args []string) error {
 		// finds its reader.
 		fd, err := unix.Open(fifo, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 		if err != nil {
-			err = &ociruntime.Error{Step: "create", ID: id, Op: "open", Path: fifo, Err: err}
+			err = ociruntime.Fail("create", id, "open", fifo, "", err)
 			fail(err)
 			return err
 		}
 		defer unix.Close(fd)
 		if err := report(monitorReport{Init: init, Cgroup: p.CgroupPaths()}); err != nil {
 			// create is gone: nobody will know this container.
-			return &ociruntime.Error{Step: "create", ID: id, Op: "report to create", Err: err}
+			return ociruntime.Fail("create", id, "report to create", "", "", err)
 		}
 		return awaitStart(fd, fifo, p.Pid)
 	}}
@@ -150,7 +150,7 @@ func ociMonitor(g *ociGlobal, args []string) error {
 func awaitStart(fd int, fifo string, pid int) error {
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return &ociruntime.Error{Step: "create", Op: "pidfd_open", Err: err}
+		return ociruntime.Fail("create", "", "pidfd_open", "", "", err)
 	}
 	defer unix.Close(pidfd)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
@@ -160,10 +160,10 @@ func awaitStart(fd int, fifo string, pid int) error {
 			continue
 		}
 		if err != nil {
-			return &ociruntime.Error{Step: "create", Op: "poll", Path: fifo, Err: err}
+			return ociruntime.Fail("create", "", "poll", fifo, "", err)
 		}
 		if fds[1].Revents != 0 {
-			return &ociruntime.Error{Step: "create", Msg: "the container's init ended before start"}
+			return ociruntime.Fail("create", "", "", "", "the container's init ended before start", nil)
 		}
 		var b [1]byte
 		if n, _ := unix.Read(fd, b[:]); n == 1 {

@@ -83,7 +83,7 @@ func ociList(g *ociGlobal, args []string) error {
 		return err
 	}
 	if *format != "table" && *format != "json" {
-		return &ociruntime.Error{Step: "list", Msg: fmt.Sprintf("--format %q: table or json", *format)}
+		return ociruntime.Fail("list", "", "", "", fmt.Sprintf("--format %q: table or json", *format), nil)
 	}
 	root, err := g.openRoot()
 	if err != nil {
@@ -135,7 +135,7 @@ func ociPs(g *ociGlobal, args []string) error {
 		return err
 	}
 	if *format != "table" && *format != "json" {
-		return &ociruntime.Error{Step: "ps", Msg: fmt.Sprintf("--format %q: table or json", *format)}
+		return ociruntime.Fail("ps", "", "", "", fmt.Sprintf("--format %q: table or json", *format), nil)
 	}
 	rec, st, err := lockedRecord(g, pos[0])
 	if err != nil {

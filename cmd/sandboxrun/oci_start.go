@@ -33,18 +33,18 @@ func startContainer(g *ociGlobal, root *ociruntime.Root, id string) error {
 	}
 	defer lk.Unlock()
 	if st := rec.Status(); st != ociruntime.StatusCreated {
-		return &ociruntime.Error{Step: "start", ID: id, Msg: "the container is " + st + ", not created"}
+		return ociruntime.Fail("start", id, "", "", "the container is "+st+", not created", nil)
 	}
 	fifo := lk.File(ociruntime.FifoFile)
 	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		// ENXIO: nobody reads, the monitor is gone.
-		return &ociruntime.Error{Step: "start", ID: id, Op: "open", Path: fifo, Err: err}
+		return ociruntime.Fail("start", id, "open", fifo, "", err)
 	}
 	_, err = unix.Write(fd, []byte{0})
 	unix.Close(fd)
 	if err != nil {
-		return &ociruntime.Error{Step: "start", ID: id, Op: "write", Path: fifo, Err: err}
+		return ociruntime.Fail("start", id, "write", fifo, "", err)
 	}
 	os.Remove(fifo)
 	rec.Started = true

@@ -2,7 +2,8 @@ package ociruntime
 
 import (
 	"errors"
-	"strings"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // ErrNotExist: no container of that id.
@@ -11,44 +12,29 @@ var ErrNotExist = errors.New("container does not exist")
 // ErrExist: create found the id taken.
 var ErrExist = errors.New("container exists already")
 
-// Error is a failure of the runtime itself: the step (id, root, lock, state,
-// create, start, kill, delete, hooks.NAME, ...), the container id, the
-// operation and the path.
-type Error struct {
-	Step string
-	ID   string
-	Op   string
-	Path string
-	Msg  string
-	Err  error
+// Fail is a failure of the runtime itself, as nsfork's one setup error
+// type: the step (id, root, lock, state, create, start, kill, delete,
+// hooks.NAME, ...) with the container id after it, the operation, the path,
+// and the cause: msg where words say it, err where an error does (both:
+// "msg: err"). The command line exits 125 for it.
+func Fail(step, id, op, path, msg string, err error) *sandbox.SetupError {
+	if id != "" {
+		step += " " + id
+	}
+	switch {
+	case msg != "" && err != nil:
+		err = &causeError{msg: msg, err: err}
+	case msg != "":
+		err = errors.New(msg)
+	}
+	return sandbox.NewSetupError(step, op, path, err)
 }
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Step)
-	if e.ID != "" {
-		b.WriteString(" " + e.ID)
-	}
-	b.WriteString(":")
-	if e.Op != "" {
-		b.WriteString(" " + e.Op)
-	}
-	if e.Path != "" {
-		b.WriteString(" " + e.Path)
-	}
-	if e.Msg != "" {
-		if e.Op != "" || e.Path != "" {
-			b.WriteString(":")
-		}
-		b.WriteString(" " + e.Msg)
-	}
-	if e.Err != nil {
-		if e.Op != "" || e.Path != "" || e.Msg != "" {
-			b.WriteString(":")
-		}
-		b.WriteString(" " + e.Err.Error())
-	}
-	return b.String()
+// causeError is "msg: err", unwrapping to err.
+type causeError struct {
+	msg string
+	err error
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+func (e *causeError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *causeError) Unwrap() error { return e.err }

@@ -48,7 +48,7 @@ func DecodeHooks(config []byte) (*Hooks, error) {
 		Hooks *Hooks `json:"hooks"`
 	}
 	if err := json.Unmarshal(config, &c); err != nil {
-		return nil, &Error{Step: "hooks", Op: "decode", Err: err}
+		return nil, Fail("hooks", "", "decode", "", "", err)
 	}
 	return c.Hooks, nil
 }
@@ -60,16 +60,16 @@ func CheckHooks(h *Hooks) error {
 	}
 	for kind, list := range map[string][]specs.Hook{HookCreateContainer: h.CreateContainer, HookStartContainer: h.StartContainer} {
 		if len(list) > 0 {
-			return &Error{Step: "hooks." + kind, Msg: "not supported: nsfork runs no hook inside the container's namespaces (supported: " + strings.Join(SupportedHooks, ", ") + ")"}
+			return Fail("hooks."+kind, "", "", "", "not supported: nsfork runs no hook inside the container's namespaces (supported: "+strings.Join(SupportedHooks, ", ")+")", nil)
 		}
 	}
 	for kind, list := range map[string][]specs.Hook{HookPrestart: h.Prestart, HookCreateRuntime: h.CreateRuntime, HookPoststart: h.Poststart, HookPoststop: h.Poststop} {
 		for i, hk := range list {
 			if hk.Path == "" || hk.Path[0] != '/' {
-				return &Error{Step: fmt.Sprintf("hooks.%s[%d]", kind, i), Msg: fmt.Sprintf("path %q is not absolute", hk.Path)}
+				return Fail(fmt.Sprintf("hooks.%s[%d]", kind, i), "", "", "", fmt.Sprintf("path %q is not absolute", hk.Path), nil)
 			}
 			if hk.Timeout != nil && *hk.Timeout <= 0 {
-				return &Error{Step: fmt.Sprintf("hooks.%s[%d]", kind, i), Msg: "timeout must be greater than zero"}
+				return Fail(fmt.Sprintf("hooks.%s[%d]", kind, i), "", "", "", "timeout must be greater than zero", nil)
 			}
 		}
 	}
@@ -85,11 +85,11 @@ func RunHooks(kind string, hooks []specs.Hook, st *specs.State) error {
 	}
 	in, err := json.Marshal(st)
 	if err != nil {
-		return &Error{Step: "hooks." + kind, Op: "encode state", Err: err}
+		return Fail("hooks."+kind, "", "encode state", "", "", err)
 	}
 	for i, h := range hooks {
 		if err := runHook(h, in); err != nil {
-			return &Error{Step: fmt.Sprintf("hooks.%s[%d]", kind, i), Path: h.Path, Err: err}
+			return Fail(fmt.Sprintf("hooks.%s[%d]", kind, i), "", "", h.Path, "", err)
 		}
 	}
 	return nil

@@ -26,14 +26,14 @@ func (r *Root) Lock(id string) (*Locked, error) {
 	dir := r.Path(id)
 	f, err := os.Open(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, &Error{Step: "lock", ID: id, Err: ErrNotExist}
+		return nil, Fail("lock", id, "", "", "", ErrNotExist)
 	}
 	if err != nil {
-		return nil, &Error{Step: "lock", ID: id, Op: "open", Path: dir, Err: err}
+		return nil, Fail("lock", id, "open", dir, "", err)
 	}
 	if err := flock(f); err != nil {
 		f.Close()
-		return nil, &Error{Step: "lock", ID: id, Op: "flock", Path: dir, Err: err}
+		return nil, Fail("lock", id, "flock", dir, "", err)
 	}
 	// Delete removes the directory while holding the lock: whoever waited
 	// holds a lock on a directory that is gone.
@@ -41,7 +41,7 @@ func (r *Root) Lock(id string) (*Locked, error) {
 	if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(dir, &now) != nil ||
 		held.Dev != now.Dev || held.Ino != now.Ino || held.Nlink == 0 {
 		f.Close()
-		return nil, &Error{Step: "lock", ID: id, Err: ErrNotExist}
+		return nil, Fail("lock", id, "", "", "", ErrNotExist)
 	}
 	return &Locked{Root: r, ID: id, f: f}, nil
 }
@@ -54,11 +54,11 @@ func (r *Root) Create(id string) (*Locked, error) {
 		return nil, err
 	}
 	if _, err := os.Lstat(r.Path(id)); err == nil {
-		return nil, &Error{Step: "create", ID: id, Err: ErrExist}
+		return nil, Fail("create", id, "", "", "", ErrExist)
 	}
 	tmp, err := os.MkdirTemp(r.Dir, ".new-")
 	if err != nil {
-		return nil, &Error{Step: "create", ID: id, Op: "mkdir", Path: r.Dir, Err: err}
+		return nil, Fail("create", id, "mkdir", r.Dir, "", err)
 	}
 	f, err := os.Open(tmp)
 	if err == nil {
@@ -66,15 +66,15 @@ func (r *Root) Create(id string) (*Locked, error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return nil, &Error{Step: "create", ID: id, Op: "lock", Path: tmp, Err: err}
+		return nil, Fail("create", id, "lock", tmp, "", err)
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, r.Path(id), unix.RENAME_NOREPLACE); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		if errors.Is(err, unix.EEXIST) {
-			return nil, &Error{Step: "create", ID: id, Err: ErrExist}
+			return nil, Fail("create", id, "", "", "", ErrExist)
 		}
-		return nil, &Error{Step: "create", ID: id, Op: "rename", Path: r.Path(id), Err: err}
+		return nil, Fail("create", id, "rename", r.Path(id), "", err)
 	}
 	return &Locked{Root: r, ID: id, f: f}, nil
 }
@@ -101,7 +101,7 @@ func (l *Locked) Load() (*Record, error) { return l.Root.Load(l.ID) }
 // is released with Unlock as usual.
 func (l *Locked) Remove() error {
 	if err := os.RemoveAll(l.Dir()); err != nil {
-		return &Error{Step: "delete", ID: l.ID, Op: "remove", Path: l.Dir(), Err: err}
+		return Fail("delete", l.ID, "remove", l.Dir(), "", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsfork/nsfork/sandbox"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -127,7 +128,7 @@ func TestHooks(t *testing.T) {
 	slow := specs.Hook{Path: "/bin/sleep", Args: []string{"sleep", "10"}, Timeout: &one}
 	start := time.Now()
 	err := RunHooks(HookPoststart, []specs.Hook{ok, slow}, st)
-	var e *Error
+	var e *sandbox.SetupError
 	if !errors.As(err, &e) || e.Step != "hooks.poststart[1]" || time.Since(start) > 5*time.Second {
 		t.Errorf("a hook past its timeout: %v after %s", err, time.Since(start))
 	}

@@ -83,10 +83,10 @@ var idRe = regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
 // name under the root.
 func CheckID(id string) error {
 	if id == "" {
-		return &Error{Step: "id", Msg: "a container id is needed"}
+		return Fail("id", "", "", "", "a container id is needed", nil)
 	}
 	if len(id) > 1024 || !idRe.MatchString(id) || id == "." || id == ".." {
-		return &Error{Step: "id", ID: id, Msg: "invalid container id (letters, digits, _ + . - only)"}
+		return Fail("id", id, "", "", "invalid container id (letters, digits, _ + . - only)", nil)
 	}
 	return nil
 }
@@ -102,7 +102,7 @@ func DefaultRoot() (string, error) {
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
 		return filepath.Join(x, "nsfork"), nil
 	}
-	return "", &Error{Step: "root", Msg: "no --root given and XDG_RUNTIME_DIR is not set"}
+	return "", Fail("root", "", "", "", "no --root given and XDG_RUNTIME_DIR is not set", nil)
 }
 
 // inUserNamespace reports whether this process runs in a user namespace
@@ -130,10 +130,10 @@ func Open(dir string) (*Root, error) {
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, &Error{Step: "root", Op: "resolve", Path: dir, Err: err}
+		return nil, Fail("root", "", "resolve", dir, "", err)
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, &Error{Step: "root", Op: "mkdir", Path: abs, Err: err}
+		return nil, Fail("root", "", "mkdir", abs, "", err)
 	}
 	return &Root{Dir: abs}, nil
 }
@@ -145,7 +145,7 @@ func (r *Root) Path(id string) string { return filepath.Join(r.Dir, id) }
 func (r *Root) IDs() ([]string, error) {
 	ents, err := os.ReadDir(r.Dir)
 	if err != nil {
-		return nil, &Error{Step: "list", Op: "readdir", Path: r.Dir, Err: err}
+		return nil, Fail("list", "", "readdir", r.Dir, "", err)
 	}
 	var ids []string
 	for _, e := range ents {
@@ -161,14 +161,14 @@ func (r *Root) Load(id string) (*Record, error) {
 	p := filepath.Join(r.Path(id), StateFile)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, &Error{Step: "state", ID: id, Op: "read", Path: p, Err: ErrNotExist}
+		return nil, Fail("state", id, "read", p, "", ErrNotExist)
 	}
 	if err != nil {
-		return nil, &Error{Step: "state", ID: id, Op: "read", Path: p, Err: err}
+		return nil, Fail("state", id, "read", p, "", err)
 	}
 	var rec Record
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, &Error{Step: "state", ID: id, Op: "decode", Path: p, Err: err}
+		return nil, Fail("state", id, "decode", p, "", err)
 	}
 	return &rec, nil
 }
@@ -178,15 +178,15 @@ func (r *Root) Save(rec *Record) error {
 	dir := r.Path(rec.ID)
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
-		return &Error{Step: "state", ID: rec.ID, Op: "encode", Err: err}
+		return Fail("state", rec.ID, "encode", "", "", err)
 	}
 	tmp := filepath.Join(dir, "."+StateFile+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return &Error{Step: "state", ID: rec.ID, Op: "write", Path: tmp, Err: err}
+		return Fail("state", rec.ID, "write", tmp, "", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, StateFile)); err != nil {
 		os.Remove(tmp)
-		return &Error{Step: "state", ID: rec.ID, Op: "rename", Path: tmp, Err: err}
+		return Fail("state", rec.ID, "rename", tmp, "", err)
 	}
 	return nil
 }
