@@ -12,9 +12,8 @@ import (
 	"github.com/nsfork/nsfork/internal/wire"
 )
 
-// maxPassedFDs bounds the descriptors one pooled call may carry: the
-// kernel's own limit for one SCM_RIGHTS message (SCM_MAX_FD).
-const maxPassedFDs = 253
+// maxPassedFDs bounds the descriptors one pooled call may carry.
+const maxPassedFDs = wire.MaxRights
 
 // writeFrameRights writes one frame on the channel with files attached
 // (SCM_RIGHTS) to its first bytes, so that they arrive with the frame: a
@@ -88,16 +87,10 @@ func (r *rightsReader) Read(p []byte) (int, error) {
 		return 0, rerr
 	}
 	if oobn > 0 {
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		fds, err := wire.ParseRights(oob[:oobn])
+		r.fds = append(r.fds, fds...)
 		if err != nil {
-			return 0, fmt.Errorf("control message: %w", err)
-		}
-		for _, m := range msgs {
-			fds, err := unix.ParseUnixRights(&m)
-			if err != nil {
-				return 0, fmt.Errorf("control message: %w", err)
-			}
-			r.fds = append(r.fds, fds...)
+			return 0, err
 		}
 	}
 	if flags&unix.MSG_CTRUNC != 0 {
