@@ -55,7 +55,7 @@ func planIDMapMounts(o *sandbox.Options, joins []specs.LinuxNamespace) ([]idmapM
 				return nil, im.fail("the launcher resolves the source in its own mount namespace, and the sandbox joins another ("+ns.Path+")", unix.EINVAL)
 			}
 		}
-		if !launcherMapsMounts() {
+		if !MapsMounts() {
 			return nil, im.fail("MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source's file system (the host's user namespace), which only a launcher that is root in the initial user namespace has", unix.EPERM)
 		}
 		if len(out) == wire.MaxRights {
@@ -66,9 +66,9 @@ func planIDMapMounts(o *sandbox.Options, joins []specs.LinuxNamespace) ([]idmapM
 	return out, nil
 }
 
-// launcherMapsMounts reports whether this process is root in the initial
-// user namespace.
-func launcherMapsMounts() bool {
+// MapsMounts reports whether this process can make id-mapped binds (mount
+// options idmap and ridmap): it is root in the initial user namespace.
+func MapsMounts() bool {
 	var s unix.Stat_t
 	if err := unix.Stat("/proc/self/ns/user", &s); err != nil {
 		return false
