@@ -1,9 +1,7 @@
 package fork
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 
@@ -70,7 +68,7 @@ func (r *rightsReader) Read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	oob := make([]byte, unix.CmsgSpace(4*maxPassedFDs))
+	oob := wire.RightsBuffer()
 	var n, oobn, flags int
 	var rerr error
 	if err := rc.Control(func(fd uintptr) {
@@ -86,20 +84,7 @@ func (r *rightsReader) Read(p []byte) (int, error) {
 	if rerr != nil {
 		return 0, rerr
 	}
-	if oobn > 0 {
-		fds, err := wire.ParseRights(oob[:oobn])
-		r.fds = append(r.fds, fds...)
-		if err != nil {
-			return 0, err
-		}
-	}
-	if flags&unix.MSG_CTRUNC != 0 {
-		return 0, errors.New("descriptors truncated (more than one call carries)")
-	}
-	if n == 0 && len(p) > 0 {
-		return 0, io.EOF
-	}
-	return n, nil
+	return wire.RecvRights(p, oob, n, oobn, flags, &r.fds)
 }
 
 // closeAll closes descriptors received but not used.

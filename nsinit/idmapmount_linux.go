@@ -2,7 +2,6 @@ package nsinit
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -74,7 +73,7 @@ type ctrlRights struct {
 }
 
 func (r *ctrlRights) Read(p []byte) (int, error) {
-	oob := make([]byte, unix.CmsgSpace(4*wire.MaxRights))
+	oob := wire.RightsBuffer()
 	for {
 		n, oobn, flags, _, err := unix.Recvmsg(r.fd, p, oob, unix.MSG_CMSG_CLOEXEC)
 		switch err {
@@ -94,19 +93,6 @@ func (r *ctrlRights) Read(p []byte) (int, error) {
 		default:
 			return 0, err
 		}
-		if oobn > 0 {
-			fds, err := wire.ParseRights(oob[:oobn])
-			r.fds = append(r.fds, fds...)
-			if err != nil {
-				return 0, err
-			}
-		}
-		if flags&unix.MSG_CTRUNC != 0 {
-			return 0, fmt.Errorf("%w: descriptors truncated", unix.EPROTO)
-		}
-		if n == 0 && len(p) > 0 {
-			return 0, io.EOF
-		}
-		return n, nil
+		return wire.RecvRights(p, oob, n, oobn, flags, &r.fds)
 	}
 }

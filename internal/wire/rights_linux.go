@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"io"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,4 +27,28 @@ func ParseRights(oob []byte) ([]int, error) {
 		out = append(out, fds...)
 	}
 	return out, nil
+}
+
+// RightsBuffer is the control buffer for one recvmsg that may carry up to
+// MaxRights descriptors.
+func RightsBuffer() []byte { return make([]byte, unix.CmsgSpace(4*MaxRights)) }
+
+// RecvRights turns what a recvmsg into p returned (n bytes, oobn bytes of
+// control data in oob, flags) into a Read's result, and appends the
+// descriptors that came with it to *fds (the caller closes them).
+func RecvRights(p, oob []byte, n, oobn, flags int, fds *[]int) (int, error) {
+	if oobn > 0 {
+		got, err := ParseRights(oob[:oobn])
+		*fds = append(*fds, got...)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if flags&unix.MSG_CTRUNC != 0 {
+		return 0, fmt.Errorf("%w: descriptors truncated (more than %d in one frame)", unix.EPROTO, MaxRights)
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
