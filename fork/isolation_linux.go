@@ -3,6 +3,7 @@ package fork
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -35,6 +36,8 @@ type isolation struct {
 	cgroupFD   bool            // the child is cloned into it (v2)
 	leaseIDs   bool            // root, new user namespace, no maps: lease a range
 	lease      *idLease        // taken before the start, released after Wait
+	idmaps     []idmapMount    // id-mapped binds, made by the parent after the start
+	idmapFiles []*os.File      // their detached clones, sent after the request
 }
 
 // planIsolation validates o completely and works out how to start the child.
@@ -63,6 +66,10 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 			continue // made by the child itself, see timens_linux.go
 		}
 		p.cloneflags |= sandbox.CloneFlag(ns.Type)
+	}
+	var err error
+	if p.idmaps, err = planIDMapMounts(o, p.joins); err != nil {
+		return nil, err
 	}
 	// Made by the child itself once it is in its cgroup and has its ids
 	// (see nsinit.LateNamespaces).
@@ -167,12 +174,13 @@ func (p *isolation) apply(a *syscall.SysProcAttr) {
 // parentSteps reports whether the parent has work to do between the start
 // and the request.
 func (p *isolation) parentSteps() bool {
-	return p.helper || len(p.opts.Rlimits) > 0 || (p.cgroup != nil && !p.cgroupFD)
+	return p.helper || len(p.opts.Rlimits) > 0 || (p.cgroup != nil && !p.cgroupFD) || len(p.idmaps) > 0
 }
 
-// afterStart writes the id maps through the setuid helpers and sets the
+// afterStart writes the id maps through the setuid helpers, sets the
 // rlimits with prlimit, which can raise a hard limit the child itself could
-// no longer raise.
+// no longer raise, and makes the id-mapped binds' clones once the child's
+// user namespace has its maps.
 func (p *isolation) afterStart(pid int) error {
 	if p.cgroup != nil && !p.cgroupFD {
 		// cgroup v1: placed before the child gets its request, so before
@@ -189,7 +197,12 @@ func (p *isolation) afterStart(pid int) error {
 			return err
 		}
 	}
-	return setRlimits(pid, p.opts.Rlimits)
+	if err := setRlimits(pid, p.opts.Rlimits); err != nil {
+		return err
+	}
+	var err error
+	p.idmapFiles, err = makeIDMapMounts(p.idmaps, pid)
+	return err
 }
 
 // cgroupError is err of the cgroup package, a *SetupError already, or

@@ -1,9 +1,7 @@
 package fork
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 
@@ -12,9 +10,8 @@ import (
 	"github.com/nsfork/nsfork/internal/wire"
 )
 
-// maxPassedFDs bounds the descriptors one pooled call may carry: the
-// kernel's own limit for one SCM_RIGHTS message (SCM_MAX_FD).
-const maxPassedFDs = 253
+// maxPassedFDs bounds the descriptors one pooled call may carry.
+const maxPassedFDs = wire.MaxRights
 
 // writeFrameRights writes one frame on the channel with files attached
 // (SCM_RIGHTS) to its first bytes, so that they arrive with the frame: a
@@ -71,7 +68,7 @@ func (r *rightsReader) Read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	oob := make([]byte, unix.CmsgSpace(4*maxPassedFDs))
+	oob := wire.RightsBuffer()
 	var n, oobn, flags int
 	var rerr error
 	if err := rc.Control(func(fd uintptr) {
@@ -87,26 +84,7 @@ func (r *rightsReader) Read(p []byte) (int, error) {
 	if rerr != nil {
 		return 0, rerr
 	}
-	if oobn > 0 {
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			return 0, fmt.Errorf("control message: %w", err)
-		}
-		for _, m := range msgs {
-			fds, err := unix.ParseUnixRights(&m)
-			if err != nil {
-				return 0, fmt.Errorf("control message: %w", err)
-			}
-			r.fds = append(r.fds, fds...)
-		}
-	}
-	if flags&unix.MSG_CTRUNC != 0 {
-		return 0, errors.New("descriptors truncated (more than one call carries)")
-	}
-	if n == 0 && len(p) > 0 {
-		return 0, io.EOF
-	}
-	return n, nil
+	return wire.RecvRights(p, oob, n, oobn, flags, &r.fds)
 }
 
 // closeAll closes descriptors received but not used.

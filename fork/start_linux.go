@@ -255,9 +255,17 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	}
 	go p.read(uint32(min(max, wire.MaxFrame)))
 	if !early {
+		var ims []idmapMount
+		var clones []*os.File
+		if plan != nil {
+			ims, clones, plan.idmapFiles = plan.idmaps, plan.idmapFiles, nil
+		}
 		go func() {
 			// An error here means the child is gone; Wait reports why.
-			wire.WriteFrame(parentEnd, wire.KindRequest, reqBytes)
+			if wire.WriteFrame(parentEnd, wire.KindRequest, reqBytes) == nil {
+				sendIDMapMounts(parentEnd, ims, clones)
+			}
+			closeFiles(clones)
 		}()
 	}
 	// The big arguments go while the child reads them; an error means it

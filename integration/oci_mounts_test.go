@@ -27,7 +27,6 @@ func TestOCIMounts(t *testing.T) {
 	t.Run("CgroupNamespace", ociCgroupNamespace)
 	t.Run("MqueueAndDeviceNodes", ociMqueueAndDevices)
 	t.Run("Tmpcopyup", ociTmpcopyup)
-	t.Run("IDMapRefused", ociIDMapRefused)
 }
 
 func init() { fork.RegisterFunc("threadNamespaces", threadNamespaces) }
@@ -355,18 +354,5 @@ func ociTmpcopyup(t *testing.T) {
 	r := sbx(t, "", "run", "--bundle", dir, "--", "/bin/true")
 	if r.code != 125 || !strings.Contains(r.err, `.options "tmpcopyup": is an option of a tmpfs`) {
 		t.Errorf("tmpcopyup on a bind: exit %d, %q", r.code, r.err)
-	}
-}
-
-// ociIDMapRefused: id-mapped mounts are refused before anything starts,
-// naming the option and the mount.
-func ociIDMapRefused(t *testing.T) {
-	dir := mountBundle(t)
-	editConfig(t, dir, func(spec map[string]any) {
-		addMount(spec, map[string]any{"destination": "/tmp", "type": "bind", "source": filepath.Join(dir, "rootfs", "bin"), "options": []any{"rbind", "idmap"}})
-	})
-	r := sbx(t, "", "run", "--bundle", dir, "--", "/bin/sh", "-c", "echo started")
-	if r.code != 125 || !strings.Contains(r.err, `].options "idmap": id-mapped mounts`) || strings.Contains(r.out, "started") {
-		t.Errorf("idmap: exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
 	}
 }

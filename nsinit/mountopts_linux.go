@@ -25,6 +25,9 @@ type mountOptions struct {
 	// copyUp is tmpcopyup: the new tmpfs gets a copy of what its
 	// destination held.
 	copyUp bool
+	// idmap is idmap or ridmap: the bind's clone comes from the launcher,
+	// mapped through this user namespace (idmapmount_linux.go).
+	idmap bool
 	// msFlags are the MS_* flags for mount(2) of a new file system.
 	msFlags uintptr
 	// prop is an MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE flag, with
@@ -143,6 +146,10 @@ func parseMountOptions(opts []string) (*mountOptions, error) {
 		}
 		if o == "tmpcopyup" {
 			mo.copyUp = true
+			continue
+		}
+		if o == "idmap" || o == "ridmap" {
+			mo.idmap = true
 			continue
 		}
 		if r, ok := strings.CutPrefix(o, "r"); ok {

@@ -3,6 +3,7 @@ package nsinit
 import (
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/sandbox"
@@ -86,5 +87,30 @@ func TestOwnCgroupDirs(t *testing.T) {
 	}
 	if _, err := ownCgroupDirs("", self); err == nil {
 		t.Error("no hierarchy: no error")
+	}
+}
+
+// TestIDMapMountOptions: idmap and ridmap mark the bind as the launcher's
+// id-mapped clone and are never taken for file-system data; sandbox reads
+// the same options the same way (which mount, recursive mapping, rbind).
+func TestIDMapMountOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts                  []string
+		mapped, recMap, rbind bool
+	}{
+		{[]string{"bind", "idmap"}, true, false, false},
+		{[]string{"rbind", "idmap"}, true, false, true},
+		{[]string{"rbind", "ridmap", "ro"}, true, true, true},
+		{[]string{"bind", "ridmap"}, true, true, false},
+		{[]string{"rbind", "rro"}, false, false, true},
+	} {
+		mo, err := parseMountOptions(c.opts)
+		if err != nil || mo.idmap != c.mapped || len(mo.data) != 0 {
+			t.Errorf("%q: idmap %v data %q err %v", c.opts, mo.idmap, mo.data, err)
+		}
+		mapped, recMap, rbind := sandbox.MountIDMap(specs.Mount{Options: c.opts})
+		if mapped != c.mapped || recMap != c.recMap || rbind != c.rbind {
+			t.Errorf("%q: MountIDMap %v %v %v, want %v %v %v", c.opts, mapped, recMap, rbind, c.mapped, c.recMap, c.rbind)
+		}
 	}
 }

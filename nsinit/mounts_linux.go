@@ -56,11 +56,11 @@ import (
 //     its destination in the final root and must be the very mount made
 //     (its mount id; a procfs for proc): a destination renamed or swapped
 //     by whoever can write the root file system fails the setup.
-func stepMounts(o *sandbox.Options, _ Config, a *Applied) error {
+func stepMounts(o *sandbox.Options, cfg Config, a *Applied) error {
 	if !o.NewNamespace(specs.MountNamespace) {
 		return nil
 	}
-	m := &mounter{o: o, a: a, userns: o.NewNamespace(specs.UserNamespace), host: map[string]*hostTree{}}
+	m := &mounter{o: o, cfg: cfg, a: a, userns: o.NewNamespace(specs.UserNamespace), host: map[string]*hostTree{}}
 	defer m.close()
 	return m.run()
 }
@@ -68,6 +68,7 @@ func stepMounts(o *sandbox.Options, _ Config, a *Applied) error {
 // mounter holds what stepMounts works with.
 type mounter struct {
 	o      *sandbox.Options
+	cfg    Config
 	a      *Applied
 	userns bool
 	// rootfs is the root file system directory on the host, "" for the
@@ -89,6 +90,9 @@ type mounter struct {
 	cur string
 	// made are the mounts made so far, in order.
 	made []*mountedFS
+	// idmapped are the parent's id-mapped clones of idmap and ridmap
+	// binds, by index in o.Mounts, until prepare takes them.
+	idmapped map[int]*os.File
 }
 
 // hostTree is a detached clone of a host file's mount, made before the
@@ -113,6 +117,9 @@ type mountPlan struct {
 func (m *mounter) close() {
 	if m.root != nil {
 		m.root.Close()
+	}
+	for _, f := range m.idmapped {
+		f.Close()
 	}
 	for _, p := range m.plans {
 		if p.tree != nil {

@@ -33,6 +33,9 @@ func (m *mounter) mount(p *mountPlan) error {
 		if mo.recursive {
 			kind = "rbind"
 		}
+		if mo.idmap {
+			note += " (id-mapped through the sandbox's user namespace by the launcher)"
+		}
 		m.report("%s %s on %s%s", kind, mt.Source, p.dest, note)
 		return nil
 	}

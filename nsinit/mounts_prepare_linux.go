@@ -38,6 +38,9 @@ func (m *mounter) prepare() error {
 	if m.root, err = openPath(orSlash(m.rootfs), unix.O_DIRECTORY); err != nil {
 		return fail("rootfs", "open", orSlash(m.rootfs), err)
 	}
+	if err := m.receiveIDMapped(); err != nil {
+		return err
+	}
 	mounts := m.o.Mounts
 	first := 0 // the index in o.Mounts of mounts[0]
 	if m.rootfs == "" && m.o.NewNamespace(specs.PIDNamespace) && !slices.ContainsFunc(mounts, func(mt specs.Mount) bool { return path.Clean(mt.Destination) == "/proc" }) {
@@ -58,14 +61,13 @@ func (m *mounter) prepare() error {
 			continue
 		}
 		mo.bind = true
-		src, err := openPath(mt.Source, 0)
-		if err != nil {
-			return fail("mount", "open bind source", mt.Source, err)
-		}
-		p.tree, err = cloneTree(src, mo.recursive)
-		src.Close()
-		if err != nil {
-			return fail("mount", "clone bind source", mt.Source, err)
+		if mo.idmap {
+			// Cloned and mapped by the launcher (receiveIDMapped).
+			if p.tree = m.idmappedClone(p.idx); p.tree == nil {
+				return fail("mount", fmt.Sprintf("mounts[%d].options idmap (no clone from the launcher)", p.idx), mt.Source, unix.EPROTO)
+			}
+		} else if p.tree, err = m.cloneSource(mt.Source, mo.recursive); err != nil {
+			return err
 		}
 		var s unix.Stat_t
 		if err := unix.Fstat(int(p.tree.Fd()), &s); err != nil {
@@ -140,6 +142,21 @@ func (m *mounter) prepare() error {
 		m.host[n] = &hostTree{fd: t, recursive: rec}
 	}
 	return nil
+}
+
+// cloneSource opens a bind source and clones its mount (tree, with
+// recursive) as a detached mount.
+func (m *mounter) cloneSource(source string, recursive bool) (*os.File, error) {
+	src, err := openPath(source, 0)
+	if err != nil {
+		return nil, fail("mount", "open bind source", source, err)
+	}
+	tree, err := cloneTree(src, recursive)
+	src.Close()
+	if err != nil {
+		return nil, fail("mount", "clone bind source", source, err)
+	}
+	return tree, nil
 }
 
 // hostClone returns a detached clone of the host file n made in prepare,

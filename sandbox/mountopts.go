@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // MountOptionKind says how nsfork applies an option of an OCI mount.
@@ -51,6 +53,12 @@ const (
 	// what its destination held (owners, modes and times kept). Only on a
 	// tmpfs.
 	MountOptionCopyUp
+	// MountOptionIDMap is idmap or ridmap: a bind in a new user namespace
+	// whose files' owners are mapped through that namespace
+	// (mount_setattr MOUNT_ATTR_IDMAP, made by the launcher, which must be
+	// root in the initial user namespace); ridmap maps every mount of an
+	// rbind's tree, idmap its top mount only, as runc does.
+	MountOptionIDMap
 )
 
 // mountOptionKinds are the options nsfork knows by name. nsinit applies
@@ -79,19 +87,17 @@ var mountOptionKinds = map[string]MountOptionKind{
 	"unbindable": MountOptionPropagation, "runbindable": MountOptionPropagation,
 
 	"tmpcopyup": MountOptionCopyUp,
+
+	"idmap": MountOptionIDMap, "ridmap": MountOptionIDMap,
 }
 
-// idmapWhy says why id-mapped mounts are refused: mount_setattr's
-// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source's file system (the
-// host's user namespace), and nsfork makes every mount in the sandbox's
-// own user namespace, where the kernel answers EPERM.
-const idmapWhy = "id-mapped mounts are not supported: MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN in the user namespace of the source's file system (the host's), and nsfork makes its mounts inside the sandbox's user namespace (EPERM there)"
+// mountIDMapsWhy says why a mount's own uidMappings/gidMappings are refused:
+// nsfork maps an idmap bind through the sandbox's own user namespace only.
+const mountIDMapsWhy = "a mount's own id mappings are not supported: an idmap or ridmap bind is mapped through the sandbox's user namespace (linux.uidMappings/gidMappings)"
 
 // unsupportedMountOptions are the options of the runtime-spec (and of runc
 // and crun) that nsfork does not apply, with the reason.
 var unsupportedMountOptions = map[string]string{
-	"idmap":         idmapWhy,
-	"ridmap":        idmapWhy,
 	"remount":       "a remount is not a mount; list the options on the mount itself",
 	"defaults":      "is not applied by name; list the options meant",
 	"iversion":      "is not supported",
@@ -114,6 +120,24 @@ func init() {
 	for _, o := range RecursiveMountOptions {
 		mountOptionKinds[o] = MountOptionRecursive
 	}
+}
+
+// MountIDMap reports whether mount m asks to be id-mapped (idmap or
+// ridmap), whether the mapping reaches every mount of its tree (ridmap),
+// and whether the tree itself is recursive (rbind): the launcher clones
+// and maps it, the child attaches it.
+func MountIDMap(m specs.Mount) (mapped, recursiveMap, rbind bool) {
+	for _, o := range m.Options {
+		switch o {
+		case "idmap":
+			mapped = true
+		case "ridmap":
+			mapped, recursiveMap = true, true
+		case "rbind":
+			rbind = true
+		}
+	}
+	return mapped, recursiveMap, rbind
 }
 
 // MountOptionNames lists, sorted, the mount options nsfork applies by name
@@ -166,6 +190,13 @@ func MountOptionSupported(opt string, bind, userns bool) (bool, string) {
 		if bind {
 			return false, "is an option of a tmpfs, not of a bind"
 		}
+	case MountOptionIDMap:
+		if !bind {
+			return false, "is an option of a bind, not of a new file system"
+		}
+		if !userns {
+			return false, "maps owners through the sandbox's user namespace: it needs a new user namespace"
+		}
 	case MountOptionData:
 		if bind {
 			return false, "unknown option: a bind reads no file-system data, so it would be ignored"
@@ -211,6 +242,8 @@ func (k MountOptionKind) String() string {
 		return "recursive attribute"
 	case MountOptionCopyUp:
 		return "copy-up"
+	case MountOptionIDMap:
+		return "id-mapped"
 	}
 	return fmt.Sprintf("MountOptionKind(%d)", int(k))
 }

@@ -275,12 +275,24 @@ func TestMountOptions(t *testing.T) {
 	}
 	// The runtime-spec options nsfork does not apply: refused on a bind and
 	// on a new file system, where the kernel would have read them as data.
-	for _, opt := range []string{"idmap", "ridmap", "remount", "defaults", "iversion"} {
+	for _, opt := range []string{"remount", "defaults", "iversion"} {
 		if MountOption(opt) != MountOptionUnsupported {
 			t.Errorf("MountOption(%q) = %v", opt, MountOption(opt))
 		}
 		refused("bind "+opt, false, bind("ro", opt), opt, true)
 		refused("tmpfs "+opt, true, tmpfs(opt), opt, true)
+	}
+	// idmap and ridmap: a bind in a new user namespace only (the
+	// launcher maps it through that namespace), never a new file system.
+	for _, opt := range []string{"idmap", "ridmap"} {
+		if MountOption(opt) != MountOptionIDMap {
+			t.Errorf("MountOption(%q) = %v", opt, MountOption(opt))
+		}
+		if err := check(true, bind(opt)); err != nil {
+			t.Errorf("bind %s in a user namespace: %v", opt, err)
+		}
+		refused("bind "+opt+" without a user namespace", false, bind(opt), opt, false)
+		refused("tmpfs "+opt, true, tmpfs(opt), opt, false)
 	}
 	// The recursive attributes are applied, on a bind and on a new file
 	// system; their atime forms, like the plain ones, not on a bind in a

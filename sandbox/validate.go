@@ -322,7 +322,7 @@ func (o *Options) validateFilesystem(errs *errList, h *host) {
 			errs.add(f+".destination", m.Destination, "must be an absolute path")
 		}
 		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			errs.unsupported(f+".uidMappings", "", idmapWhy)
+			errs.unsupported(f+".uidMappings", "", mountIDMapsWhy)
 		}
 		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 		validateMountOptions(errs, f, bind, newUser, m.Options)

@@ -271,7 +271,7 @@ func TestValidateErrors(t *testing.T) {
 		{name: "bind without source", field: "mounts[0].source", also: "needs a source", mod: func(o *Options) {
 			o.Mounts = []specs.Mount{{Destination: "/mnt", Type: "bind"}}
 		}},
-		{name: "id-mapped mount", field: "mounts[0].uidMappings", also: "id-mapped", unsupported: true, mod: func(o *Options) {
+		{name: "mount's own id mappings", field: "mounts[0].uidMappings", also: "own id mappings", unsupported: true, mod: func(o *Options) {
 			o.Mounts = []specs.Mount{{Destination: "/mnt", Type: "bind", Source: "/", UIDMappings: idmap(0, 0, 1)}}
 		}},
 		{name: "proc in user namespace without pid namespace", rootless: true, field: "mounts[0].type", also: "pid namespace", mod: func(o *Options) {

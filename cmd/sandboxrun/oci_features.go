@@ -4,6 +4,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
+	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/internal/ociruntime"
 	"github.com/nsfork/nsfork/sandbox"
 )
@@ -34,6 +35,9 @@ func strs[T ~string](in []T) []string {
 // recognises and applies, and no more.
 func ociFeaturesDoc() *features.Features {
 	yes, no := true, false
+	// Id-mapped binds are made by the launcher, which must be root in the
+	// initial user namespace: claimed for such a caller only.
+	idmap := fork.MapsMounts()
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -49,7 +53,7 @@ func ociFeaturesDoc() *features.Features {
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &idmap}},
 		},
 		Annotations: map[string]string{"io.github.nsfork.version": version},
 	}

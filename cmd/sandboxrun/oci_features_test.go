@@ -1,11 +1,13 @@
 package main
 
 import (
+	"os"
 	"slices"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
@@ -51,7 +53,13 @@ func TestOCIFeaturesTruthful(t *testing.T) {
 			t.Errorf("features lists mount option %q, which nsfork does not apply by name", o)
 		}
 	}
-	if slices.Contains(doc.MountOptions, "idmap") || *doc.Linux.MountExtensions.IDMap.Enabled {
-		t.Errorf("features claims id-mapped mounts")
+	// idmap and ridmap are listed (applied or refused with the reason at
+	// start); the extension is claimed only where this launcher can make
+	// them (root in the initial user namespace).
+	if !slices.Contains(doc.MountOptions, "idmap") || !slices.Contains(doc.MountOptions, "ridmap") {
+		t.Errorf("features does not list idmap and ridmap: %q", doc.MountOptions)
+	}
+	if *doc.Linux.MountExtensions.IDMap.Enabled != fork.MapsMounts() || (os.Geteuid() != 0 && fork.MapsMounts()) {
+		t.Errorf("features claims id-mapped mounts %v, this launcher can make them: %v", *doc.Linux.MountExtensions.IDMap.Enabled, fork.MapsMounts())
 	}
 }

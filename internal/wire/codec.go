@@ -296,3 +296,30 @@ func DecodeRemoteError(b []byte) (*RemoteError, error) {
 	r := &RemoteError{Msg: d.str("error message"), Type: d.str("error type"), Errno: d.u32("errno")}
 	return r, d.done("error")
 }
+// EncodeIndexes encodes a list of indexes (the mounts of a KindMounts
+// frame, one per descriptor passed with it, in order).
+func EncodeIndexes(idx []int) []byte {
+	e := &enc{}
+	e.u32(uint32(len(idx)))
+	for _, i := range idx {
+		e.u32(uint32(i))
+	}
+	return e.b
+}
+
+// DecodeIndexes decodes a list of indexes of at most max entries.
+func DecodeIndexes(p []byte, max int) ([]int, error) {
+	d := &dec{b: p}
+	n := d.u32("index count")
+	if d.err == nil && int64(n) > int64(max) {
+		d.fail(fmt.Sprintf("%d indexes, at most %d", n, max))
+	}
+	var out []int
+	for i := uint32(0); d.err == nil && i < n; i++ {
+		out = append(out, int(d.u32("index")))
+	}
+	if err := d.done("indexes"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -31,6 +31,7 @@ const (
 	KindStop     Kind = 10 // parent -> child: refused (payload: why), give up
 	KindIdle     Kind = 11 // child -> parent: a pooled child is set up and waits for a call
 	KindCall     Kind = 12 // parent -> pooled child: Request with the function and arguments
+	KindMounts   Kind = 13 // parent -> child, after the request: id-mapped bind clones (SCM_RIGHTS), payload their mount indexes
 )
 
 func (k Kind) String() string {
@@ -59,6 +60,8 @@ func (k Kind) String() string {
 		return "idle"
 	case KindCall:
 		return "call"
+	case KindMounts:
+		return "mounts"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }

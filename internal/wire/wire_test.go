@@ -142,3 +142,22 @@ func FuzzDecodeValues(f *testing.F) {
 		}
 	})
 }
+
+// TestIndexes: a KindMounts payload round-trips; a count above the limit,
+// a truncation and trailing bytes are refused.
+func TestIndexes(t *testing.T) {
+	b := EncodeIndexes([]int{3, 0, 7})
+	got, err := DecodeIndexes(b, 10)
+	if err != nil || !reflect.DeepEqual(got, []int{3, 0, 7}) {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := DecodeIndexes(b, 2); !errors.Is(err, ErrMalformed) {
+		t.Errorf("3 indexes with a limit of 2: %v", err)
+	}
+	if _, err := DecodeIndexes(b[:len(b)-1], 10); !errors.Is(err, ErrMalformed) {
+		t.Errorf("truncated: %v", err)
+	}
+	if _, err := DecodeIndexes(append(b, 0), 10); !errors.Is(err, ErrMalformed) {
+		t.Errorf("trailing byte: %v", err)
+	}
+}
