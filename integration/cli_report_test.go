@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsfork/nsfork/internal/testreq"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -134,6 +135,46 @@ func TestCLIStrict(t *testing.T) {
 		r := sbx(t, "", "--strict", "--memory", "64m", "--cgroups-best-effort", "--", "true")
 		if r.code != 125 || !strings.Contains(r.err, "strict: cgroup best effort") {
 			t.Errorf("strict + cgroup best effort: exit %d stderr %q", r.code, r.err)
+		}
+	}
+}
+
+// TestCLIStrictNonRootUser: --strict runs a bundle whose process.user is
+// not root. The process is no longer dumpable once its ids change, and its
+// /proc/self/ns then reads EACCES for it: the namespaces are recorded
+// before the ids step, so the report has them and --strict finds each.
+func TestCLIStrictNonRootUser(t *testing.T) {
+	// Rootless, runc spec --rootless maps one id: no other user to be.
+	testreq.RootOnly(t, "a leased id range with a user 1000 in it")
+	dir := makeBundle(t)
+	editConfig(t, dir, func(spec map[string]any) {
+		p := jsonObj(spec, "process")
+		p["args"] = []any{"id", "-u"}
+		p["terminal"] = false
+		u := jsonObj(spec, "process", "user")
+		u["uid"], u["gid"] = 1000, 1000
+		delete(jsonObj(spec, "process", "capabilities"), "ambient")
+	})
+	path := filepath.Join(tempDir(t), "r.json")
+	r := sbx(t, "", "run", "--bundle", dir, "--strict", "--report", path)
+	if r.code != 0 || r.out != "1000\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.out, r.err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Applied struct {
+			Namespaces map[string]string `json:"namespaces"`
+		} `json:"applied"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"user", "pid", "mnt", "net", "uts", "ipc"} {
+		if !strings.HasPrefix(doc.Applied.Namespaces[ns], ns+":[") {
+			t.Errorf("the report's %s namespace: %q", ns, doc.Applied.Namespaces[ns])
 		}
 	}
 }

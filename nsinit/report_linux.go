@@ -23,8 +23,11 @@ type Applied struct {
 	lateNS []lateNS
 }
 
-// stepReport records the namespaces, id maps and ids the setup ended with.
-func stepReport(o *sandbox.Options, _ Config, a *Applied) error {
+// stepReportNamespaces records the namespaces the child is in. It runs
+// before the ids step: once the process's ids change it may no longer be
+// dumpable, and /proc/self/ns then reads EACCES for its own new uid (a
+// config's non-root process.user).
+func stepReportNamespaces(_ *sandbox.Options, _ Config, a *Applied) error {
 	// Read through descriptors checked to be on a procfs (procfs_linux.go):
 	// the parent's --strict checks rely on this report.
 	if ns, err := openProc("/proc/self/ns", unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
@@ -36,6 +39,11 @@ func stepReport(o *sandbox.Options, _ Config, a *Applied) error {
 		}
 		ns.Close()
 	}
+	return nil
+}
+
+// stepReport records the id maps and ids the setup ended with.
+func stepReport(o *sandbox.Options, _ Config, a *Applied) error {
 	for _, m := range []struct {
 		name string
 		to   *string

@@ -36,6 +36,7 @@ var steps = []step{
 	{name: "keyring", file: "keyring_linux.go", run: withOptions(stepKeyring)},
 	{name: "seccomp early", file: "seccomp_linux.go", run: withOptions(stepSeccompEarly)},
 	{name: "bounding", file: "bounding_linux.go", run: withOptions(stepBounding)},
+	{name: "report namespaces", file: "report_linux.go", run: withOptions(stepReportNamespaces)},
 	{name: "ids", file: "ids_linux.go", run: withOptions(stepIDs)},
 	{name: "pdeathsig", file: "pdeathsig_linux.go", run: withOptions(stepPdeathsig)},
 	{name: "cwd", file: "cwd_linux.go", run: withOptions(stepCwd)},
