@@ -26,10 +26,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // Status values of the runtime-spec's state, and "creating".
@@ -119,8 +123,16 @@ func inUserNamespace() bool {
 // Root is a state directory.
 type Root struct{ Dir string }
 
-// Open makes (mode 0700) or opens the root directory dir.
-func Open(dir string) (*Root, error) {
+// Open makes (mode 0700) or opens the root directory dir, for commands
+// that act on containers: it must be the caller's own, writable by nobody
+// else (checkRootDir).
+func Open(dir string) (*Root, error) { return open(dir, true) }
+
+// OpenForQuery opens the root directory dir for commands that only read
+// records (state, list, ps): root may read another user's.
+func OpenForQuery(dir string) (*Root, error) { return open(dir, false) }
+
+func open(dir string, owned bool) (*Root, error) {
 	if dir == "" {
 		d, err := DefaultRoot()
 		if err != nil {
@@ -135,7 +147,51 @@ func Open(dir string) (*Root, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, &Error{Step: "root", Op: "mkdir", Path: abs, Err: err}
 	}
+	if !owned {
+		return &Root{Dir: abs}, nil
+	}
+	if err := checkRootDir(abs); err != nil {
+		return nil, err
+	}
 	return &Root{Dir: abs}, nil
+}
+
+// checkRootDir refuses a state directory that is not the caller's own, or
+// that others may write without the sticky bit: whoever can write it can
+// plant records, whose hooks and pids later commands would run and
+// signal with the caller's privileges.
+func checkRootDir(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return &Error{Step: "root", Op: "stat", Path: dir, Err: err}
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return &Error{Step: "root", Path: dir, Msg: "not a directory"}
+	case int(st.Uid) != os.Geteuid():
+		return &Error{Step: "root", Path: dir, Msg: fmt.Sprintf("owned by uid %d, not %d: refusing a state directory of another user's", st.Uid, os.Geteuid())}
+	case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
+		return &Error{Step: "root", Path: dir, Msg: fmt.Sprintf("mode %04o: others may write it: refusing it", st.Mode&0o7777)}
+	}
+	return nil
+}
+
+// runDir is nsfork's own run directory (/run/nsfork), the default root for
+// root, which also holds the leases of host ids and root's warm pools.
+var runDir = filepath.Dir(sandbox.IDLeaseDir)
+
+// reservedIDs are the entries nsfork keeps in runDir itself.
+var reservedIDs = []string{filepath.Base(sandbox.IDLeaseDir), "warm"}
+
+// checkReserved refuses, in runDir, an id that names one of nsfork's own
+// entries there: made before them (the first lease after a boot), the
+// container's directory would be taken for theirs, and delete would
+// remove it with what they hold.
+func (r *Root) checkReserved(id string) error {
+	if r.Dir == runDir && slices.Contains(reservedIDs, id) {
+		return &Error{Step: "create", ID: id, Path: r.Dir, Msg: "the id names an entry nsfork keeps in its run directory: choose another"}
+	}
+	return nil
 }
 
 // Path is the directory of container id.
