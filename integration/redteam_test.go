@@ -168,3 +168,38 @@ func TestRedteamWarmLandlockedCaller(t *testing.T) {
 		t.Errorf("a Landlock-confined caller's command ran outside its domain through the warm pool: it wrote %s (exit %d, stderr %q)", escaped, r.code, r.err)
 	}
 }
+
+// TestRedteamSharedBindNoLeak: a bundle binds a host directory rshared and
+// gives the container CAP_SYS_ADMIN; what it mounts beneath the bind
+// propagates within the container's own peer group only, never to the
+// host's mount table (runc spec's bundle: no user namespace as root, its
+// own rootless).
+func TestRedteamSharedBindNoLeak(t *testing.T) {
+	dir := mountBundle(t)
+	host := sharedDir(t)
+	sub := filepath.Join(host, "sub")
+	if err := os.Mkdir(sub, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(sub, 0o777)
+	os.Symlink("busybox", filepath.Join(dir, "rootfs", "bin", "mount"))
+	os.MkdirAll(filepath.Join(dir, "rootfs", "rs"), 0o755)
+	editConfig(t, dir, func(spec map[string]any) {
+		addMount(spec, map[string]any{"destination": "/rs", "type": "bind", "source": host, "options": []any{"rbind", "rshared", "rw"}})
+		caps := jsonObj(spec, "process", "capabilities")
+		for _, set := range []string{"bounding", "effective", "permitted"} {
+			caps[set] = []any{"CAP_SYS_ADMIN"}
+		}
+	})
+	out := mustRun(t, "run", "--bundle", dir, "--", "/bin/sh", "-c", "mount -t tmpfs redteamleak /rs/sub && cat /proc/self/mountinfo")
+	if !strings.Contains(out, "redteamleak") {
+		t.Fatalf("the container could not mount beneath its rshared bind (the attack did not run): %q", out)
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "redteamleak") || strings.Contains(string(b), " "+sub+" ") {
+		t.Errorf("the container's mount beneath an rshared bind reached the host: %s", b)
+	}
+}
