@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsfork/nsfork/internal/testreq"
 )
 
 func TestSlurm(t *testing.T) {
@@ -161,9 +163,7 @@ func slurmSignals(t *testing.T, f *hpcFixture) {
 // namespace with SIGTERM first, then SIGKILL after KillWait. slurmctld
 // checks time limits every 30 s, so this takes 75-90 s plus KillWait.
 func slurmTimeLimit(t *testing.T, f *hpcFixture) {
-	if os.Getenv("NSFORK_SLURM_TIMELIMIT") != "1" {
-		t.Skip("waits 75-90 s for Slurm's time limit: set NSFORK_SLURM_TIMELIMIT=1 (CI runs it once, beside the suite)")
-	}
+	testreq.OptIn(t, "NSFORK_SLURM_TIMELIMIT", "waits 75-90 s for Slurm's time limit (CI runs it once, beside the suite)")
 	dir := tempDir(t)
 	os.Chmod(dir, 0o777)
 	log := filepath.Join(dir, "signals")

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsfork/nsfork/internal/testreq"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -368,9 +369,7 @@ func ociSlurmTwoTasks(t *testing.T, e *ociSlurmEnv) {
 // runtime, which the SIGTERM ends at once, and then slurmstepd kills what
 // is left of the step (the container included) without waiting KillWait.
 func ociSlurmTimeLimit(t *testing.T, e *ociSlurmEnv) {
-	if os.Getenv("NSFORK_SLURM_TIMELIMIT") != "1" {
-		t.Skip("waits 75-90 s for Slurm's time limit: set NSFORK_SLURM_TIMELIMIT=1 (CI runs it once, beside the suite)")
-	}
+	testreq.OptIn(t, "NSFORK_SLURM_TIMELIMIT", "waits 75-90 s for Slurm's time limit (CI runs it once, beside the suite)")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Second)
 	defer cancel()
 	ticks := filepath.Join(e.out, "ticks")

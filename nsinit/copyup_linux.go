@@ -102,12 +102,25 @@ func copySubdir(sfd, tfd int, n, q string) error {
 }
 
 func copyFile(sfd, tfd int, n, q string) error {
-	s, err := unix.Openat(sfd, n, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// Non-blocking, and checked once open: whoever owns the destination
+	// may have swapped the file for a fifo (whose open would wait for a
+	// writer forever) or a device node since fstatat saw it.
+	s, err := unix.Openat(sfd, n, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fail("mount", "tmpcopyup: open", q, err)
 	}
 	sf := os.NewFile(uintptr(s), q)
 	defer sf.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(s, &st); err != nil {
+		return fail("mount", "tmpcopyup: stat", q, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fail("mount", "tmpcopyup: no longer a regular file (replaced meanwhile):", q, unix.EINVAL)
+	}
+	if _, err := unix.FcntlInt(uintptr(s), unix.F_SETFL, unix.O_RDONLY); err != nil {
+		return fail("mount", "tmpcopyup: fcntl", q, err)
+	}
 	t, err := unix.Openat(tfd, n, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fail("mount", "tmpcopyup: create the copy of", q, err)

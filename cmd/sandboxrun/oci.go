@@ -172,8 +172,11 @@ func (g *ociGlobal) debugf(format string, a ...any) {
 	}
 }
 
-// openRoot opens the state directory.
+// openRoot opens the state directory, which must be the caller's own.
 func (g *ociGlobal) openRoot() (*ociruntime.Root, error) { return ociruntime.Open(g.root) }
+
+// queryRoot opens the state directory for reading records only.
+func (g *ociGlobal) queryRoot() (*ociruntime.Root, error) { return ociruntime.OpenForQuery(g.root) }
 
 // verbFlags is a flag set for one verb.
 func verbFlags(verb string) *pflag.FlagSet {

@@ -177,13 +177,30 @@ func readBundle(dir string) (*specs.Spec, *ociruntime.Hooks, error) {
 	return &s, hooks, nil
 }
 
-// writePidFile writes pid atomically, as runc does.
+// writePidFile writes pid atomically, as runc does. The temporary file is
+// made anew (O_EXCL, O_NOFOLLOW): a name planted beside the pid file by
+// whoever else can write its directory (a symbolic link to a file of the
+// caller's) is removed, never written through.
 func writePidFile(path string, pid int) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return os.Rename(tmp, path)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(pid))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // monitorReport is what the monitor sends create on its status pipe: the

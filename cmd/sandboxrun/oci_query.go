@@ -26,7 +26,7 @@ func ociState(g *ociGlobal, args []string) error {
 
 // lockedRecord reads a container's record and status under its lock.
 func lockedRecord(g *ociGlobal, id string) (*ociruntime.Record, string, error) {
-	root, err := g.openRoot()
+	root, err := g.queryRoot()
 	if err != nil {
 		return nil, "", err
 	}
@@ -85,7 +85,7 @@ func ociList(g *ociGlobal, args []string) error {
 	if *format != "table" && *format != "json" {
 		return ociruntime.Fail("list", "", "", "", fmt.Sprintf("--format %q: table or json", *format), nil)
 	}
-	root, err := g.openRoot()
+	root, err := g.queryRoot()
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,9 @@ func (r *Root) Create(id string) (*Locked, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
+	if err := r.checkReserved(id); err != nil {
+		return nil, err
+	}
 	if _, err := os.Lstat(r.Path(id)); err == nil {
 		return nil, Fail("create", id, "", "", "", ErrExist)
 	}

@@ -26,10 +26,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // Status values of the runtime-spec's state, and "creating".
@@ -119,8 +123,16 @@ func inUserNamespace() bool {
 // Root is a state directory.
 type Root struct{ Dir string }
 
-// Open makes (mode 0700) or opens the root directory dir.
-func Open(dir string) (*Root, error) {
+// Open makes (mode 0700) or opens the root directory dir, for commands
+// that act on containers: it must be the caller's own, writable by nobody
+// else (checkRootDir).
+func Open(dir string) (*Root, error) { return open(dir, true) }
+
+// OpenForQuery opens the root directory dir for commands that only read
+// records (state, list, ps): root may read another user's.
+func OpenForQuery(dir string) (*Root, error) { return open(dir, false) }
+
+func open(dir string, owned bool) (*Root, error) {
 	if dir == "" {
 		d, err := DefaultRoot()
 		if err != nil {
@@ -135,7 +147,51 @@ func Open(dir string) (*Root, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, Fail("root", "", "mkdir", abs, "", err)
 	}
+	if !owned {
+		return &Root{Dir: abs}, nil
+	}
+	if err := checkRootDir(abs); err != nil {
+		return nil, err
+	}
 	return &Root{Dir: abs}, nil
+}
+
+// checkRootDir refuses a state directory that is not the caller's own, or
+// that others may write without the sticky bit: whoever can write it can
+// plant records, whose hooks and pids later commands would run and
+// signal with the caller's privileges.
+func checkRootDir(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return Fail("root", "", "stat", dir, "", err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return Fail("root", "", "", dir, "not a directory", nil)
+	case int(st.Uid) != os.Geteuid():
+		return Fail("root", "", "", dir, fmt.Sprintf("owned by uid %d, not %d: refusing a state directory of another user's", st.Uid, os.Geteuid()), nil)
+	case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
+		return Fail("root", "", "", dir, fmt.Sprintf("mode %04o: others may write it: refusing it", st.Mode&0o7777), nil)
+	}
+	return nil
+}
+
+// runDir is nsfork's own run directory (/run/nsfork), the default root for
+// root, which also holds the leases of host ids and root's warm pools.
+var runDir = filepath.Dir(sandbox.IDLeaseDir)
+
+// reservedIDs are the entries nsfork keeps in runDir itself.
+var reservedIDs = []string{filepath.Base(sandbox.IDLeaseDir), "warm"}
+
+// checkReserved refuses, in runDir, an id that names one of nsfork's own
+// entries there: made before them (the first lease after a boot), the
+// container's directory would be taken for theirs, and delete would
+// remove it with what they hold.
+func (r *Root) checkReserved(id string) error {
+	if r.Dir == runDir && slices.Contains(reservedIDs, id) {
+		return Fail("create", id, "", r.Dir, "the id names an entry nsfork keeps in its run directory: choose another", nil)
+	}
+	return nil
 }
 
 // Path is the directory of container id.

@@ -77,5 +77,18 @@ func RootOnly(t testing.TB, what string) {
 	}
 }
 
+// OptIn skips t unless the environment variable env is "1": for a test
+// that runs on request only, a skip in strict mode as well. Two kinds
+// qualify, and why must say which: one too slow for every run that CI
+// starts on its own beside the suite (Slurm's time limit), and the
+// reproduction of an open finding that SECURITY.md lists, kept so that a
+// fix can be proved by it.
+func OptIn(t testing.TB, env, why string) {
+	t.Helper()
+	if os.Getenv(env) != "1" {
+		t.Skip(why + " (" + env + "=1 runs it)")
+	}
+}
+
 // Strict reports whether NSFORK_REQUIRE_ALL=1 asks for every prerequisite.
 func Strict() bool { return os.Getenv("NSFORK_REQUIRE_ALL") == "1" }
