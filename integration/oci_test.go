@@ -143,11 +143,12 @@ func ociRefused(t *testing.T) {
 		{"useHierarchy", func(spec map[string]any) {
 			jsonObj(spec, "linux", "resources", "memory")["useHierarchy"] = true
 		}, `linux.resources.memory.useHierarchy: nsfork does not write`},
-		{"ridmap", func(spec map[string]any) {
+		{"mount uidMappings", func(spec map[string]any) {
 			spec["mounts"] = append(spec["mounts"].([]any), map[string]any{
 				"destination": "/tmp", "type": "bind", "source": "rootfs/bin", "options": []any{"rbind", "ridmap"},
+				"uidMappings": []any{map[string]any{"containerID": 0, "hostID": 1000, "size": 1}},
 			})
-		}, `.options "ridmap": id-mapped mounts are not supported`},
+		}, `.uidMappings: a mount's own id mappings are not supported`},
 		{"maskedPaths empty", func(spec map[string]any) {
 			jsonObj(spec, "linux")["maskedPaths"] = []any{}
 		}, `linux.maskedPaths: an explicit empty list`},

@@ -38,6 +38,10 @@ func init() {
 }
 
 func TestWarm(t *testing.T) {
+	// The caller's working directory is resolved inside the sandbox: in
+	// the test's own directory, not the package directory, which may lie
+	// under /tmp (a clone there), private to every sandbox.
+	t.Chdir(tempDir(t))
 	t.Run("SameIsolationAsCold", warmSameIsolation)
 	t.Run("ExitStatusStdioEnvCwd", warmExitStatus)
 	t.Run("Signals", warmSignals)
@@ -811,9 +815,12 @@ func warmLifetime(t *testing.T) {
 		t.Errorf("sockets left: %v", socks)
 	}
 
-	// A session of its own, whose leader (sh) ends after the first launch.
+	// A session of its own, whose leader (sh) ends after the first launch,
+	// once the test has seen the server (until then the leader waits, so
+	// a server that ends with it cannot come and go between two looks).
 	hs := newWarmHome(t)
-	cmd := exec.Command("/bin/sh", "-c", `"$0" --warm -- true; for i in $(seq 300); do ls "$1"/*.sock >/dev/null 2>&1 && break; sleep 0.1; done`, sandboxrunBin(t), hs.pools())
+	seen := filepath.Join(tempDir(t), "seen")
+	cmd := exec.Command("/bin/sh", "-c", `"$0" --warm -- true; for i in $(seq 600); do [ -e "$1" ] && break; sleep 0.05; done`, sandboxrunBin(t), seen)
 	cmd.Env = hs.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -826,6 +833,7 @@ func warmLifetime(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	os.WriteFile(seen, nil, 0o644)
 	cmd.Wait()
 	if server == 0 {
 		t.Fatal("no server in the new session")
