@@ -139,11 +139,3 @@ func envWith(base []string, opts *sandbox.Options) []string {
 	}
 	return env
 }
-
-// tookCall reports whether a pooled child that ended before it was ready
-// had taken its call: it sent an error about it (setup or protocol).
-func (p *Process) tookCall() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.childErr != nil
-}

@@ -244,9 +244,12 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 				return child, nil
 			}
 			p.refill()
-			if p.argv != nil && child.tookCall() {
-				// The command could not start (not found, no working
-				// directory): the child said why, and Wait reports it.
+			if p.argv != nil {
+				// A command is never handed to a second child: it may have
+				// started before the child could say so (pid 1 starts it,
+				// then reports), and running it again would run it twice.
+				// Wait reports how this one ended (not found, no working
+				// directory: the child said why).
 				return child, nil
 			}
 			child.Wait()
