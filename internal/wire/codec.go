@@ -296,6 +296,7 @@ func DecodeRemoteError(b []byte) (*RemoteError, error) {
 	r := &RemoteError{Msg: d.str("error message"), Type: d.str("error type"), Errno: d.u32("errno")}
 	return r, d.done("error")
 }
+
 // EncodeIndexes encodes a list of indexes (the mounts of a KindMounts
 // frame, one per descriptor passed with it, in order).
 func EncodeIndexes(idx []int) []byte {
