@@ -177,6 +177,7 @@ func TestOCIRuntime(t *testing.T) {
 	t.Run("Lifecycle", ociLifecycle)
 	t.Run("InitExits", ociInitExits)
 	t.Run("KillCreated", ociKillCreated)
+	t.Run("KillAll", ociKillAll)
 	t.Run("Serialised", ociSerialised)
 	t.Run("Errors", ociErrors)
 	t.Run("Hooks", ociHooks)
@@ -271,6 +272,67 @@ func ociKillCreated(t *testing.T) {
 	e.checkGone(t, "k2", rec.Cgroup, rec.Monitor.Pid)
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", rec.Init.Pid)); err == nil {
 		t.Errorf("the created container's init (pid %d) outlived delete", rec.Init.Pid)
+	}
+}
+
+// ociKillAll: kill --all reaches every process of the container, each
+// directly (a plain kill reaches the init only, which passes the signal on
+// to the command alone), and nothing outside it: a host process started
+// beside it with the same command line survives. (That a listed pid taken
+// by another process before the signal is never signalled is
+// internal/pidsig's TestListedSkipsWhatLeftTheListing.)
+func ociKillAll(t *testing.T) {
+	e := newOCIEnv(t)
+	host := exec.Command("sleep", "1000")
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		host.Process.Kill()
+		host.Wait()
+	}()
+	bundle := ociBundle(t, nil, "sh", "-c", `trap 'echo usr1' USR1; sleep 1000 & sleep 1000 & echo started; while :; do sleep 1; done`)
+	r, out := e.ociOut(t, "create", "--bundle", bundle, "ka")
+	if r.code != 0 {
+		t.Fatalf("create: exit %d stderr %q", r.code, r.err)
+	}
+	rec := e.record(t, "ka")
+	defer func() {
+		e.must(t, "delete", "--force", "ka")
+		e.checkGone(t, "ka", rec.Cgroup, rec.Monitor.Pid)
+	}()
+	e.must(t, "start", "ka")
+	if !waitFor(10*time.Second, func() bool { b, _ := os.ReadFile(out); return strings.HasPrefix(string(b), "started\n") }) {
+		t.Fatal("the container did not start its processes")
+	}
+	isSleeper := func(pid int) bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err == nil && string(b) == "sleep\x001000\x00" && warmAlive(pid)
+	}
+	var sleepers []int
+	waitFor(10*time.Second, func() bool {
+		var pids []int
+		json.Unmarshal([]byte(e.must(t, "ps", "--format", "json", "ka")), &pids)
+		sleepers = slices.DeleteFunc(pids, func(p int) bool { return !isSleeper(p) })
+		return len(sleepers) == 2
+	})
+	if len(sleepers) != 2 || !isSleeper(host.Process.Pid) {
+		t.Fatalf("the container's sleeps %v (want 2), the host's %d alive %v", sleepers, host.Process.Pid, isSleeper(host.Process.Pid))
+	}
+	e.must(t, "kill", "ka", "USR1")
+	time.Sleep(300 * time.Millisecond)
+	if !isSleeper(sleepers[0]) || !isSleeper(sleepers[1]) {
+		t.Fatalf("control: a plain kill reached more than the init (sleeps %v gone)", sleepers)
+	}
+	e.must(t, "kill", "--all", "ka", "USR1")
+	if !waitFor(10*time.Second, func() bool { return !isSleeper(sleepers[0]) && !isSleeper(sleepers[1]) }) {
+		t.Errorf("kill --all USR1: the container's sleeps %v still run", sleepers)
+	}
+	if !isSleeper(host.Process.Pid) {
+		t.Errorf("kill --all signalled a host process (pid %d) outside the container", host.Process.Pid)
+	}
+	if st := e.state(t, "ka"); st.Status != specs.StateRunning {
+		t.Errorf("after kill --all USR1 the container is %s; its init passes USR1 on to the trapping shell and stays", st.Status)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nsfork/nsfork/internal/cgroups"
 	"github.com/nsfork/nsfork/internal/ociruntime"
+	"github.com/nsfork/nsfork/internal/pidsig"
 )
 
 func ociKill(g *ociGlobal, args []string) error {
@@ -42,9 +43,10 @@ func ociKill(g *ociGlobal, args []string) error {
 		return ociruntime.Fail("kill", id, "", "", "the container is "+st+": nothing to signal", nil)
 	}
 	if *all {
-		for _, pid := range containerPids(rec) {
-			unix.Kill(pid, sig)
-		}
+		// Through pidfds, to the processes still listed once pinned: a
+		// listed pid that exited and was taken by a process outside the
+		// container is never signalled.
+		pidsig.Listed(func() []int { return containerPids(rec) }, sig)
 	}
 	if err := signalProc(rec.Init, sig); err != nil && !(*all && errors.Is(err, unix.ESRCH)) {
 		return ociruntime.Fail("kill", id, "signal "+unix.SignalName(sig), "", "", err)

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/pidsig"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -88,23 +89,24 @@ func (r *orphans) killDescendants() {
 	if r == nil {
 		return
 	}
-	for range 4 {
+	descendants := func() []int {
 		var all []int
 		var walk func(int)
 		walk = func(p int) {
 			for _, c := range children(p) {
-				all = append(all, c)
+				if c != r.sandbox {
+					all = append(all, c)
+				}
 				walk(c)
 			}
 		}
 		walk(os.Getpid())
-		n := 0
-		for _, p := range all {
-			if p != r.sandbox && unix.Kill(p, unix.SIGKILL) == nil {
-				n++
-			}
-		}
-		if n == 0 {
+		return all
+	}
+	for range 4 {
+		// A descendant reaped by its parent meanwhile may have left its
+		// pid to another process: only those still listed once pinned.
+		if pidsig.Listed(descendants, unix.SIGKILL) == 0 {
 			return
 		}
 	}

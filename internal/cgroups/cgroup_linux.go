@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/pidsig"
 )
 
 // destroyTimeout bounds how long Destroy keeps killing processes that
@@ -360,9 +362,7 @@ func killAll(ver int, dirs []string, freezer string, timeout time.Duration) erro
 			}
 		}
 		frozen := freezer != "" && freeze(ver, freezer, true, 200*time.Millisecond)
-		for _, p := range unionPids(dirs) {
-			_ = unix.Kill(p, unix.SIGKILL)
-		}
+		pidsig.Listed(func() []int { return unionPids(dirs) }, unix.SIGKILL)
 		if frozen {
 			freeze(ver, freezer, false, time.Second)
 		}
