@@ -82,36 +82,51 @@ func TestCLILauncherErrors(t *testing.T) {
 func TestCLISignalForwarding(t *testing.T) {
 	bin := sandboxrunBin(t)
 	for _, mode := range [][]string{nil, {"--share", "pid"}} {
-		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH} {
-			name := strings.TrimPrefix(unixSignalName(sig), "SIG")
-			script := fmt.Sprintf(`trap 'echo got-%s; exit 3' %s; echo ready; while :; do sleep 0.05; done`, name, name)
-			args := append(append(append([]string{}, mode...), "--"), "/bin/sh", "-c", script)
-			cmd := exec.Command(bin, args...)
-			stdout, _ := cmd.StdoutPipe()
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			br := bufio.NewReader(stdout)
-			if l, _ := br.ReadString('\n'); l != "ready\n" {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("%v %s: got %q, stderr %q", mode, name, l, stderr.String())
-			}
-			cmd.Process.Signal(sig)
-			rest, _ := io.ReadAll(br)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("%v %s: sandboxrun did not exit", mode, name)
-			}
-			if string(rest) != "got-"+name+"\n" || cmd.ProcessState.ExitCode() != 3 {
-				t.Errorf("%v %s: output %q exit %d stderr %q; want the trap's output and exit 3", mode, name, rest, cmd.ProcessState.ExitCode(), stderr.String())
-			}
+		checkSignalForwarding(t, fmt.Sprint(mode), []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH},
+			func(script string) *exec.Cmd {
+				return exec.Command(bin, append(append(append([]string{}, mode...), "--"), "/bin/sh", "-c", script)...)
+			}, nil)
+	}
+}
+
+// checkSignalForwarding runs, for each signal, the sandboxrun command
+// makes of a shell script that traps the signal, says ready and waits;
+// sends the signal to sandboxrun once the script is ready, and asserts
+// that the trap ran (its output) and that sandboxrun exits with the
+// trap's 3. ready, when not nil, checks more once the script is ready.
+func checkSignalForwarding(t *testing.T, label string, sigs []syscall.Signal, command func(script string) *exec.Cmd, ready func(name string, cmd *exec.Cmd)) {
+	t.Helper()
+	for _, sig := range sigs {
+		name := strings.TrimPrefix(unixSignalName(sig), "SIG")
+		script := fmt.Sprintf(`trap 'echo got-%s; exit 3' %s; echo ready; while :; do sleep 0.05; done`, name, name)
+		cmd := command(script)
+		stdout, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(stdout)
+		if l, _ := br.ReadString('\n'); l != "ready\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("%s %s: got %q, stderr %q", label, name, l, stderr.String())
+		}
+		if ready != nil {
+			ready(name, cmd)
+		}
+		cmd.Process.Signal(sig)
+		rest, _ := io.ReadAll(br)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%s %s: sandboxrun did not exit", label, name)
+		}
+		if string(rest) != "got-"+name+"\n" || cmd.ProcessState.ExitCode() != 3 {
+			t.Errorf("%s %s: output %q exit %d stderr %q; want the trap's output and exit 3", label, name, rest, cmd.ProcessState.ExitCode(), stderr.String())
 		}
 	}
 }

@@ -440,40 +440,18 @@ func warmDiesWithCaller(t *testing.T) {
 func warmSignals(t *testing.T) {
 	h := newWarmHome(t)
 	h.startPool(t)
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH} {
-		name := strings.TrimPrefix(unixSignalName(sig), "SIG")
-		script := fmt.Sprintf(`trap 'echo got-%s; exit 3' %s; echo ready; while :; do sleep 0.05; done`, name, name)
-		cmd := exec.Command(sandboxrunBin(t), "--warm", "--", "/bin/sh", "-c", script)
-		cmd.Env = h.env
-		stdout, _ := cmd.StdoutPipe()
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		br := bufio.NewReader(stdout)
-		if l, _ := br.ReadString('\n'); l != "ready\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("%s: got %q, stderr %q", name, l, stderr.String())
-		}
-		if kids := childrenOf(cmd.Process.Pid); len(kids) != 0 {
-			t.Errorf("%s: the launch was cold (children %v)", name, kids)
-		}
-		cmd.Process.Signal(sig)
-		rest, _ := io.ReadAll(br)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Fatalf("%s: sandboxrun did not exit", name)
-		}
-		if string(rest) != "got-"+name+"\n" || cmd.ProcessState.ExitCode() != 3 {
-			t.Errorf("%s: output %q exit %d stderr %q; want the trap's output and exit 3", name, rest, cmd.ProcessState.ExitCode(), stderr.String())
-		}
-	}
+	bin := sandboxrunBin(t)
+	checkSignalForwarding(t, "--warm", []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH},
+		func(script string) *exec.Cmd {
+			cmd := exec.Command(bin, "--warm", "--", "/bin/sh", "-c", script)
+			cmd.Env = h.env
+			return cmd
+		},
+		func(name string, cmd *exec.Cmd) {
+			if kids := childrenOf(cmd.Process.Pid); len(kids) != 0 {
+				t.Errorf("%s: the launch was cold (children %v)", name, kids)
+			}
+		})
 }
 
 // warmRefusals: what the warm path cannot give as a cold launch gives it is
