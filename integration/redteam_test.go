@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"github.com/nsfork/nsfork/internal/testreq"
 	"golang.org/x/sys/unix"
 )
@@ -64,9 +65,13 @@ func TestRedteamOCIForeignRoot(t *testing.T) {
 	}
 }
 
-// redteamWrapEnv makes TestRedteamWrapper set no_new_privs (and, with
-// "landlock", enter a Landlock domain that writes nothing) and exec
-// sandboxrun (redteamSbxEnv) with its remaining arguments (after "--").
+// redteamWrapEnv makes TestRedteamWrapper set no_new_privs and, by its
+// value, enter a Landlock domain, then exec sandboxrun (redteamSbxEnv)
+// with its remaining arguments (after "--"):
+//   - "nnp": no domain;
+//   - "landlock": a domain that writes nothing (ABI 1: every path read-only);
+//   - "landlock-signal": a domain that handles no file access at all, only
+//     signals to processes outside it (ABI 6 scope).
 const (
 	redteamWrapEnv = "NSFORK_REDTEAM_WRAP"
 	redteamSbxEnv  = "NSFORK_REDTEAM_SANDBOXRUN"
@@ -93,13 +98,18 @@ func TestRedteamWrapper(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "no_new_privs:", err)
 		os.Exit(2)
 	}
-	if mode == "landlock" {
-		if err := landlock.V1.RestrictPaths(landlock.RODirs("/")); err != nil {
-			fmt.Fprintln(os.Stderr, "landlock:", err)
-			os.Exit(2)
-		}
+	var err error
+	switch mode {
+	case "landlock":
+		err = landlock.V1.RestrictPaths(landlock.RODirs("/"))
+	case "landlock-signal":
+		err = landlock.MustConfig(landlock.ScopedSet(llsys.ScopeSignal)).RestrictScoped()
 	}
-	err := unix.Exec(bin, append([]string{bin}, args...), env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "landlock:", err)
+		os.Exit(2)
+	}
+	err = unix.Exec(bin, append([]string{bin}, args...), env)
 	fmt.Fprintln(os.Stderr, "exec:", err)
 	os.Exit(2)
 }
@@ -107,16 +117,19 @@ func TestRedteamWrapper(t *testing.T) {
 // TestRedteamWarmLandlockedCaller: a process of the pool's user and
 // context that confined itself with Landlock (a browser's helper, a
 // build step: anything that called landlock_restrict_self) asks the pool
-// for a command. A cold launch from it inherits its domain (and cannot
-// even mount); a warm one must not run the command outside it: the
-// command's write to a --rw directory must fail as it would cold.
-//
-// OPEN FINDING (not fixed): the server cannot see a peer's Landlock domain
-// (nothing in /proc shows it), so the attack succeeds today. The test runs
-// with NSFORK_REDTEAM_OPEN=1 and is skipped otherwise, so that the suite
-// stays green until the warm path refuses such callers.
+// for a command. A cold launch from it inherits its domain (and, with a
+// domain that handles file access, cannot even mount); a warm one must
+// not run the command outside it. Nothing in /proc shows a domain: the
+// server asks every caller to read one of its descriptors through
+// /proc/SERVER/fd, which the kernel refuses a process in a domain the
+// server is not in, whatever the domain handles (internal/warm/proof.go).
+// Both domains are refused, with nothing run: the one that writes nothing
+// (the command's write to a --rw directory must fail as it would cold)
+// and one that handles no file access, only signals (the command runs
+// neither).
 func TestRedteamWarmLandlockedCaller(t *testing.T) {
-	testreq.OptIn(t, "NSFORK_REDTEAM_OPEN", "open finding: a Landlock-confined caller escapes its domain through a warm pool (SECURITY.md)")
+	abi, _ := llsys.LandlockGetABIVersion()
+	testreq.Need(t, abi >= 6, "Landlock ABI 6 (Linux 6.12) for a signal-scoped domain; this kernel has ABI %d", abi)
 	h := newWarmHome(t)
 	rw := sharedDir(t)
 	bin := sandboxrunBin(t)
@@ -158,13 +171,26 @@ func TestRedteamWarmLandlockedCaller(t *testing.T) {
 	if _, err := os.Stat(cold); err == nil {
 		t.Fatalf("control: a cold launch from a Landlock domain wrote %s", cold)
 	}
-	escaped := filepath.Join(rw, "escaped")
-	r := wrap("landlock", append(flags, "/bin/sh", "-c", "echo > "+escaped)...)
-	if strings.Contains(r.err, "landlock:") {
-		t.Fatalf("the wrapper could not enter a Landlock domain: %q", r.err)
+	for _, mode := range []string{"landlock", "landlock-signal"} {
+		escaped := filepath.Join(rw, "escaped-"+mode)
+		r := wrap(mode, append(flags, "/bin/sh", "-c", "echo > "+escaped)...)
+		if strings.Contains(r.err, "landlock:") {
+			t.Fatalf("%s: the wrapper could not enter a Landlock domain: %q", mode, r.err)
+		}
+		if _, err := os.Stat(escaped); err == nil {
+			t.Errorf("%s: a Landlock-confined caller's command ran outside its domain through the warm pool: it wrote %s (exit %d, stderr %q)", mode, escaped, r.code, r.err)
+		}
+		if r.code != 125 || !strings.Contains(r.err, "Landlock domain") {
+			t.Errorf("%s: exit %d, stderr %q; want 125 and the refusal naming the Landlock domain", mode, r.code, r.err)
+		}
 	}
-	if _, err := os.Stat(escaped); err == nil {
-		t.Errorf("a Landlock-confined caller's command ran outside its domain through the warm pool: it wrote %s (exit %d, stderr %q)", escaped, r.code, r.err)
+	// The pool still serves its own context.
+	again := filepath.Join(rw, "again")
+	if r := wrap("nnp", append(flags, "/bin/sh", "-c", "echo > "+again)...); r.code != 0 {
+		t.Errorf("after the refusals: exit %d, stderr %q", r.code, r.err)
+	}
+	if len(h.servers(t)) != 1 {
+		t.Errorf("servers after the refusals: %v, want the one pool", h.servers(t))
 	}
 }
 

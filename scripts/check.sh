@@ -92,17 +92,21 @@ if [ "$(id -u)" = 0 ]; then
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" NSFORK_CONFORMANCE_PROBE="$tmp/probe" NSFORK_README="$tmp/README.md" "./$bin" -test.count=1)
   done
 
-  step "unit tests of fork and jobns as uid 65534 (the pool, the holder: rootless presets)"
+  step "unit tests of fork, jobns, internal/warm and internal/pidsig as uid 65534 (the pool, the holder, the warm server's peer checks: rootless)"
   go test -c -o "$tmp/fork.test" ./fork/
   go test -c -o "$tmp/jobns.test" ./jobns/
+  go test -c -o "$tmp/warm.test" ./internal/warm/
+  go test -c -o "$tmp/pidsig.test" ./internal/pidsig/
   chmod 755 "$tmp"/*.test
   # The fork tests that build example programs need the module
   # (unreadable to uid 65534); they run above, as root.
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./fork.test -test.count=1 \
     -test.skip '^(TestGoForkReadmeExample|TestForgottenInit|TestGoForkCompat|TestForkOnlyDeps|TestForkOnlyInit)$')
-  (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-    env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./jobns.test -test.count=1)
+  for bin in jobns.test warm.test pidsig.test; do
+    (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+      env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)
+  done
 fi
 
 step "fuzz targets, $FUZZTIME each"

@@ -75,6 +75,9 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		return exitLauncher
 	}
 	size, idle, err := warmSettings()
+	if err == nil {
+		err = warm.PeerPidfdSupported()
+	}
 	if err != nil {
 		printErr(io.err, err.Error())
 		return exitLauncher

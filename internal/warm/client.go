@@ -23,8 +23,9 @@ func (e *RefusedError) Error() string { return e.Msg }
 
 // Conn is a connection to a pool's server, for one command.
 type Conn struct {
-	c  *net.UnixConn
-	mu sync.Mutex // one frame at a time
+	c      *net.UnixConn
+	server int        // the server's pid (SO_PEERCRED)
+	mu     sync.Mutex // one frame at a time
 }
 
 // Dial connects to the pool at socket. The server must run as the
@@ -45,7 +46,7 @@ func Dial(socket string) (*Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Conn{c: c}, nil
+	return &Conn{c: c, server: int(cred.Pid)}, nil
 }
 
 // Start hands req and the caller's stdio to the server and returns the
@@ -56,7 +57,7 @@ func (c *Conn) Start(req *Request, stdin, stdout, stderr *os.File) (int, error) 
 		return 0, fmt.Errorf("warm: sending the request: %w", err)
 	}
 	var m message
-	if _, err := readFrame(c.c, &m, 0); err != nil {
+	if err := c.answer(&m); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
 			// Closed unanswered: a server that died, whose listening
 			// socket a child starting at that instant still held.
@@ -74,6 +75,21 @@ func (c *Conn) Start(req *Request, stdin, stdout, stderr *os.File) (int, error) 
 		return 0, &doneError{code: m.Code, msg: m.Msg}
 	}
 	return 0, fmt.Errorf("warm: unexpected answer %q", m.Kind)
+}
+
+// answer reads the server's answer to a request into m, proving on the
+// way that the server is not outside the caller's Landlock domain
+// (proof.go).
+func (c *Conn) answer(m *message) error {
+	if _, err := readFrame(c.c, m, 0); err != nil || m.Kind != kindProve {
+		return err
+	}
+	if err := prove(c.c, c.server, m.Fd); err != nil {
+		return err
+	}
+	*m = message{}
+	_, err := readFrame(c.c, m, 0)
+	return err
 }
 
 // doneError: the command ended before it ran (it could not be started).

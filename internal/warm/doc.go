@@ -15,8 +15,12 @@
 // hash. The server checks again for every connection: the peer's uid
 // (SO_PEERCRED) must be the server's, the options the client sends must be
 // byte for byte the server's, and the peer's context, read by the server
-// from /proc/PID, must equal the server's own. A request that fails any of
-// these is refused, never served by a child made for something else.
+// from /proc/PID while a pidfd (SO_PEERPIDFD) pins the peer, must equal
+// the server's own; and the peer must read one of the server's
+// descriptors through /proc/SERVER/fd, which the kernel refuses a process
+// in a Landlock domain the server is not in (proof.go). A request that
+// fails any of these is refused, never served by a child made for
+// something else.
 //
 // The sockets live in a directory of the user's own, mode 0700 (Dir): under
 // $XDG_RUNTIME_DIR, /run/nsfork/warm/0 for root, or the temporary

@@ -28,6 +28,8 @@ const (
 	kindRefused = "refused" // the request was refused: Code, Msg
 	kindSignal  = "signal"  // pass Signal on to the command
 	kindKill    = "kill"    // kill the sandbox
+	kindProve   = "prove"   // read the server's descriptor Fd through /proc (proof.go)
+	kindProof   = "proof"   // what the caller read there: Proof, or why not: Msg
 )
 
 type message struct {
@@ -36,6 +38,8 @@ type message struct {
 	Code   int    `json:"code,omitempty"`
 	Msg    string `json:"msg,omitempty"`
 	Signal int    `json:"signal,omitempty"`
+	Fd     int    `json:"fd,omitempty"`
+	Proof  []byte `json:"proof,omitempty"`
 }
 
 // maxFrame bounds a frame: argv and environment together are bounded by

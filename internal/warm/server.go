@@ -62,6 +62,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.Log = log.New(io.Discard, "", 0)
 	}
 	s.uid = os.Geteuid()
+	if err := PeerPidfdSupported(); err != nil {
+		return err
+	}
 	own, err := CallerContext(os.Getpid())
 	if err != nil {
 		return err
@@ -220,7 +223,7 @@ func (s *Server) watchEnd(ctx context.Context, ln *net.UnixListener, sessionFD i
 func (s *Server) handle(c *net.UnixConn) {
 	refuse := func(msg string) {
 		s.Log.Print("refused: " + msg)
-		writeFrame(c, message{Kind: kindRefused, Code: 125, Msg: "warm: " + msg})
+		writeFrame(c, message{Kind: kindRefused, Code: 125, Msg: "warm: " + strings.TrimPrefix(msg, "warm: ")})
 	}
 	cred, err := peerCred(c)
 	if err != nil {
@@ -232,6 +235,15 @@ func (s *Server) handle(c *net.UnixConn) {
 		s.Log.Printf("refused: a connection of uid %d (pid %d), this pool is uid %d's", cred.Uid, cred.Pid, s.uid)
 		return
 	}
+	// The pid SO_PEERCRED names is the caller's only as long as the
+	// caller was not reaped: pinned, and checked again once all that is
+	// read about it was read.
+	pin, err := pinPeer(c, int(cred.Pid))
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	defer pin.close()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var req Request
 	files, err := readFrame(c, &req, 3)
@@ -257,6 +269,13 @@ func (s *Server) handle(c *net.UnixConn) {
 		return
 	} else if d := contextDiff(ctx, s.context); d != "" {
 		refuse("the caller's context differs from this pool's: " + d)
+		return
+	} else if err := pin.check(); err != nil {
+		refuse(err.Error())
+		return
+	}
+	if err := challenge(c); err != nil {
+		refuse(err.Error())
 		return
 	}
 	p, err := s.pool.StartCommand(context.Background(), &fork.Command{Argv: req.Argv, Env: req.Env, Dir: req.Dir,

@@ -1,7 +1,6 @@
 package warm
 
 import (
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -82,23 +81,7 @@ func TestKeySeparates(t *testing.T) {
 // TestFrameBounds: a frame with more descriptors than it may carry is
 // refused and its descriptors closed; a frame over maxFrame is refused.
 func TestFrameBounds(t *testing.T) {
-	pair := func() (*net.UnixConn, *net.UnixConn) {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn := func(fd int) *net.UnixConn {
-			f := os.NewFile(uintptr(fd), "")
-			c, err := net.FileConn(f)
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c.(*net.UnixConn)
-		}
-		return conn(fds[0]), conn(fds[1])
-	}
-	a, b := pair()
+	a, b := socketPair(t)
 	r, w, _ := os.Pipe()
 	if err := writeFrame(a, message{Kind: kindKill}, r, w, r, w); err != nil {
 		t.Fatal(err)
@@ -117,7 +100,7 @@ func TestFrameBounds(t *testing.T) {
 	a.Close()
 	b.Close()
 
-	a, b = pair()
+	a, b = socketPair(t)
 	a.Write([]byte{0xff, 0xff, 0xff, 0xff})
 	if _, err := readFrame(b, &m, 0); err == nil || !strings.Contains(err.Error(), "at most") {
 		t.Errorf("a 4 GiB frame: %v", err)
