@@ -96,6 +96,20 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		printErr(io.err, err.Error())
 		return exitLauncher
 	}
+	// The physical path: what the child's setup sees (a symbolic link in
+	// $PWD may lead elsewhere in the view).
+	wd, _ := os.Readlink("/proc/self/cwd")
+	// Where the view hides the working directory, the pool is made in it
+	// and for it alone (warm.CwdKeyed).
+	cwdKeyed := warm.CwdKeyed(pl.opts, wd)
+	if cwdKeyed {
+		cwd, err := warm.CwdContext(os.Getpid())
+		if err != nil {
+			printErr(io.err, err.Error())
+			return exitLauncher
+		}
+		ctx = append(ctx, cwd...)
+	}
 	dir, err := warm.Dir()
 	if err != nil {
 		printErr(io.err, err.Error())
@@ -109,7 +123,7 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 	cold := func() int {
 		// No pool (none yet, or its server ended or died): start one,
 		// then run this command cold.
-		if err := warm.Spawn(dir, paths, canon, size, idle); err != nil {
+		if err := warm.Spawn(dir, paths, canon, size, idle, cwdKeyed); err != nil {
 			printErr(io.err, err.Error())
 			return exitLauncher
 		}
@@ -128,7 +142,6 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
-	wd, _ := os.Getwd()
 	req := &warm.Request{Options: canon, Argv: pl.argv, Env: os.Environ(), Dir: wd}
 	if _, err := conn.Start(req, in, out, errf); err != nil {
 		if code, msg, ok := warm.Outcome(err); ok {
