@@ -45,6 +45,7 @@ func TestWarm(t *testing.T) {
 	t.Run("SameIsolationAsCold", warmSameIsolation)
 	t.Run("ExitStatusStdioEnvCwd", warmExitStatus)
 	t.Run("HiddenCwd", warmHiddenCwd)
+	t.Run("UnenterableCwdRunsCold", warmUnenterableCwd)
 	t.Run("Signals", warmSignals)
 	t.Run("DiesWithCaller", warmDiesWithCaller)
 	t.Run("Refusals", warmRefusals)
@@ -329,6 +330,43 @@ func warmHiddenCwd(t *testing.T) {
 	t.Chdir(cwd)
 	if out, wasWarm := h.held(t, "--warm", "--", "/bin/sh", "-c", "ls; "+pwd); wasWarm || out != cwd+"\n" {
 		t.Errorf("from %s made anew: %q, warm %v; want a cold launch in the new, empty directory", cwd, out, wasWarm)
+	}
+}
+
+// warmUnenterableCwd: where a pool's sandbox, made before the command,
+// cannot enter the caller's working directory by its path although a cold
+// one keeps it (here: as root, --uid 1000 in a directory of uid 1000's
+// that others may search but its owner may not), the launch runs cold,
+// exactly as without --warm; before, it failed (exit 125, "cwd: chdir").
+func warmUnenterableCwd(t *testing.T) {
+	testreq.RootOnly(t, "a directory of another user's")
+	h := newWarmHome(t)
+	dir := filepath.Join(tempDir(t), "d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o601); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	flags := []string{"--uid", "1000", "--gid", "1000"}
+	args := append(append([]string{"--warm"}, flags...), "--", "/bin/sh", "-c", "id -u; pwd; echo END; read x; true")
+	for i := range 3 {
+		out, wasWarm := h.held(t, args...)
+		if out != "1000\n"+dir+"\n" || wasWarm {
+			t.Errorf("launch %d: %q, warm %v; want a cold launch in %s", i, out, wasWarm, dir)
+		}
+		if i == 0 {
+			// Now the pool exists: the next launches reach it first.
+			for deadline := time.Now().Add(30 * time.Second); len(h.servers(t)) == 0; time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no server started")
+				}
+			}
+		}
 	}
 }
 

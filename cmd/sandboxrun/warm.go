@@ -151,12 +151,19 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		if errors.Is(err, warm.ErrNoServer) {
 			return cold()
 		}
+
 		printErr(io.err, err.Error())
 		return exitLauncher
 	}
 	sup := supervise(sigs, f, func(s os.Signal) { conn.Signal(s) }, func() { conn.Kill() })
 	code, msg, err := conn.Wait()
 	sup.stop()
+	if errors.Is(err, warm.ErrRunCold) {
+		// Nothing ran: the pool's sandbox could not take this working
+		// directory where a cold one keeps it.
+		conn.Close()
+		return executeCold(pl, f, io)
+	}
 	if err != nil {
 		code, msg = exitLauncher, err.Error()
 	}

@@ -1,6 +1,7 @@
 package warm
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -25,13 +26,19 @@ import (
 // is made for wd, with wd's identity in its key, and its children keep the
 // directory they were made with. Anywhere else the view shows wd as the
 // host has it (read-only), and a pool's child changes into it by its path
-// when it takes the command.
+// when it takes the command, which needs the right to search it and every
+// directory above it: where that is not sure (reachable), the pool is the
+// directory's as well. Where the child is refused all the same, nothing
+// runs and the launch runs cold (ErrRunCold).
 func CwdKeyed(o *sandbox.Options, wd string) bool {
 	if o.Cwd != "" || !o.NewNamespace(specs.MountNamespace) {
 		return false
 	}
 	if o.Root != nil && path.Clean(o.Root.Path) != "/" {
 		return false
+	}
+	if !reachable(wd) {
+		return true
 	}
 	under := func(dest string) bool {
 		d := path.Clean(dest)
@@ -88,4 +95,30 @@ func (s *Server) commandDir(req *Request) string {
 		return ""
 	}
 	return req.Dir
+}
+
+// cwdFailed reports whether err is a pool child's failure to take the
+// caller's working directory, before the command ran.
+func cwdFailed(err error) bool {
+	var se *sandbox.SetupError
+	return errors.As(err, &se) && se.Step == "cwd"
+}
+
+// reachable reports whether any process, whatever its ids, may search wd
+// and every directory above it (each has the search right for others), or
+// a process with the caller's own rights may (as a rootless sandbox's
+// does).
+func reachable(wd string) bool {
+	if os.Geteuid() != 0 && unix.Faccessat(unix.AT_FDCWD, wd, unix.X_OK, unix.AT_EACCESS) == nil {
+		return true
+	}
+	for p := wd; ; p = path.Dir(p) {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) != nil || st.Mode&0o001 == 0 {
+			return false
+		}
+		if p == "/" {
+			return true
+		}
+	}
 }

@@ -36,6 +36,9 @@ type message struct {
 	Code   int    `json:"code,omitempty"`
 	Msg    string `json:"msg,omitempty"`
 	Signal int    `json:"signal,omitempty"`
+	// Cold, with kindDone: the command never ran, the pool's child could
+	// not take the caller's working directory (ErrRunCold).
+	Cold bool `json:"cold,omitempty"`
 }
 
 // maxFrame bounds a frame: argv and environment together are bounded by

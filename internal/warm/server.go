@@ -308,7 +308,7 @@ func (s *Server) handle(c *net.UnixConn) {
 	werr := p.Wait()
 	close(ended)
 	code, msg := s.Outcome(werr, p.ProcessState)
-	writeFrame(c, message{Kind: kindDone, Code: code, Msg: msg})
+	writeFrame(c, message{Kind: kindDone, Code: code, Msg: msg, Cold: cwdFailed(werr)})
 }
 
 func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
