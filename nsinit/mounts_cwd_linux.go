@@ -2,6 +2,7 @@ package nsinit
 
 import (
 	"errors"
+	"os"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -67,7 +68,7 @@ func (m *mounter) placeCwd() error {
 			h.Close()
 			return fail("cwd", "open in the sandbox's view", wd, err)
 		}
-		m.a.cwd, m.a.cwdPath = h, wd
+		m.a.cwd, m.a.cwdPath, m.a.cwdSame = h, wd, sameFile(h, m.cwd)
 		m.report("working directory %s: the sandbox's own (mounts made here are at or above it)", wd)
 		return nil
 	case !errors.Is(err, unix.ENOENT):
@@ -87,16 +88,17 @@ func (m *mounter) placeCwd() error {
 		tree.Close()
 		return fail("cwd", "bind the caller's working directory at its path", wd, err)
 	}
-	m.a.cwd, m.a.cwdPath, m.a.cwdBound = tree, wd, true
+	m.a.cwd, m.a.cwdPath, m.a.cwdSame = tree, wd, true
 	m.report("working directory %s: bound alone at its own path (mounts made here hide it), with the flags it has in the view", wd)
 	return nil
 }
 
 // enterPlacedCwd makes the directory placeCwd found the working directory,
-// under the command's ids (the cwd step). Where they may not enter the
-// caller's own directory bound alone, the inherited one stays: it is the
-// same directory, so they can reach nothing through it either (every walk
-// from it, "..", needs the search permission they lack).
+// under the command's ids (the cwd step). Where they may not enter it and
+// it is the caller's own directory (bound alone, or --rw .), the inherited
+// one stays: it is the same directory, so they can reach nothing through
+// it either (every walk from it, "..", needs the search permission they
+// lack).
 func enterPlacedCwd(a *Applied) error {
 	if a.cwd == nil {
 		return nil
@@ -106,7 +108,7 @@ func enterPlacedCwd(a *Applied) error {
 		a.cwd = nil
 	}()
 	err := unix.Fchdir(int(a.cwd.Fd()))
-	if err == unix.EACCES && a.cwdBound {
+	if err == unix.EACCES && a.cwdSame {
 		return nil
 	}
 	if err != nil {
@@ -121,4 +123,10 @@ func (m *mounter) closeCwd() {
 		m.cwd.Close()
 		m.cwd = nil
 	}
+}
+
+// sameFile reports whether a and b are the same file (device and inode).
+func sameFile(a, b *os.File) bool {
+	var x, y unix.Stat_t
+	return unix.Fstat(int(a.Fd()), &x) == nil && unix.Fstat(int(b.Fd()), &y) == nil && x.Dev == y.Dev && x.Ino == y.Ino
 }

@@ -23,11 +23,12 @@ type Applied struct {
 	// threads (latens_linux.go).
 	lateNS []lateNS
 	// cwd is the working directory the mount step placed in the view,
-	// for the cwd step to enter under the command's ids; cwdBound: it is
-	// the caller's own directory bound alone (mounts_cwd_linux.go).
-	cwd      *os.File
-	cwdPath  string
-	cwdBound bool
+	// for the cwd step to enter under the command's ids; cwdSame: it is
+	// the caller's own directory (bound alone, or a bind of it onto
+	// itself: --rw .) (mounts_cwd_linux.go).
+	cwd     *os.File
+	cwdPath string
+	cwdSame bool
 }
 
 // stepReportNamespaces records the namespaces the child is in. It runs
