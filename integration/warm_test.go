@@ -44,6 +44,8 @@ func TestWarm(t *testing.T) {
 	t.Chdir(tempDir(t))
 	t.Run("SameIsolationAsCold", warmSameIsolation)
 	t.Run("ExitStatusStdioEnvCwd", warmExitStatus)
+	t.Run("HiddenCwd", warmHiddenCwd)
+	t.Run("UnenterableCwdRunsCold", warmUnenterableCwd)
 	t.Run("Signals", warmSignals)
 	t.Run("DiesWithCaller", warmDiesWithCaller)
 	t.Run("Refusals", warmRefusals)
@@ -280,6 +282,92 @@ func nsOf(t *testing.T, p warmSnap) map[string]string {
 		t.Fatalf("namespaces: %q", p["ns"])
 	}
 	return m
+}
+
+// warmHiddenCwd: from a directory under the host's /tmp, which the view
+// makes private, a warm launch runs where a cold one does and sees what
+// the cold one sees (the directory read-only, bound with the same flags,
+// nothing above it: TestDefaultViewWorkingDirectory); before, every warm
+// launch from there failed (exit 125, "cwd: chdir"). The pool is that
+// directory's: a launch from another directory, or from a directory made
+// anew at the same path, does not get its sandboxes.
+func warmHiddenCwd(t *testing.T) {
+	h := newWarmHome(t)
+	base := hiddenCwd(t)
+	cwd := base + "/a/b"
+	t.Chdir(cwd)
+	h.startPool(t)
+	// The working directory's mount: its root, mount point and options.
+	probe := cwdProbe + `; echo =; awk -v d="$PWD" '$5 == d {print $4, $5, $6}' /proc/self/mountinfo; echo END; read x; true`
+	cold, wasWarm := h.held(t, "--", "/bin/sh", "-c", probe)
+	if wasWarm {
+		t.Fatal("the cold launch ran without a child")
+	}
+	want := cwd + "\nmine\n=\nb\n=\na\n=\nb\n=\nRead-only file system\n=\n"
+	if !strings.HasPrefix(cold, want) || !regexp.MustCompile(`(?m)^/\S* `+regexp.QuoteMeta(cwd)+` ro,`).MatchString(cold[len(want):]) {
+		t.Fatalf("cold from %s: %q; want %q, then the directory bound read-only", cwd, cold, want)
+	}
+	for range 2 {
+		w, wasWarm := h.held(t, "--warm", "--", "/bin/sh", "-c", probe)
+		if !wasWarm {
+			t.Fatal("the warm launch started a sandbox itself")
+		}
+		if w != cold {
+			t.Errorf("warm from %s: %q; cold: %q", cwd, w, cold)
+		}
+	}
+	pwd := "pwd; echo END; read x; true"
+	t.Chdir(base + "/a")
+	if out, wasWarm := h.held(t, "--warm", "--", "/bin/sh", "-c", pwd); wasWarm || out != base+"/a\n" {
+		t.Errorf("from %s/a: %q, warm %v; want a cold launch there (a pool of its own)", base, out, wasWarm)
+	}
+	if err := os.Rename(cwd, cwd+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(cwd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(cwd)
+	if out, wasWarm := h.held(t, "--warm", "--", "/bin/sh", "-c", "ls; "+pwd); wasWarm || out != cwd+"\n" {
+		t.Errorf("from %s made anew: %q, warm %v; want a cold launch in the new, empty directory", cwd, out, wasWarm)
+	}
+}
+
+// warmUnenterableCwd: where a pool's sandbox, made before the command,
+// cannot enter the caller's working directory by its path although a cold
+// one keeps it (here: as root, --uid 1000 in a directory of uid 1000's
+// that others may search but its owner may not), the launch runs cold,
+// exactly as without --warm; before, it failed (exit 125, "cwd: chdir").
+func warmUnenterableCwd(t *testing.T) {
+	testreq.RootOnly(t, "a directory of another user's")
+	h := newWarmHome(t)
+	dir := filepath.Join(tempDir(t), "d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o601); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	flags := []string{"--uid", "1000", "--gid", "1000"}
+	args := append(append([]string{"--warm"}, flags...), "--", "/bin/sh", "-c", "id -u; pwd; echo END; read x; true")
+	for i := range 3 {
+		out, wasWarm := h.held(t, args...)
+		if out != "1000\n"+dir+"\n" || wasWarm {
+			t.Errorf("launch %d: %q, warm %v; want a cold launch in %s", i, out, wasWarm, dir)
+		}
+		if i == 0 {
+			// Now the pool exists: the next launches reach it first.
+			for deadline := time.Now().Add(30 * time.Second); len(h.servers(t)) == 0; time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no server started")
+				}
+			}
+		}
+	}
 }
 
 // warmSameIsolationAsCold: for the defaults, the benchmark's options and

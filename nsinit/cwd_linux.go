@@ -7,10 +7,11 @@ import (
 )
 
 // stepCwd changes to the working directory (the environment was built by
-// the parent: fork's childEnv).
-func stepCwd(o *sandbox.Options, _ Config, _ *Applied) error {
+// the parent: fork's childEnv): Options.Cwd, or else the one the mount
+// step placed in the view for the caller's (mounts_cwd_linux.go).
+func stepCwd(o *sandbox.Options, _ Config, a *Applied) error {
 	if o.Cwd == "" {
-		return nil
+		return enterPlacedCwd(a)
 	}
 	if err := unix.Chdir(o.Cwd); err != nil {
 		return fail("cwd", "chdir", o.Cwd, err)

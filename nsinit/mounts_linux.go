@@ -56,6 +56,10 @@ import (
 //     its destination in the final root and must be the very mount made
 //     (its mount id; a procfs for proc): a destination renamed or swapped
 //     by whoever can write the root file system fails the setup.
+//  10. The working directory kept from the caller is placed in the view:
+//     where a mount made here is at its path or above it, it is the view's
+//     directory there, or, where the view has none, the caller's directory
+//     bound alone at its path (mounts_cwd_linux.go).
 func stepMounts(o *sandbox.Options, cfg Config, a *Applied) error {
 	if !o.NewNamespace(specs.MountNamespace) {
 		return nil
@@ -93,6 +97,10 @@ type mounter struct {
 	// idmapped are the parent's id-mapped clones of idmap and ridmap
 	// binds, by index in o.Mounts, until prepare takes them.
 	idmapped map[int]*os.File
+	// cwd is the inherited working directory and cwdPath its path, while
+	// it is to be placed in the view (mounts_cwd_linux.go).
+	cwd     *os.File
+	cwdPath string
 }
 
 // hostTree is a detached clone of a host file's mount, made before the
@@ -115,6 +123,7 @@ type mountPlan struct {
 }
 
 func (m *mounter) close() {
+	m.closeCwd()
 	if m.root != nil {
 		m.root.Close()
 	}
@@ -166,7 +175,11 @@ func (m *mounter) run() error {
 		return fail("mount", "make / "+propagationName(prop), "/", err)
 	}
 
-	// 2. Check everything before mounting anything.
+	// 2. Check everything before mounting anything; hold the working
+	// directory.
+	if err := m.holdCwd(); err != nil {
+		return err
+	}
 	if err := m.prepare(); err != nil {
 		return err
 	}
@@ -228,7 +241,11 @@ func (m *mounter) run() error {
 		return err
 	}
 	// 9. Every mount where it was made.
-	return m.verify()
+	if err := m.verify(); err != nil {
+		return err
+	}
+	// 10. The working directory in the view.
+	return m.placeCwd()
 }
 
 // hostSysReadonly makes the host's /sys, with the cgroup hierarchies

@@ -2,6 +2,7 @@ package nsinit
 
 import (
 	"io"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -21,6 +22,13 @@ type Applied struct {
 	// lateNS are the namespaces the child made itself, for its other
 	// threads (latens_linux.go).
 	lateNS []lateNS
+	// cwd is the working directory the mount step placed in the view,
+	// for the cwd step to enter under the command's ids; cwdSame: it is
+	// the caller's own directory (bound alone, or a bind of it onto
+	// itself: --rw .) (mounts_cwd_linux.go).
+	cwd     *os.File
+	cwdPath string
+	cwdSame bool
 }
 
 // stepReportNamespaces records the namespaces the child is in. It runs

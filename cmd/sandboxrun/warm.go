@@ -99,6 +99,20 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		printErr(io.err, err.Error())
 		return exitLauncher
 	}
+	// The physical path: what the child's setup sees (a symbolic link in
+	// $PWD may lead elsewhere in the view).
+	wd, _ := os.Readlink("/proc/self/cwd")
+	// Where the view hides the working directory, the pool is made in it
+	// and for it alone (warm.CwdKeyed).
+	cwdKeyed := warm.CwdKeyed(pl.opts, wd)
+	if cwdKeyed {
+		cwd, err := warm.CwdContext(os.Getpid())
+		if err != nil {
+			printErr(io.err, err.Error())
+			return exitLauncher
+		}
+		ctx = append(ctx, cwd...)
+	}
 	dir, err := warm.Dir()
 	if err != nil {
 		printErr(io.err, err.Error())
@@ -112,7 +126,7 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 	cold := func() int {
 		// No pool (none yet, or its server ended or died): start one,
 		// then run this command cold.
-		if err := warm.Spawn(dir, paths, canon, size, idle); err != nil {
+		if err := warm.Spawn(dir, paths, canon, size, idle, cwdKeyed); err != nil {
 			printErr(io.err, err.Error())
 			return exitLauncher
 		}
@@ -131,7 +145,6 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
-	wd, _ := os.Getwd()
 	req := &warm.Request{Options: canon, Argv: pl.argv, Env: os.Environ(), Dir: wd}
 	if _, err := conn.Start(req, in, out, errf); err != nil {
 		if code, msg, ok := warm.Outcome(err); ok {
@@ -141,12 +154,19 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		if errors.Is(err, warm.ErrNoServer) {
 			return cold()
 		}
+
 		printErr(io.err, err.Error())
 		return exitLauncher
 	}
 	sup := supervise(sigs, f, func(s os.Signal) { conn.Signal(s) }, func() { conn.Kill() })
 	code, msg, err := conn.Wait()
 	sup.stop()
+	if errors.Is(err, warm.ErrRunCold) {
+		// Nothing ran: the pool's sandbox could not take this working
+		// directory where a cold one keeps it.
+		conn.Close()
+		return executeCold(pl, f, io)
+	}
 	if err != nil {
 		code, msg = exitLauncher, err.Error()
 	}

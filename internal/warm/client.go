@@ -16,6 +16,11 @@ import (
 // or it ended, or died and left its socket).
 var ErrNoServer = errors.New("warm: no server for this pool")
 
+// ErrRunCold: nothing ran; the pool's sandbox could not take the caller's
+// working directory where a cold one keeps it (the sandbox's ids may not
+// search a directory above it, say), so the command is for a cold launch.
+var ErrRunCold = errors.New("warm: the caller's working directory is for a cold launch")
+
 // RefusedError is a server's refusal of a request.
 type RefusedError struct{ Msg string }
 
@@ -128,7 +133,9 @@ func (c *Conn) send(m message) error {
 	return writeFrame(c.c, m)
 }
 
-// Wait returns the exit code and message sandboxrun gives for the command.
+// Wait returns the exit code and message sandboxrun gives for the command;
+// ErrRunCold where it never ran, its sandbox unable to take the caller's
+// working directory.
 func (c *Conn) Wait() (int, string, error) {
 	var m message
 	if _, err := readFrame(c.c, &m, 0); err != nil {
@@ -136,6 +143,9 @@ func (c *Conn) Wait() (int, string, error) {
 	}
 	if m.Kind != kindDone {
 		return 0, "", fmt.Errorf("warm: unexpected answer %q", m.Kind)
+	}
+	if m.Cold {
+		return m.Code, m.Msg, fmt.Errorf("%w: %s", ErrRunCold, m.Msg)
 	}
 	return m.Code, m.Msg, nil
 }

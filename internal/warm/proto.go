@@ -40,6 +40,9 @@ type message struct {
 	Signal int    `json:"signal,omitempty"`
 	Fd     int    `json:"fd,omitempty"`
 	Proof  []byte `json:"proof,omitempty"`
+	// Cold, with kindDone: the command never ran, the pool's child could
+	// not take the caller's working directory (ErrRunCold).
+	Cold bool `json:"cold,omitempty"`
 }
 
 // maxFrame bounds a frame: argv and environment together are bounded by

@@ -40,6 +40,9 @@ type Server struct {
 	Outcome func(err error, state *os.ProcessState) (int, string)
 	// Log receives one line per refusal or failure.
 	Log *log.Logger
+	// CwdKeyed: the pool serves callers in the server's working directory
+	// alone, and its children keep the one they were made in (CwdKeyed).
+	CwdKeyed bool
 
 	context []byte // the server's own CallerContext
 	paths   Paths
@@ -65,7 +68,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := PeerPidfdSupported(); err != nil {
 		return err
 	}
-	own, err := CallerContext(os.Getpid())
+	own, err := s.callerContext(os.Getpid())
 	if err != nil {
 		return err
 	}
@@ -264,7 +267,7 @@ func (s *Server) handle(c *net.UnixConn) {
 		refuse(fmt.Sprintf("%d stdio descriptors, want 3", len(files)))
 		return
 	}
-	if ctx, err := CallerContext(int(cred.Pid)); err != nil {
+	if ctx, err := s.callerContext(int(cred.Pid)); err != nil {
 		refuse(err.Error())
 		return
 	} else if d := contextDiff(ctx, s.context); d != "" {
@@ -278,7 +281,7 @@ func (s *Server) handle(c *net.UnixConn) {
 		refuse(err.Error())
 		return
 	}
-	p, err := s.pool.StartCommand(context.Background(), &fork.Command{Argv: req.Argv, Env: req.Env, Dir: req.Dir,
+	p, err := s.pool.StartCommand(context.Background(), &fork.Command{Argv: req.Argv, Env: req.Env, Dir: s.commandDir(&req),
 		Stdin: files[0], Stdout: files[1], Stderr: files[2]})
 	if err != nil {
 		code, msg := s.Outcome(err, nil)
@@ -324,7 +327,7 @@ func (s *Server) handle(c *net.UnixConn) {
 	werr := p.Wait()
 	close(ended)
 	code, msg := s.Outcome(werr, p.ProcessState)
-	writeFrame(c, message{Kind: kindDone, Code: code, Msg: msg})
+	writeFrame(c, message{Kind: kindDone, Code: code, Msg: msg, Cold: cwdFailed(werr)})
 }
 
 func peerCred(c *net.UnixConn) (*unix.Ucred, error) {

@@ -22,15 +22,19 @@ type spawnConfig struct {
 	Dir     string          `json:"dir"`
 	Size    int             `json:"size"`
 	Idle    time.Duration   `json:"idle"`
+	// CwdKeyed: the pool is the caller's working directory's, which the
+	// server keeps as its own (CwdKeyed).
+	CwdKeyed bool `json:"cwdKeyed,omitempty"`
 }
 
 // Spawn starts a server for the pool of the canonical options in dir: this
 // executable again, in a process group of its own (a terminal's ^C is for
 // the commands, not the pool), in the caller's session, with the caller's
-// context. It returns once the server was started, not when it serves.
-// The server's errors go to the pool's log file.
-func Spawn(dir string, paths Paths, canonical []byte, size int, idle time.Duration) error {
-	cfg, err := json.Marshal(spawnConfig{Options: canonical, Dir: dir, Size: size, Idle: idle})
+// context, in the caller's working directory (a pool keyed by it keeps
+// it; any other leaves it for /). It returns once the server was started,
+// not when it serves. The server's errors go to the pool's log file.
+func Spawn(dir string, paths Paths, canonical []byte, size int, idle time.Duration, cwdKeyed bool) error {
+	cfg, err := json.Marshal(spawnConfig{Options: canonical, Dir: dir, Size: size, Idle: idle, CwdKeyed: cwdKeyed})
 	if err != nil {
 		return err
 	}
@@ -87,7 +91,14 @@ func SpawnedServer() (*Server, error) {
 	if cfg.Size < 1 || cfg.Idle <= 0 {
 		return nil, fmt.Errorf("warm: the server's configuration: size %d, idle %s", cfg.Size, cfg.Idle)
 	}
-	return &Server{Canonical: cfg.Options, Dir: cfg.Dir, Size: cfg.Size, Idle: cfg.Idle}, nil
+	if !cfg.CwdKeyed {
+		// Its children change into each caller's directory: the server
+		// holds none busy (an unmount) while it lives.
+		if err := os.Chdir("/"); err != nil {
+			return nil, fmt.Errorf("warm: chdir /: %w", err)
+		}
+	}
+	return &Server{Canonical: cfg.Options, Dir: cfg.Dir, Size: cfg.Size, Idle: cfg.Idle, CwdKeyed: cfg.CwdKeyed}, nil
 }
 
 // closeInherited closes what the server inherited from its caller by
