@@ -23,10 +23,6 @@ import (
 // clones after the request (wire.KindMounts); the child attaches them in
 // its mount step like any other bind clone.
 
-// initUserNSIno is the inode number of the initial user namespace
-// (PROC_USER_INIT_INO).
-const initUserNSIno = 0xEFFFFFFD
-
 // idmapMount is one id-mapped bind of the mount list.
 type idmapMount struct {
 	idx          int // in Options.Mounts
@@ -67,14 +63,9 @@ func planIDMapMounts(o *sandbox.Options, joins []specs.LinuxNamespace) ([]idmapM
 }
 
 // MapsMounts reports whether this process can make id-mapped binds (mount
-// options idmap and ridmap): it is root in the initial user namespace.
-func MapsMounts() bool {
-	var s unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/user", &s); err != nil {
-		return false
-	}
-	return os.Geteuid() == 0 && s.Ino == initUserNSIno
-}
+// options idmap and ridmap): it is root in the initial user namespace
+// (sandbox.RootInInitialUserNS).
+func MapsMounts() bool { return sandbox.RootInInitialUserNS() }
 
 // fail is the error for this mount: the option, the source, why and the
 // errno.

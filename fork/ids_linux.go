@@ -2,13 +2,14 @@ package fork
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // The parent's half of the ids (the child's is nsinit/ids_linux.go): the
@@ -16,11 +17,13 @@ import (
 // setuid helpers newuidmap and newgidmap afterwards), and setgroups.
 
 // setgroupsEnabled says whether the child's user namespace keeps
-// setgroups allowed: only a root parent may write a gid map without
-// writing "deny" to /proc/<pid>/setgroups first. Where it is denied,
-// sandbox's Validate refuses additional gids and the child's ids step
-// leaves the groups alone.
-func setgroupsEnabled() bool { return os.Geteuid() == 0 }
+// setgroups allowed: only host root keeps it (sandbox.RootInInitialUserNS).
+// A user must write "deny" to /proc/<pid>/setgroups before the gid map;
+// root of another user namespace writes it too (a namespace whose own
+// setgroups is "deny", as `unshare -r` makes, passes that on anyway).
+// Where it is denied, sandbox's Validate refuses additional gids and the
+// child's ids step leaves the groups alone.
+func setgroupsEnabled() bool { return sandbox.RootInInitialUserNS() }
 
 func toSysMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	out := make([]syscall.SysProcIDMap, len(m))

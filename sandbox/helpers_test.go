@@ -14,7 +14,7 @@ import (
 // /etc/subuid, /etc/subgid and /proc/self/status.
 func testHost(euid, egid int, files map[string]string) *host {
 	h := liveHost()
-	h.euid, h.egid = euid, egid
+	h.euid, h.egid, h.hostRoot = euid, egid, euid == 0
 	h.userName = func(uid int) string {
 		if uid == 1000 {
 			return "alice"

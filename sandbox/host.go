@@ -17,6 +17,9 @@ import (
 // functions so that tests can stand in for it. None of them changes anything.
 type host struct {
 	euid, egid int
+	// hostRoot: root in the initial user namespace (RootInInitialUserNS).
+	// Root of another user namespace is rootless here (nsRoot).
+	hostRoot bool
 	// userName returns the name of uid, or "" when it has none.
 	userName func(uid int) string
 	// readFile reads /etc/subuid, /etc/subgid and /proc/self/status.
@@ -34,6 +37,7 @@ func liveHost() *host {
 	return &host{
 		euid:         os.Geteuid(),
 		egid:         os.Getegid(),
+		hostRoot:     RootInInitialUserNS(),
 		userName:     userName,
 		readFile:     os.ReadFile,
 		stat:         os.Stat,
@@ -50,9 +54,15 @@ func userName(uid int) string {
 	return u.Username
 }
 
-// rootless reports whether the caller is not root, the test Validate uses
-// for id map ownership.
-func (h *host) rootless() bool { return h.euid != 0 }
+// rootless reports whether the caller is not host root, the test Validate
+// uses for id map ownership and id leases.
+func (h *host) rootless() bool { return !h.hostRoot }
+
+// nsRoot reports whether the caller is root of a user namespace other than
+// the initial one: rootless, but with every capability over its own
+// namespace, so it writes a new namespace's id maps itself, from the ids
+// its own namespace maps (not /etc/subuid, not newuidmap).
+func (h *host) nsRoot() bool { return h.euid == 0 && !h.hostRoot }
 
 // capSysAdmin is CAP_SYS_ADMIN's bit number.
 const capSysAdmin = 21

@@ -154,15 +154,17 @@ func (o *Options) effectiveIDMappings(h *host) (uidMap, gidMap []specs.LinuxIDMa
 // NeedsIDMapHelper reports whether the id maps must be written by the setuid
 // helpers newuidmap and newgidmap: the caller is not root, creates a user
 // namespace, and maps more than its own euid and egid (one id each). When it
-// is false and the caller is not root, the parent writes the maps itself and
-// must write "deny" to /proc/PID/setgroups first, so the child cannot call
-// setgroups (Validate rejects additional gids in that case).
+// is false and the caller is not host root, the parent writes the maps
+// itself and must write "deny" to /proc/PID/setgroups first, so the child
+// cannot call setgroups (Validate rejects additional gids in that case).
+// Root of a user namespace other than the initial one never needs them: it
+// maps any id its own namespace has itself.
 func (o *Options) NeedsIDMapHelper() bool {
 	return o.needsIDMapHelper(liveHost())
 }
 
 func (o *Options) needsIDMapHelper(h *host) bool {
-	if !h.rootless() || !o.NewNamespace(specs.UserNamespace) {
+	if !h.rootless() || h.nsRoot() || !o.NewNamespace(specs.UserNamespace) {
 		return false
 	}
 	u, g := o.effectiveIDMappings(h)
@@ -226,6 +228,10 @@ func validateIDMap(errs *errList, h *host, field, kind string, m []specs.LinuxID
 		}
 	}
 	if !h.rootless() || ownIDOnly(m, own) {
+		return
+	}
+	if h.nsRoot() {
+		validateNSRootMap(errs, h, field, kind, m)
 		return
 	}
 	// A non-root caller owns its own id and its subordinate ranges, and only

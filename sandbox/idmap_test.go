@@ -83,8 +83,8 @@ func TestNeedsIDMapHelper(t *testing.T) {
 		h    *host
 		want bool
 	}{
-		{"root", func() *Options { o := rootless(0, 0); o.UIDMappings = idmap(0, 100000, 65536); return o }(), rootHost, false},
-		{"own ids", rootless(1000, 1000), rootlessHost, false},
+		{"root", func() *Options { o := rootless(0, 0, true); o.UIDMappings = idmap(0, 100000, 65536); return o }(), rootHost, false},
+		{"own ids", rootless(1000, 1000, false), rootlessHost, false},
 		{"own ids by default", &Options{Namespaces: ns(specs.UserNamespace)}, rootlessHost, false},
 		{"own id to another container id", &Options{Namespaces: ns(specs.UserNamespace), UIDMappings: idmap(1000, 1000, 1)}, rootlessHost, false},
 		{"subordinate uids", &Options{Namespaces: ns(specs.UserNamespace), UIDMappings: idmap(0, 1000, 1, 1, 100000, 10)}, rootlessHost, true},

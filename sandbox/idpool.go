@@ -38,8 +38,8 @@ func PoolRange(slot int) []specs.LinuxIDMapping {
 }
 
 // LeasesIDRange reports whether starting o needs a range from the pool: the
-// caller is root, o creates a user namespace, and neither uidMappings nor
-// gidMappings is given.
+// caller is host root (RootInInitialUserNS), o creates a user namespace,
+// and neither uidMappings nor gidMappings is given.
 func (o *Options) LeasesIDRange() bool {
 	return o.leasesIDRange(liveHost())
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestJSONRoundTrip(t *testing.T) {
-	for name, o := range map[string]*Options{"populated": populated(), "Root": Root(), "Rootless": rootless(1000, 1000), "zero": {}} {
+	for name, o := range map[string]*Options{"populated": populated(), "Root": Root(), "Rootless": rootless(1000, 1000, false), "zero": {}} {
 		b, err := json.Marshal(o)
 		must(t, err)
 		var got Options
@@ -48,7 +48,7 @@ func TestJSONKeys(t *testing.T) {
 }
 
 func FuzzOptionsJSON(f *testing.F) {
-	for _, o := range []*Options{populated(), Root(), rootless(1000, 1000), {}} {
+	for _, o := range []*Options{populated(), Root(), rootless(1000, 1000, false), {}} {
 		b, _ := json.Marshal(o)
 		f.Add(b)
 	}

@@ -48,9 +48,10 @@ type Options struct {
 	Namespaces []specs.LinuxNamespace `json:"namespaces,omitempty"`
 	// UIDMappings and GIDMappings for a new user namespace, OCI
 	// linux.uidMappings and linux.gidMappings. Empty with a new user
-	// namespace means: for a non-root caller, its own id mapped to 0; for
-	// root, ids 0-65535 mapped onto a range of unprivileged host ids of the
-	// sandbox's own (LeasesIDRange), never onto host root.
+	// namespace means: for a caller that is not host root (root of another
+	// user namespace included, see RootInInitialUserNS), its own id mapped
+	// to 0; for host root, ids 0-65535 mapped onto a range of unprivileged
+	// host ids of the sandbox's own (LeasesIDRange), never onto host root.
 	UIDMappings []specs.LinuxIDMapping `json:"uidMappings,omitempty"`
 	GIDMappings []specs.LinuxIDMapping `json:"gidMappings,omitempty"`
 	// IDRangeKey (nsfork extension) concerns a root caller that gives no

@@ -44,7 +44,7 @@ import (
 // The seccomp profile is left to the caller; MPISeccomp adds what MPI
 // needs to one. CheckMPI reports what breaks MPI in other Options.
 func MPI() *Options {
-	return mpiPreset(os.Geteuid(), os.Getegid(), MPIJobKey(os.Environ()))
+	return mpiPreset(os.Geteuid(), os.Getegid(), RootInInitialUserNS(), MPIJobKey(os.Environ()))
 }
 
 // MPIRootless is MPI; it is kept for callers of earlier versions, in which
@@ -74,10 +74,13 @@ func MPIJobKey(environ []string) string {
 	return "ppid:" + strconv.Itoa(os.Getppid())
 }
 
-func mpiPreset(euid, egid int, key string) *Options {
+// mpiPreset is MPI for a caller with these ids, host root or not
+// (RootInInitialUserNS: root of another user namespace maps its own ids,
+// as a user does).
+func mpiPreset(euid, egid int, hostRoot bool, key string) *Options {
 	o := hardened()
 	o.Namespaces = namespaces(specs.UserNamespace, specs.MountNamespace, specs.UTSNamespace)
-	if euid != 0 {
+	if !hostRoot {
 		o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: uint32(euid), HostID: uint32(euid), Size: 1}}
 		o.GIDMappings = []specs.LinuxIDMapping{{ContainerID: uint32(egid), HostID: uint32(egid), Size: 1}}
 		o.User = specs.User{UID: uint32(euid), GID: uint32(egid)}

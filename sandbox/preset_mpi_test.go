@@ -16,7 +16,7 @@ func TestMPIPreset(t *testing.T) {
 		h    *host
 	}{{"root", rootHost}, {"rootless", rootlessHost}} {
 		t.Run(c.name, func(t *testing.T) {
-			o := mpiPreset(c.h.euid, c.h.egid, "job")
+			o := mpiPreset(c.h.euid, c.h.egid, c.h.hostRoot, "job")
 			for _, keep := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace} {
 				if _, ok := o.Namespace(keep); ok {
 					t.Errorf("the mpi preset makes a %s namespace", keep)
@@ -113,7 +113,7 @@ func TestCheckMPI(t *testing.T) {
 			t.Errorf("%v: fatal %v", p, p.Fatal)
 		}
 	}
-	o = rootless(1000, 1000)
+	o = rootless(1000, 1000, false)
 	if ps := CheckMPI(o, nil); !has(ps, "user", "uid 0 inside is host uid 1000") {
 		t.Errorf("Rootless(): %v", ps)
 	}
@@ -136,7 +136,7 @@ func TestCheckMPI(t *testing.T) {
 		{"rootfs with the host's shm", []specs.Mount{{Destination: "/dev/shm", Source: "/dev/shm", Options: []string{"rbind"}}}, "/srv/rootfs", false},
 		{"tmpfs elsewhere", []specs.Mount{{Destination: "/dev/pts", Type: "devpts"}}, "", false},
 	} {
-		o := mpiPreset(0, 0, "job")
+		o := mpiPreset(0, 0, true, "job")
 		o.Mounts = c.mounts
 		if c.root != "" {
 			o.Root = &specs.Root{Path: c.root}
@@ -146,7 +146,7 @@ func TestCheckMPI(t *testing.T) {
 		}
 	}
 
-	o = mpiPreset(0, 0, "job")
+	o = mpiPreset(0, 0, true, "job")
 	o.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs"}}
 	if !has(CheckMPI(o, nil), "mounts", "/tmp is private") {
 		t.Error("private /tmp not reported")
@@ -159,7 +159,7 @@ func TestCheckMPI(t *testing.T) {
 		t.Error("ClearEnv drops TMPDIR: private /tmp should be reported")
 	}
 
-	o = mpiPreset(0, 0, "job")
+	o = mpiPreset(0, 0, true, "job")
 	o.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
 	if !has(CheckMPI(o, nil), "seccomp", "process_vm_readv") {
 		t.Error("a profile without CMA not reported")

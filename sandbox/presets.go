@@ -26,20 +26,24 @@ const DefaultPids = 2048
 // RLIMIT_CORE 0, at most DefaultPids processes, death with the parent, and
 // the default view of the host's file system: everything read-only, a new
 // /proc, a minimal /dev, private /tmp, /var/tmp and /run (see PrivateDirs;
-// WithBinds grants a directory, HostFS removes the view).
+// WithBinds grants a directory, HostFS removes the view). Root of a user
+// namespace other than the initial one (RootInInitialUserNS is false) is
+// such a caller: its uid and gid 0 are mapped to 0 in a new, nested user
+// namespace, and no more of the ids its namespace may have.
+// For host root, Rootless is Root.
 func Rootless() *Options {
-	o := rootless(os.Geteuid(), os.Getegid())
+	o := rootless(os.Geteuid(), os.Getegid(), RootInInitialUserNS())
 	o.Seccomp = defaultSeccomp()
 	return o
 }
 
-func rootless(euid, egid int) *Options {
+func rootless(euid, egid int, hostRoot bool) *Options {
 	o := hardened()
 	o.Namespaces = namespaces(specs.UserNamespace, specs.PIDNamespace, specs.MountNamespace,
 		specs.UTSNamespace, specs.IPCNamespace, specs.NetworkNamespace)
 	withHostView(o)
-	if euid != 0 {
-		// (For root, no maps: a leased range, never host root.)
+	if !hostRoot {
+		// (For host root, no maps: a leased range, never host root.)
 		o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}}
 		o.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(egid), Size: 1}}
 	}
@@ -52,15 +56,16 @@ func rootless(euid, egid int) *Options {
 // (LeasesIDRange), never onto host root. The sandbox's root is root only
 // over the sandbox's own namespaces.
 func Root() *Options {
-	o := rootless(0, 0)
+	o := rootless(0, 0, true)
 	o.Seccomp = defaultSeccomp()
 	return o
 }
 
-// Default returns Rootless for a non-root caller (euid != 0) and Root for
-// root: the secure defaults, the same as sandboxrun's without flags.
+// Default returns Root for host root (RootInInitialUserNS) and Rootless for
+// anyone else, root of another user namespace too: the secure defaults,
+// the same as sandboxrun's without flags.
 func Default() *Options {
-	if os.Geteuid() != 0 {
+	if !RootInInitialUserNS() {
 		return Rootless()
 	}
 	return Root()

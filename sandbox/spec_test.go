@@ -52,7 +52,7 @@ func TestSpecRoundTrip(t *testing.T) {
 		"populated":    populated(),
 		"clear env":    func() *Options { o := populated(); o.ClearEnv = true; return o }(),
 		"Root":         Root(),
-		"Rootless":     rootless(1000, 1000),
+		"Rootless":     rootless(1000, 1000, false),
 		"zero":         {ClearEnv: true},
 		"no landlock":  func() *Options { o := populated(); o.Landlock = nil; return o }(),
 		"only process": {User: specs.User{UID: 5}},

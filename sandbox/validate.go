@@ -171,11 +171,13 @@ func (o *Options) validateUser(errs *errList, h *host) {
 			}
 		}
 		if h.rootless() && len(u.AdditionalGids) > 0 && !o.needsIDMapHelper(h) {
-			errs.add("user.additionalGids", "", "need setgroups, which the kernel denies in a user namespace whose gid map a non-root caller wrote itself: map subordinate gids (newgidmap, /etc/subgid) or drop them")
+			errs.add("user.additionalGids", "", "need setgroups, which the kernel denies in a user namespace whose gid map a caller other than host root wrote itself: map subordinate gids (newgidmap, /etc/subgid; for a non-root caller) or drop them")
 		}
 		return
 	}
-	if !h.rootless() || !o.AppliesUser() {
+	if h.euid == 0 || !o.AppliesUser() {
+		// Root, of the host or of its own user namespace, may set any id
+		// its namespace maps.
 		return
 	}
 	if int64(u.UID) != int64(h.euid) || int64(u.GID) != int64(h.egid) || len(u.AdditionalGids) > 0 {

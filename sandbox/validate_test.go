@@ -17,11 +17,11 @@ func TestPresetsValidate(t *testing.T) {
 	}{
 		{"Root as root", Root(), rootHost},
 		{"HostRoot as root", HostRoot(), rootHost},
-		{"Rootless as root", rootless(0, 0), rootHost},
-		{"Rootless as uid 1000", rootless(1000, 1000), rootlessHost},
-		{"Rootless as uid 1000 without maps", rootless(1000, 1000), rootlessHost},
+		{"Rootless as root", rootless(0, 0, true), rootHost},
+		{"Rootless as uid 1000", rootless(1000, 1000, false), rootlessHost},
+		{"Rootless as uid 1000 without maps", rootless(1000, 1000, false), rootlessHost},
 		{"Rootless as uid 1000 with subordinate ids", func() *Options {
-			o := rootless(1000, 1000)
+			o := rootless(1000, 1000, false)
 			o.UIDMappings = idmap(0, 1000, 1, 1, 100000, 65536)
 			o.GIDMappings = idmap(0, 1000, 1, 1, 100000, 65536)
 			o.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5}}
@@ -65,7 +65,7 @@ func TestValidateErrors(t *testing.T) {
 	tree := testTree(t)
 	type c struct {
 		name        string
-		rootless    bool // start from rootless(1000, 1000) on rootlessHost, else rootBase() on rootHost
+		rootless    bool // start from rootless(1000, 1000, false) on rootlessHost, else rootBase() on rootHost
 		mod         func(o *Options)
 		field       string // must appear in the error, with "sandbox: " before it
 		also        string // must appear in the message too
@@ -334,7 +334,7 @@ func TestValidateErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o, h := rootBase(), rootHost
 			if tc.rootless {
-				o, h = rootless(1000, 1000), rootlessHost
+				o, h = rootless(1000, 1000, false), rootlessHost
 			}
 			if err := o.validate(h); err != nil {
 				t.Fatalf("base options do not validate: %v", err)

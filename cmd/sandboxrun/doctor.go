@@ -72,6 +72,9 @@ type check struct {
 type doctor struct {
 	checks []check
 	euid   int
+	// hostRoot: root in the initial user namespace. Root of another
+	// user namespace (rootless podman's runtime, unshare -r) is rootless.
+	hostRoot bool
 }
 
 func (d *doctor) add(name, status, format string, args ...any) {
@@ -88,7 +91,7 @@ func readSysctl(path string) (string, bool) {
 }
 
 func runDoctor(w io.Writer, asJSON bool) int {
-	d := &doctor{euid: os.Geteuid()}
+	d := &doctor{euid: os.Geteuid(), hostRoot: sandbox.RootInInitialUserNS()}
 	d.kernel()
 	d.userns()
 	d.subids()
@@ -128,7 +131,10 @@ func (d *doctor) kernel() {
 	var u unix.Utsname
 	unix.Uname(&u)
 	who := "root"
-	if d.euid != 0 {
+	switch {
+	case d.euid == 0 && !d.hostRoot:
+		who = "uid 0 of a user namespace other than the initial one (rootless mode: not host root)"
+	case d.euid != 0:
 		who = "uid " + strconv.Itoa(d.euid) + " (rootless mode)"
 	}
 	d.add("kernel", stInfo, "Linux %s %s, running as %s", unix.ByteSliceToString(u.Release[:]), runtime.GOARCH, who)
@@ -138,7 +144,7 @@ func (d *doctor) userns() {
 	// Root's defaults need user namespaces too (unprivileged host ids),
 	// but not the unprivileged kind.
 	bad := stFail
-	if d.euid == 0 {
+	if d.hostRoot {
 		bad = stInfo
 	}
 	var problems []string
@@ -181,8 +187,12 @@ func (d *doctor) subids() {
 	if who == "" {
 		who = strconv.Itoa(d.euid)
 	}
-	if d.euid == 0 {
+	switch {
+	case d.hostRoot:
 		d.add("subordinate ids", stInfo, "root writes any id map itself; newuidmap is not needed")
+		return
+	case d.euid == 0:
+		d.add("subordinate ids", stInfo, "root of this user namespace maps the ids its namespace has (/proc/self/uid_map) itself; newuidmap and /etc/subuid are not used")
 		return
 	}
 	switch {

@@ -10,7 +10,7 @@ import (
 // identity says which host ids the defaults give a sandbox here, and for
 // root whether the pool of ranges can serve them.
 func (d *doctor) identity() {
-	if d.euid != 0 {
+	if !d.hostRoot {
 		d.add("identity", stInfo, "the sandbox's root is your own uid %d (mapped to 0 inside): it has no more rights on the host than you", d.euid)
 		return
 	}

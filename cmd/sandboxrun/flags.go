@@ -1,11 +1,12 @@
 package main
 
 import (
-	"os"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // runFlags is everything the run command's flags say.
@@ -119,7 +120,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.BoolVar(&f.unshareAll, "unshare-all", false, "new pid, mount, network, uts, ipc and cgroup namespaces (and user, as always)")
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host network (no network namespace)")
 	stringsVar(fs, &f.share, "share", "keep the host's namespace of `TYPE`: user, pid, net, ipc, uts, cgroup, time, mount (repeatable)")
-	fs.BoolVar(&f.rootless, "rootless", os.Geteuid() != 0, "unprivileged preset: new user namespace with your uid and gid mapped to 0 (default when not root)")
+	fs.BoolVar(&f.rootless, "rootless", !sandbox.RootInInitialUserNS(), "unprivileged preset: new user namespace with your uid and gid mapped to 0 (default unless host root; root of a user namespace other than the initial one is rootless too)")
 	fs.BoolVar(&f.hostRoot, "host-root", false, "TRUSTED CODE ONLY, for a root caller: the sandbox's uid 0 is the host's uid 0 (identity map; with --share user no user namespace at all). Without it root's sandboxes run as a range of unprivileged host ids of their own")
 	fs.StringVar(&f.preset, "preset", "", "start from preset `NAME`: default, or mpi for one MPI rank or Slurm task (host network, pid and ipc, shared /dev/shm and /tmp, uid mapped to itself, process_vm_readv/writev allowed)")
 	// Identity.

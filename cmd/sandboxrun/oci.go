@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nsfork/nsfork/internal/ociruntime"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // The runc-compatible command line: sandboxrun [global flags] VERB [flags] ID.
@@ -122,8 +123,8 @@ func runOCI(g *ociGlobal, verb string, args []string, io stdio) int {
 		err = ociruntime.Fail("--systemd-cgroup", "", "", "", "not supported: nsfork writes cgroupfs directly (leave --systemd-cgroup off)", nil)
 	case g.rootless != "" && g.rootless != "true" && g.rootless != "false" && g.rootless != "auto":
 		err = ociruntime.Fail("--rootless", "", "", "", fmt.Sprintf("%q: true, false or auto", g.rootless), nil)
-	case g.hostRoot && os.Geteuid() != 0:
-		err = ociruntime.Fail("--host-root", "", "", "", "only a root caller has the host's root to give", nil)
+	case g.hostRoot && !sandbox.RootInInitialUserNS():
+		err = ociruntime.Fail("--host-root", "", "", "", "only root in the initial user namespace (host root) has the host's root to give", nil)
 	case slices.Contains(ociRefused, verb):
 		err = ociruntime.Fail(verb, "", "", "", "not supported by nsfork's runtime", nil)
 	default:

@@ -97,7 +97,7 @@ func (f *runFlags) build(args []string) (*plan, error) {
 	if err := f.checkHostRoot(opts, oci); err != nil {
 		return nil, err
 	}
-	if oci && os.Geteuid() == 0 && !f.hostRoot && !opts.NewNamespace(specs.UserNamespace) && !hasNamespacePath(opts, specs.UserNamespace) {
+	if oci && sandbox.RootInInitialUserNS() && !f.hostRoot && !opts.NewNamespace(specs.UserNamespace) && !hasNamespacePath(opts, specs.UserNamespace) {
 		// A config without a user namespace would run as host root, as
 		// runc runs it: here it gets one, with a leased range of
 		// unprivileged host ids. --host-root keeps runc's behaviour.
@@ -117,6 +117,9 @@ func (f *runFlags) build(args []string) (*plan, error) {
 	}
 	if oci {
 		p.notes = append(p.notes, dropRootAmbient(opts)...)
+		if n := dropEmptyResources(opts); n != "" {
+			p.notes = append(p.notes, n)
+		}
 	}
 	if oci && f.changed("rootless") {
 		return nil, errors.New("--rootless chooses a preset and cannot be combined with --config or --bundle (the config's namespaces and maps decide)")

@@ -69,7 +69,7 @@ func (f *runFlags) identity(opts *sandbox.Options, oci bool) error {
 		return out, nil
 	}
 	newUser := opts.NewNamespace(specs.UserNamespace)
-	root := os.Geteuid() == 0
+	root := sandbox.RootInInitialUserNS() // host root; root of another user namespace maps its own ids
 	if root && newUser && !oci && !f.hostRoot && len(f.uidMaps) == 0 && len(f.gidMaps) == 0 && (f.changed("uid") || f.changed("gid")) {
 		// A root caller starting a job for a host user: that user's own
 		// ids, mapped to themselves.
@@ -126,11 +126,12 @@ func (f *runFlags) identity(opts *sandbox.Options, oci bool) error {
 // root the host's without --host-root: sharing the host's user namespace.
 // It also refuses --host-root where it means nothing.
 func (f *runFlags) checkHostRoot(opts *sandbox.Options, oci bool) error {
-	if f.hostRoot && os.Geteuid() != 0 {
-		return errors.New("--host-root: only a root caller has the host's root to give")
+	hostRoot := sandbox.RootInInitialUserNS()
+	if f.hostRoot && !hostRoot {
+		return errors.New("--host-root: only root in the initial user namespace (host root) has the host's root to give")
 	}
 
-	if os.Geteuid() == 0 && !oci && !f.hostRoot && f.shareUser() {
+	if hostRoot && !oci && !f.hostRoot && f.shareUser() {
 		return errors.New("--share user: as root, without a user namespace the sandbox's uid 0 is host root; add --host-root (trusted code only) if that is meant")
 	}
 	return nil

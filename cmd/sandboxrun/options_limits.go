@@ -5,12 +5,14 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/nsfork/nsfork/internal/cgroups"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -135,4 +137,22 @@ func (f *runFlags) pidsLimit(opts *sandbox.Options) (int64, error) {
 	}
 	opts.Rlimits = append(opts.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Soft: uint64(n), Hard: uint64(n)})
 	return n, nil
+}
+
+// dropEmptyResources drops a config's linux.resources that sets no limit
+// at all ({}, as rootless podman writes it) when the caller is not host
+// root and no cgroup was delegated to it: the sandbox's cgroup would only
+// account, which such a caller cannot have, and runc runs that config
+// without one too. Any limit still fails closed without delegation. The
+// note says so; "" when nothing was dropped.
+func dropEmptyResources(opts *sandbox.Options) string {
+	r := opts.Resources
+	if r == nil || opts.CgroupsPath != "" || sandbox.RootInInitialUserNS() || !reflect.ValueOf(*r).IsZero() {
+		return ""
+	}
+	if cgroups.Probe().Delegated {
+		return ""
+	}
+	opts.Resources = nil
+	return "linux.resources: sets no limit, and no cgroup is delegated to this caller (not host root): the container runs without a cgroup of its own, as with runc"
 }

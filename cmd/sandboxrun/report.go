@@ -107,7 +107,7 @@ func (r *reporter) build(applied *sandbox.Applied) {
 		Notes:     r.pl.notes,
 		Applied:   applied,
 		Launcher: launcherInfo{
-			EUID: os.Geteuid(), EGID: os.Getegid(), Rootless: os.Geteuid() != 0,
+			EUID: os.Geteuid(), EGID: os.Getegid(), Rootless: !sandbox.RootInInitialUserNS(),
 			Seccomp: r.pl.seccomp, DieWithParent: o.DieWithParent,
 		},
 		Parent: parentOf(r.p.Pid),

@@ -68,7 +68,7 @@ func (f *runFlags) shareNamespaces(p *plan) error {
 		// Root with the mpi preset: the identity map keeps every id.
 		opts.WithNamespaces(specs.UserNamespace)
 		if len(opts.UIDMappings) == 0 && len(opts.GIDMappings) == 0 {
-			if os.Geteuid() != 0 {
+			if !sandbox.RootInInitialUserNS() {
 				return errors.New("--share-ns: the job needs a user namespace and no uid map was given")
 			}
 			all := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}

@@ -121,7 +121,7 @@ func (h *host) writeFile(op, dir string, w write) error {
 		if errors.Is(err, unix.ENOENT) {
 			e = withHint(e, "the kernel does not offer this file here: controller not enabled or feature not built in")
 		}
-		if (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.euid != 0 {
+		if (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.rootless() {
 			e = withHint(e, delegationHint)
 		}
 		return e

@@ -66,7 +66,7 @@ type Report struct {
 	Version     int               // 1 or 2; 0 when no usable cgroup filesystem is mounted
 	Hierarchies map[string]string // controller (v1) or "unified" (v2) -> the caller's own cgroup directory
 	Delegated   bool              // New can create a child cgroup and set limits here
-	Rootless    bool              // euid != 0
+	Rootless    bool              // not host root (sandbox.RootInInitialUserNS)
 	Reason      string            // plain words: what works, and how to get delegation
 }
 
@@ -194,7 +194,7 @@ func CleanupAbandoned() (removed []string, err error) {
 func Probe() Report {
 	h, err := discoverHost()
 	if err != nil {
-		return Report{Rootless: geteuid() != 0, Reason: err.Error()}
+		return Report{Rootless: rootlessCaller(), Reason: err.Error()}
 	}
 	return probe(h)
 }

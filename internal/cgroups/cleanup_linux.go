@@ -71,7 +71,7 @@ func cleanup(h *host, olderThan time.Duration, abandonedOnly bool) ([]string, er
 			// A user's cleanup takes only the user's own cgroups: another
 			// user's (root's) stale sandbox is not this caller's to remove,
 			// and failing on it would make every user's cleanup fail.
-			if h.euid != 0 && int(st.Uid) != h.euid {
+			if h.rootless() && int(st.Uid) != h.euid {
 				continue
 			}
 			born := time.Unix(st.Ctim.Unix())
@@ -179,7 +179,7 @@ func (h *host) startTime(pid int) (time.Time, error) {
 }
 
 func probe(h *host) Report {
-	r := Report{Version: h.mode, Hierarchies: h.hierarchyDirs(), Rootless: h.euid != 0}
+	r := Report{Version: h.mode, Hierarchies: h.hierarchyDirs(), Rootless: h.rootless()}
 	if len(r.Hierarchies) == 0 {
 		r.Reason = "cgroups are mounted, but this process's own cgroup is not visible (cgroup namespace?); no sandbox cgroup can be made"
 		return r
@@ -212,7 +212,7 @@ func probe(h *host) Report {
 	enabled := fields(filepath.Join(own, "cgroup.subtree_control"))
 	procs, _ := readPids(filepath.Join(own, "cgroup.procs"))
 	writable := h.canWrite(own) && h.canWrite(filepath.Join(own, "cgroup.procs"))
-	r.Delegated = writable && (h.euid == 0 || h.canWrite(filepath.Join(own, "cgroup.subtree_control")))
+	r.Delegated = writable && (!h.rootless() || h.canWrite(filepath.Join(own, "cgroup.subtree_control")))
 	switch {
 	case !r.Delegated:
 		r.Reason = fmt.Sprintf("cgroup v2: %s is not delegated to uid %d; asking for limits fails (BestEffort skips them). To get delegation: %s", own, h.euid, delegationHint)

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // v1Accounting are the v1 hierarchies a sandbox gets a cgroup of its own in
@@ -45,8 +47,11 @@ type host struct {
 	self map[string]string
 	// self maps a v1 controller, or "" for the unified hierarchy, to the
 	// caller's cgroup path as /proc/self/cgroup shows it.
-	pid      int
-	euid     int
+	pid  int
+	euid int
+	// nsRoot: euid 0 of a user namespace other than the initial one,
+	// which is not host root (sandbox.RootInInitialUserNS): rootless.
+	nsRoot   bool
 	procRoot string
 	// fakeFS: the tree is plain directories and files (tests), so writes
 	// create missing files and directories do not fill themselves.
@@ -54,13 +59,19 @@ type host struct {
 	writable func(path string) bool
 }
 
-func geteuid() int { return os.Geteuid() }
+// rootlessCaller reports whether the caller is not host root.
+func rootlessCaller() bool { return !sandbox.RootInInitialUserNS() }
+
+// rootless reports whether the caller is not host root: cgroups it may
+// make only where they were delegated to its uid.
+func (h *host) rootless() bool { return h.euid != 0 || h.nsRoot }
 
 func discoverHost() (*host, error) {
 	h := &host{
 		v1:       map[string]mount{},
 		pid:      os.Getpid(),
 		euid:     os.Geteuid(),
+		nsRoot:   os.Geteuid() == 0 && rootlessCaller(),
 		procRoot: "/proc",
 	}
 	f, err := os.Open("/proc/self/mountinfo")

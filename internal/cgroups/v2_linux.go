@@ -95,7 +95,7 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 		if len(unavailable) > 0 {
 			why := fmt.Sprintf("controllers %s are not available in %s (its cgroup.controllers offers %q)", strings.Join(unavailable, ", "), existing, strings.Join(offered, " "))
 			var err error
-			if h.euid != 0 {
+			if h.rootless() {
 				err = noDelegation(strings.Join(unavailable, ","), existing, why+"; the parent did not delegate them", unix.EACCES)
 			} else {
 				err = cgError("enable", strings.Join(unavailable, ","), filepath.Join(existing, "cgroup.controllers"), "", fmt.Errorf("%s; on a hybrid host they may be bound to cgroup v1: %w", why, errors.ErrUnsupported))

@@ -5,7 +5,7 @@
 // invocation find the container, and the status derived from the live
 // processes rather than from what was last written.
 //
-// Layout of a root (default /run/nsfork as root, $XDG_RUNTIME_DIR/nsfork
+// Layout of a root (default /run/nsfork as host root, $XDG_RUNTIME_DIR/nsfork
 // otherwise):
 //
 //	ROOT/                 mode 0700
@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -95,29 +94,19 @@ func CheckID(id string) error {
 	return nil
 }
 
-// DefaultRoot is /run/nsfork for root and $XDG_RUNTIME_DIR/nsfork for
-// anyone else.
+// DefaultRoot is /run/nsfork for host root (sandbox.RootInInitialUserNS)
+// and $XDG_RUNTIME_DIR/nsfork for anyone else, root of another user
+// namespace too.
 func DefaultRoot() (string, error) {
 	// Root of a user namespace of its own (rootless podman runs its
 	// runtime so) is not host root: /run is not its to write.
-	if os.Geteuid() == 0 && !inUserNamespace() {
+	if sandbox.RootInInitialUserNS() {
 		return "/run/nsfork", nil
 	}
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
 		return filepath.Join(x, "nsfork"), nil
 	}
 	return "", Fail("root", "", "", "", "no --root given and XDG_RUNTIME_DIR is not set", nil)
-}
-
-// inUserNamespace reports whether this process runs in a user namespace
-// other than the initial one (whose uid_map is the whole range).
-func inUserNamespace() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
 // Root is a state directory.

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package sandbox
+
+import "os"
+
+// Without user namespaces, root is host root.
+func rootInInitialUserNS() bool { return os.Geteuid() == 0 }
