@@ -168,28 +168,7 @@ func TestOCIPodman(t *testing.T) {
 		}
 	})
 
-	t.Run("ExecStop", func(t *testing.T) {
-		name := "nsfork-podman-exec"
-		e.must(t, "run", "-d", "--name", name, "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", e.image, "sleep", "300")
-		out := e.must(t, "exec", name, "sh", "-c", "echo in:$(hostname); cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
-		if !strings.Contains(out, "in:") || !strings.Contains(out, "sleep 300") {
-			t.Fatalf("podman exec: %q, want the container's hostname and its processes (sleep 300)", out)
-		}
-		if _, err := e.podman("exec", name, "sh", "-c", "exit 5"); podmanExit(err) != 5 {
-			t.Fatalf("podman exec 'exit 5': %v, want exit code 5", err)
-		}
-		out = e.must(t, "exec", "-t", name, "tty")
-		if !strings.HasPrefix(strings.TrimSpace(out), "/dev/pts/") {
-			t.Fatalf("podman exec -t: tty says %q", out)
-		}
-		start := time.Now()
-		e.must(t, "stop", "-t", "2", name)
-		if st := strings.TrimSpace(e.must(t, "inspect", "-f", "{{.State.Status}}", name)); st != "exited" {
-			t.Fatalf("after podman stop: status %q, want exited", st)
-		}
-		t.Logf("podman stop took %v", time.Since(start))
-		e.must(t, "rm", name)
-	})
+	t.Run("ExecStop", func(t *testing.T) { podmanExecStop(t, e, e.image, "nsfork-podman-exec", true) })
 
 	// What podman asked of the runtime: runc's create/start/exec/kill/
 	// delete with --pid-file, --console-socket, --process --detach.

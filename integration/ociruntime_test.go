@@ -27,6 +27,7 @@ import (
 // ociEnv is one state directory and the sandboxrun that uses it.
 type ociEnv struct {
 	bin, root string
+	wrap      []string // runs every command through it (nsenter), when set
 }
 
 func newOCIEnv(t *testing.T) *ociEnv {
@@ -60,7 +61,8 @@ func (e *ociEnv) ociOut(t *testing.T, args ...string) (cliResult, string) {
 	defer errf.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--root", e.root}, args...)...)
+	argv := append(append(append([]string{}, e.wrap...), e.bin, "--root", e.root), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, errf
 	code := exitOf(t, args, cmd.Run(), ctx)
 	o, _ := os.ReadFile(out.Name())
@@ -190,8 +192,12 @@ func TestOCIRuntime(t *testing.T) {
 // outliving the create process) -> start -> running -> kill -> stopped ->
 // delete -> gone, with nothing left.
 func ociLifecycle(t *testing.T) {
-	e := newOCIEnv(t)
-	bundle := ociBundle(t, nil, "sh", "-c", "echo started; exec sleep 1000")
+	ociLifecycleIn(t, newOCIEnv(t), ociBundle(t, nil, "sh", "-c", "echo started; exec sleep 1000"))
+}
+
+// ociLifecycleIn is ociLifecycle with e and a bundle whose command echoes
+// "started" and sleeps.
+func ociLifecycleIn(t *testing.T, e *ociEnv, bundle string) {
 	pidFile := filepath.Join(tempDir(t), "pid")
 	r, out := e.ociOut(t, "create", "--bundle", bundle, "--pid-file", pidFile, "c1")
 	if r.code != 0 {

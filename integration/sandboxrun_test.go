@@ -65,7 +65,9 @@ func sandboxrunIn(dir string) (string, error) {
 	return p, nil
 }
 
-func buildSandboxrun() (string, error) {
+// buildSandboxrun builds sandboxrun into a new world-readable directory,
+// with env added to the build's environment (CGO_ENABLED=0: a static one).
+func buildSandboxrun(env ...string) (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	modRoot := filepath.Dir(filepath.Dir(file))
 	goBin, err := exec.LookPath("go")
@@ -83,7 +85,7 @@ func buildSandboxrun() (string, error) {
 	bin := filepath.Join(dir, "sandboxrun")
 	cmd := exec.Command(goBin, "build", "-buildvcs=false", "-o", bin, "./cmd/sandboxrun")
 	cmd.Dir = modRoot
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	// The rootless suite runs with a HOME it cannot write and cannot read
 	// root's module cache: give go a private cache (which downloads the
 	// modules; set NSFORK_SANDBOXRUN to a prebuilt binary to avoid that).

@@ -78,6 +78,8 @@ if [ "$(id -u)" = 0 ]; then
   # The CLI tests use this binary instead of building one (uid 65534
   # cannot read root's module cache).
   go build -o "$tmp/sandboxrun" ./cmd/sandboxrun
+  # Rootless podman's runtime, static (exec runs part of it inside).
+  CGO_ENABLED=0 go build -o "$tmp/sandboxrun-static" ./cmd/sandboxrun
   # TestConformance's probe, static, for the same reason.
   CGO_ENABLED=0 go build -o "$tmp/probe" ./integration/testdata/conformance/probe
   # TestReadmeQuickStart compares the README with the program.
@@ -89,7 +91,7 @@ if [ "$(id -u)" = 0 ]; then
   chown 65534:65534 "$tmp"/*.test
   for bin in integration.test integration-nocgo.test; do
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-      env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" NSFORK_CONFORMANCE_PROBE="$tmp/probe" NSFORK_README="$tmp/README.md" "./$bin" -test.count=1)
+      env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" NSFORK_SANDBOXRUN_STATIC="$tmp/sandboxrun-static" NSFORK_CONFORMANCE_PROBE="$tmp/probe" NSFORK_README="$tmp/README.md" "./$bin" -test.count=1)
   done
 
   step "unit tests of fork, jobns, internal/warm and internal/pidsig as uid 65534 (the pool, the holder, the warm server's peer checks: rootless)"
@@ -97,6 +99,7 @@ if [ "$(id -u)" = 0 ]; then
   go test -c -o "$tmp/jobns.test" ./jobns/
   go test -c -o "$tmp/warm.test" ./internal/warm/
   go test -c -o "$tmp/pidsig.test" ./internal/pidsig/
+  go test -c -o "$tmp/sandbox.test" ./sandbox/
   chmod 755 "$tmp"/*.test
   # The fork tests that build example programs need the module
   # (unreadable to uid 65534); they run above, as root.
@@ -107,6 +110,10 @@ if [ "$(id -u)" = 0 ]; then
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)
   done
+  # Root of a user namespace is not host root, seen from uid 65534 too.
+  (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+    env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./sandbox.test -test.count=1 \
+    -test.run '^(TestRootInInitialUserNS|TestInitialUserNSFallback|TestNSRootIsRootless)$')
 fi
 
 step "fuzz targets, $FUZZTIME each"

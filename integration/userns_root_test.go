@@ -1,0 +1,156 @@
+package integration
+
+// Root of a user namespace other than the initial one is not host root
+// (sandbox.RootInInitialUserNS): `unshare -Ur` (util-linux) makes the
+// test's user root of a new user namespace, as rootless podman makes its
+// OCI runtime, and sandboxrun must give it the rootless defaults there:
+// a nested user namespace mapping its own id 0, no leased host ids,
+// nothing under /run, and the OCI lifecycle with a `runc spec --rootless`
+// bundle. Root and uid 65534 alike (the namespace maps the caller's uid).
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/internal/testreq"
+)
+
+// needUnshare skips (fails in strict mode) without util-linux's unshare
+// and nsenter or a user namespace to make.
+func needUnshare(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"unshare", "nsenter"} {
+		_, err := exec.LookPath(tool)
+		testreq.Need(t, err == nil, "%s (util-linux) is needed", tool)
+	}
+	out, err := exec.Command("unshare", "-Ur", "id", "-u").CombinedOutput()
+	testreq.Need(t, err == nil && strings.TrimSpace(string(out)) == "0", "unshare -Ur (an unprivileged user namespace): %v %s", err, out)
+}
+
+func TestUserNSRoot(t *testing.T) {
+	needUnshare(t)
+	t.Run("Run", usernsRootRun)
+	t.Run("ReportDoctor", usernsRootReportDoctor)
+	t.Run("OCILifecycle", usernsRootOCI)
+}
+
+// usernsRootRun: sandboxrun with the defaults under `unshare -Urm`, with
+// an empty tmpfs on /run in that mount namespace, so that whatever the
+// launcher made under /run (/run/nsfork, its idranges) shows, without
+// racing other launchers on the host's /run.
+func usernsRootRun(t *testing.T) {
+	bin := sandboxrunBin(t)
+	self, err := os.Readlink("/proc/self/ns/user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `mount -t tmpfs nsfork-t /run || exit 90
+readlink /proc/self/ns/user
+"$0" -- sh -c 'readlink /proc/self/ns/user; cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g' || exit 91
+echo ---
+ls -A /run`
+	out, err := exec.Command("unshare", "-Urm", "sh", "-c", script, bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("unshare -Urm sandboxrun -- ...: %v\n%s", err, out)
+	}
+	before, after, ok := strings.Cut(string(out), "---\n")
+	lines := strings.Split(strings.TrimSpace(before), "\n")
+	if !ok || len(lines) != 6 {
+		t.Fatalf("output %q: want 6 lines, ---, and the list of /run", out)
+	}
+	outer, inner := lines[0], lines[1]
+	if outer == self || inner == outer || inner == self || !strings.HasPrefix(inner, "user:[") {
+		t.Errorf("user namespaces: test %s, unshare %s, sandbox %s: want the sandbox in a new one of its own", self, outer, inner)
+	}
+	for i, name := range []string{"uid_map", "gid_map"} {
+		if f := strings.Fields(lines[2+i]); strings.Join(f, " ") != "0 0 1" {
+			t.Errorf("the sandbox's %s is %q: want its caller's own id 0 only (0 0 1), no leased range", name, lines[2+i])
+		}
+	}
+	if lines[4] != "0" || lines[5] != "0" {
+		t.Errorf("ids inside: %s:%s, want 0:0", lines[4], lines[5])
+	}
+	if s := strings.TrimSpace(after); s != "" {
+		t.Errorf("the launcher, root of a user namespace, made %q under /run (host root's /run/nsfork, id leases): want nothing", s)
+	}
+}
+
+// usernsRootReportDoctor: --report and doctor say rootless.
+func usernsRootReportDoctor(t *testing.T) {
+	bin := sandboxrunBin(t)
+	rep := filepath.Join(tempDir(t), "report.json")
+	if out, err := exec.Command("unshare", "-Ur", bin, "--report", rep, "--", "true").CombinedOutput(); err != nil {
+		t.Fatalf("unshare -Ur sandboxrun --report: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Launcher struct {
+			EUID     int  `json:"euid"`
+			Rootless bool `json:"rootless"`
+		} `json:"launcher"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Launcher.EUID != 0 || !doc.Launcher.Rootless {
+		t.Errorf("report of root of a user namespace: launcher %+v, want euid 0 and rootless", doc.Launcher)
+	}
+	out, _ := exec.Command("unshare", "-Ur", bin, "doctor").CombinedOutput()
+	if !strings.Contains(string(out), "uid 0 of a user namespace other than the initial one (rootless mode") {
+		t.Errorf("doctor as root of a user namespace does not say rootless:\n%s", out)
+	}
+}
+
+// usernsRootOCI: the OCI lifecycle (TestOCIRuntime's) with every command
+// run as root of one user namespace, as rootless podman runs its runtime
+// (nsenter into a namespace a holder process keeps), on a `runc spec
+// --rootless` bundle made in that namespace, with --root a test directory.
+func usernsRootOCI(t *testing.T) {
+	holder := exec.Command("unshare", "-Ur", "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	self, _ := os.Readlink("/proc/self/ns/user")
+	ns := "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/user"
+	if !waitFor(10*time.Second, func() bool { l, err := os.Readlink(ns); return err == nil && l != self }) {
+		t.Fatalf("unshare -Ur sleep: %s never became a user namespace of its own", ns)
+	}
+	wrap := []string{"nsenter", "-U", "--preserve-credentials", "-t", strconv.Itoa(holder.Process.Pid), "--"}
+	e := newOCIEnv(t)
+	e.wrap = wrap
+	// runc spec --rootless as root of the namespace: its id 0 mapped.
+	gen := tempDir(t)
+	spec := exec.Command(wrap[0], append(wrap[1:], "runc", "spec", "--rootless")...)
+	spec.Dir = gen
+	if out, err := spec.CombinedOutput(); err != nil {
+		t.Fatalf("runc spec --rootless in the namespace: %v: %s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(gen, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := ociBundle(t, func(s *specs.Spec) {
+		var g specs.Spec
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatal(err)
+		}
+		g.Process.Terminal, g.Process.Args = false, s.Process.Args
+		*s = g
+		if m := s.Linux.UIDMappings; len(m) != 1 || m[0].HostID != 0 || m[0].Size != 1 {
+			t.Fatalf("runc spec --rootless in the namespace maps %+v: want its id 0", m)
+		}
+	}, "sh", "-c", "echo started; exec sleep 1000")
+	ociLifecycleIn(t, e, bundle)
+}
