@@ -10,6 +10,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,7 @@ func TestUserNSRoot(t *testing.T) {
 	needUnshare(t)
 	t.Run("Run", usernsRootRun)
 	t.Run("ReportDoctor", usernsRootReportDoctor)
+	t.Run("CgroupLimit", usernsRootCgroupLimit)
 	t.Run("OCILifecycle", usernsRootOCI)
 }
 
@@ -109,6 +111,28 @@ func usernsRootReportDoctor(t *testing.T) {
 	out, _ := exec.Command("unshare", "-Ur", bin, "doctor").CombinedOutput()
 	if !strings.Contains(string(out), "uid 0 of a user namespace other than the initial one (rootless mode") {
 		t.Errorf("doctor as root of a user namespace does not say rootless:\n%s", out)
+	}
+}
+
+// usernsRootCgroupLimit: a limit needs a cgroup, which root of a user
+// namespace gets only where its host uid may write the cgroup tree: none
+// for uid 65534 here (cgroup v1, nothing delegated), so the start fails
+// closed, saying that it is not host root; under root's `unshare -r` its
+// uid 0 is host uid 0, which owns the tree, and the limit is applied.
+func usernsRootCgroupLimit(t *testing.T) {
+	bin := sandboxrunBin(t)
+	out, err := exec.Command("unshare", "-Ur", bin, "--pids", "16", "--", "sh", "-c",
+		// cgroup v1's pids hierarchy, else (a v2-only host) the unified one.
+		`p=$(grep :pids: /proc/self/cgroup | cut -d: -f3); if [ -n "$p" ]; then cat /sys/fs/cgroup/pids$p/pids.max; else p=$(grep ^0:: /proc/self/cgroup | cut -d: -f3); cat /sys/fs/cgroup$p/pids.max; fi`).CombinedOutput()
+	if root() {
+		if err != nil || strings.TrimSpace(string(out)) != "16" {
+			t.Errorf("--pids 16 under root's unshare -r: %v %q, want pids.max 16", err, out)
+		}
+		return
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), "not host root") {
+		t.Errorf("--pids 16 as root of uid %d's user namespace: %v %q, want exit 125 naming the cgroup step and that it is not host root", os.Geteuid(), err, out)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 var ErrNoDelegation = sandbox.ErrNoDelegation
 
 // delegationHint is appended to delegation errors and to Probe's reason.
-const delegationHint = "run as root, or start the launcher in a delegated cgroup v2 subtree, e.g. " +
+const delegationHint = "run as host root (not root of a user namespace), or start the launcher in a delegated cgroup v2 subtree, e.g. " +
 	"`systemd-run --user --scope -p Delegate=yes <cmd>` (needs cgroup v2 and systemd's user manager); " +
 	"on cgroup v1 an administrator must create a cgroup per controller and chown it to the user; " +
 	"pass BestEffort to run without the limits"

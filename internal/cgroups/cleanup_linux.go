@@ -200,10 +200,10 @@ func probe(h *host) Report {
 		case r.Delegated:
 			r.Reason = fmt.Sprintf("cgroup v1: sandbox cgroups are made under this process's own cgroup in %s; all limits can be applied", strings.Join(ok, ", "))
 		case len(ok) > 0:
-			r.Reason = fmt.Sprintf("cgroup v1: only %s are writable by uid %d; limits on %s fail (or are skipped with BestEffort). To get delegation: %s",
-				strings.Join(ok, ", "), h.euid, strings.Join(not, ", "), delegationHint)
+			r.Reason = fmt.Sprintf("cgroup v1: only %s are writable by %s; limits on %s fail (or are skipped with BestEffort). To get delegation: %s",
+				strings.Join(ok, ", "), h.who(), strings.Join(not, ", "), delegationHint)
 		default:
-			r.Reason = fmt.Sprintf("cgroup v1: uid %d may not create cgroups; asking for limits fails (BestEffort skips them). To get delegation: %s", h.euid, delegationHint)
+			r.Reason = fmt.Sprintf("cgroup v1: %s may not create cgroups; asking for limits fails (BestEffort skips them). To get delegation: %s", h.who(), delegationHint)
 		}
 		return r
 	}
@@ -215,7 +215,7 @@ func probe(h *host) Report {
 	r.Delegated = writable && (!h.rootless() || h.canWrite(filepath.Join(own, "cgroup.subtree_control")))
 	switch {
 	case !r.Delegated:
-		r.Reason = fmt.Sprintf("cgroup v2: %s is not delegated to uid %d; asking for limits fails (BestEffort skips them). To get delegation: %s", own, h.euid, delegationHint)
+		r.Reason = fmt.Sprintf("cgroup v2: %s is not delegated to %s; asking for limits fails (BestEffort skips them). To get delegation: %s", own, h.who(), delegationHint)
 	default:
 		r.Reason = fmt.Sprintf("cgroup v2: sandbox cgroups are made under %s; controllers offered: %q, enabled for children: %q", own, strings.Join(offered, " "), strings.Join(enabled, " "))
 		if len(procs) > 0 && own != h.v2.point {

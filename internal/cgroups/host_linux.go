@@ -66,6 +66,15 @@ func rootlessCaller() bool { return !sandbox.RootInInitialUserNS() }
 // make only where they were delegated to its uid.
 func (h *host) rootless() bool { return h.euid != 0 || h.nsRoot }
 
+// who names the caller in errors: its uid, and for root of a user
+// namespace that it is not host root.
+func (h *host) who() string {
+	if h.nsRoot {
+		return "uid 0 of a user namespace other than the initial one (not host root)"
+	}
+	return "uid " + strconv.Itoa(h.euid)
+}
+
 func discoverHost() (*host, error) {
 	h := &host{
 		v1:       map[string]mount{},

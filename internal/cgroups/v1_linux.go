@@ -133,7 +133,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 		}
 		if !h.canWrite(probe) {
 			if what, needed := needs[ctrl]; needed {
-				err := noDelegation(ctrl, probe, fmt.Sprintf("cannot create a cgroup for %s: %s is not writable by uid %d", what, probe, h.euid), unix.EACCES)
+				err := noDelegation(ctrl, probe, fmt.Sprintf("cannot create a cgroup for %s: %s is not writable by %s", what, probe, h.who()), unix.EACCES)
 				if err := refuse(strictFor(cfg, ctrl), &skipped, err); err != nil {
 					return nil, nil, err
 				}
@@ -154,7 +154,7 @@ func newV1(h *host, cfg Config, name string) (*v1Cgroup, []string, error) {
 				ctrls = append(ctrls, ctrl)
 			}
 		}
-		err := noDelegation(strings.Join(ctrls, ","), "", fmt.Sprintf("uid %d may not create cgroups in any v1 hierarchy (%s)", h.euid, strings.Join(ctrls, ", ")), unix.EACCES)
+		err := noDelegation(strings.Join(ctrls, ","), "", fmt.Sprintf("%s may not create cgroups in any v1 hierarchy (%s)", h.who(), strings.Join(ctrls, ", ")), unix.EACCES)
 		if !cfg.BestEffort || len(res.Devices) > 0 {
 			return nil, nil, err
 		}

@@ -57,7 +57,7 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 		probe = filepath.Join(target, "cgroup.procs")
 	}
 	if !h.canWrite(probe) {
-		why := fmt.Sprintf("cannot create a cgroup: %s is not writable by uid %d", probe, h.euid)
+		why := fmt.Sprintf("cannot create a cgroup: %s is not writable by %s", probe, h.who())
 		if wantDevices {
 			why += " (linux.resources.devices is never skipped)"
 		}
@@ -114,7 +114,7 @@ func newV2(h *host, cfg Config, name string) (*v2Cgroup, []string, error) {
 				err = withHint(cgError("enable", strings.Join(toEnable, ","), stc, "+"+strings.Join(toEnable, " +"), fmt.Errorf("%w: %s holds processes (%d, the launcher's own cgroup among them), and cgroup v2's no-internal-process rule forbids enabling controllers for its children: %w",
 					ErrNoDelegation, existing, len(procs), unix.EBUSY)), "start the launcher in a leaf cgroup of a delegated subtree (e.g. under `systemd-run --user --scope -p Delegate=yes`, move it into <scope>/launcher) and give an absolute Path to a sibling such as <scope>/sandbox, or have the parent enable the controllers in "+stc+" first")
 			case !h.canWrite(stc):
-				err = noDelegation(strings.Join(toEnable, ","), stc, fmt.Sprintf("cannot enable controllers %s: %s is not writable by uid %d", strings.Join(toEnable, ", "), stc, h.euid), unix.EACCES)
+				err = noDelegation(strings.Join(toEnable, ","), stc, fmt.Sprintf("cannot enable controllers %s: %s is not writable by %s", strings.Join(toEnable, ", "), stc, h.who()), unix.EACCES)
 			}
 			if err != nil {
 				if err := refuse(cfg, &skipped, err); err != nil {
