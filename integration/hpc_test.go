@@ -7,9 +7,10 @@ package integration
 // is restricted to OpenMPI's self and vader (shared-memory) transports, so
 // that completing proves shared memory carried the messages; the latency
 // bound is generous (the machine is shared), BenchmarkMPILatency prints the
-// figures. The Slurm tests need a running one-node Slurm
-// (scripts/slurm-up.sh); the time-limit test waits 75-90 s for slurmctld's
-// 30 s enforcement cycle and runs only with NSFORK_SLURM_TIMELIMIT=1.
+// figures. The Slurm tests need a running Slurm (scripts/slurm-up.sh;
+// they use its default partition, one node); the time-limit test waits
+// 75-90 s for slurmctld's 30 s enforcement cycle and runs only with
+// NSFORK_SLURM_TIMELIMIT=1.
 
 import (
 	"bytes"

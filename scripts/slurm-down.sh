@@ -28,7 +28,8 @@ stop() {
 }
 # Every job left over, of any user.
 squeue -h -o %i 2>/dev/null | xargs -r scancel --quiet 2>/dev/null
-stop slurmd "$dir/slurmd.pid"
+# One slurmd per node (slurmd.NODE.pid; slurmd.pid before there were two).
+for f in "$dir"/slurmd*.pid; do stop slurmd "$f"; done
 stop slurmctld "$dir/slurmctld.pid"
 stop munged /run/munge/munged.pid
 # slurmstepd removes a step's cgroups when the step ends and slurmd the
@@ -36,9 +37,12 @@ stop munged /run/munge/munged.pid
 # left, deepest first; a directory that still holds a process stays and is
 # reported (the kernel refuses to remove it).
 # Slurm's root is /slurm, or /slurm_NODE (a slurmd built with
-# --enable-multiple-slurmd, as Debian's is).
-host=$(hostname -s)
-for d in /sys/fs/cgroup/*/slurm /sys/fs/cgroup/*/slurm_"$host"; do
+# --enable-multiple-slurmd, as Debian's is), for every node of slurm.conf.
+dirs=(/sys/fs/cgroup/*/slurm)
+for n in $(sed -n 's/^NodeName=\([^ ]*\).*/\1/p' "$conf"); do
+  dirs+=(/sys/fs/cgroup/*/slurm_"$n")
+done
+for d in "${dirs[@]}"; do
   [ -d "$d" ] || continue
   find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
   [ -d "$d" ] && echo "slurm-down: $d is still in use; left in place" >&2

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Start a one-node Slurm on this machine for the HPC tests: munged (as the
-# munge user), slurmctld, then slurmd, with a minimal slurm.conf and the
+# Start a small Slurm on this machine for the HPC tests: munged (as the
+# munge user), slurmctld, then two slurmd, with a minimal slurm.conf and the
 # state, spool, pid and log files under one temporary directory.
+#
+# Two nodes on this one host (Debian's slurmd is built with multiple-slurmd
+# support: `slurmd -N NODE`, one port per node): NODE (the short host name)
+# and NODE-2, each its own slurmd with its own port, spool directory, pid
+# and log file (%n in slurm.conf). The default partition, debug, holds the
+# first node only, so a test that does not name a partition sees one node;
+# the partition two holds both, for what needs a task on each of two nodes
+# (srun -p two -N2 -n2: Slurm 22.05 runs one --container task per node).
 #
 #   scripts/slurm-up.sh          # prints the state directory
 #   scripts/slurm-down.sh        # stops the daemons and removes it
@@ -43,6 +51,7 @@ chmod 755 "$dir"
 mkdir -p "$dir/state" "$dir/spool"
 chmod 755 "$dir/spool"
 host=$(hostname -s)
+host2=$host-2
 cpus=$(nproc)
 # The node's memory in MiB, less 5% for the system: ConstrainRAMSpace
 # limits a job that asks for no memory to the node's RealMemory.
@@ -75,17 +84,19 @@ SchedulerType=sched/builtin
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd.%n.pid
 SlurmctldLogFile=$dir/slurmctld.log
-SlurmdLogFile=$dir/slurmd.log
+SlurmdLogFile=$dir/slurmd.%n.log
 ReturnToService=2
 InactiveLimit=0
 KillWait=5
 MinJobAge=30
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeHostname=$host Port=6818 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host2 NodeHostname=$host Port=6828 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+PartitionName=two Nodes=$host,$host2 MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
 CONF
 
 # ConstrainCores: a step's cpuset holds the CPUs it was given (with
@@ -103,17 +114,21 @@ ConstrainDevices=no
 CONF
 
 slurmctld -i
-slurmd
+slurmd -N "$host"
+slurmd -N "$host2"
 
-# Ready when the node is idle (or mixed, with leftovers of an earlier run).
+# Ready when both nodes are idle (or mixed, with leftovers of an earlier
+# run). sinfo -N lists a node once per partition it is in.
 for _ in $(seq 1 60); do
-  if state=$(sinfo -h -N -o %T 2>/dev/null) && [[ "$state" =~ ^(idle|mixed|allocated) ]]; then
+  if states=$(sinfo -h -N -o '%N %T' 2>/dev/null | sort -u) &&
+    [ "$(grep -cE ' (idle|mixed|allocated)$' <<<"$states")" = 2 ] &&
+    [ "$(wc -l <<<"$states")" = 2 ]; then
     echo "$dir"
     exit 0
   fi
   sleep 1
 done
-echo "slurm-up: the node did not come up within 60 s:" >&2
+echo "slurm-up: the nodes did not come up within 60 s:" >&2
 sinfo -N >&2 || true
-tail -n 20 "$dir/slurmctld.log" "$dir/slurmd.log" >&2 || true
+tail -n 20 "$dir/slurmctld.log" "$dir"/slurmd.*.log >&2 || true
 exit 1

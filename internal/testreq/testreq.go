@@ -10,7 +10,7 @@
 //   - What .ci/run installs or starts: Debian packages (newuidmap, busybox,
 //     runc, crun, bwrap, python3-seccomp, strace, vagrant, ...), the
 //     subordinate ids of the unprivileged suite's user, munge and a
-//     one-node Slurm. Its absence is a broken test machine: Need fails the
+//     Slurm of two nodes. Its absence is a broken test machine: Need fails the
 //     test. Outside strict mode it skips, saying what is missing and which
 //     package or command provides it.
 //   - A kernel feature the running kernel does not have (IA-32 emulation
