@@ -49,6 +49,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		if plan, err = planIsolation(opts); err != nil {
 			return nil, err
 		}
+		if err := plan.checkAllThreads(argv != nil); err != nil {
+			return nil, err
+		}
 		if err := plan.leaseRange(); err != nil {
 			return nil, err
 		}
