@@ -47,9 +47,8 @@
 // Capabilities, the bounding and ambient sets, late cgroup and ipc
 // namespaces and Landlock are per thread in Linux, and the child's setup
 // changes them on every thread. Without cgo the Go runtime does that
-// (syscall.AllThreadsSyscall). A cgo build needs libcap's libpsx, which
-// makes the program dynamically linked and wraps its pthread_create, so
-// it is linked only into programs that ask for it:
+// (syscall.AllThreadsSyscall). A cgo build needs libcap's libpsx (C
+// code), which is linked only into programs that ask for it:
 //
 //	import _ "github.com/nsfork/nsfork/psx"
 //

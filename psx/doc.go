@@ -9,9 +9,9 @@
 // several threads before its setup starts. Without cgo the Go runtime's
 // syscall.AllThreadsSyscall changes them all, and this import changes
 // nothing. With cgo the runtime refuses that call, and only libpsx can do
-// it; libpsx wraps the program's pthread_create (every thread the program
-// starts goes through it) and makes the program dynamically linked, which
-// slows every start of it, so nsfork links it only where asked. A cgo
+// it. libpsx is C code with its own signal handling for the job, and
+// what a program links every child of it loads again, so nsfork links it
+// only where asked. A cgo
 // program without this import that starts a sandbox needing such a change
 // is refused before the child starts, with an error naming this import
 // (allthreads.ErrNoPSX's text); a program that only forks (the go-fork

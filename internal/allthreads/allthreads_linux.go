@@ -4,8 +4,7 @@
 //
 // Without cgo it is the Go runtime's syscall.AllThreadsSyscall6, always
 // there. With cgo the runtime refuses that call (ENOTSUP) and the job
-// needs libcap's libpsx, which wraps the program's pthread_create and
-// makes it dynamically linked; so a cgo program links it only when it
+// needs libcap's libpsx (C code); a cgo program links it only when it
 // imports github.com/nsfork/nsfork/psx, which registers it here. Until
 // then Available fails with ErrNoPSX, and so does every call.
 package allthreads
