@@ -9,6 +9,12 @@ import (
 	"github.com/nsfork/nsfork/sandbox"
 )
 
+// ErrNoPSX: a cgo build that does not import github.com/nsfork/nsfork/psx
+// was asked for a sandbox whose setup changes every thread of the child
+// (capabilities, Landlock, late namespaces). It is wrapped in a
+// *SetupError naming the step, returned before the child starts.
+var ErrNoPSX = allthreads.ErrNoPSX
+
 // checkAllThreads refuses, before the child starts, a sandbox whose setup
 // must change every thread of the child when this program cannot: a cgo
 // build that does not import github.com/nsfork/nsfork/psx (the child is

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"syscall"
 
-	"github.com/nsfork/nsfork/internal/allthreads"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -24,11 +23,6 @@ var (
 	ErrNoInit = errors.New("fork: the child exited before fork.Init() took it over: call fork.Init() early (in init() or first thing in main) and register the function before it")
 	// ErrResultTooLarge: the child sent more than Config.MaxResult bytes.
 	ErrResultTooLarge = errors.New("fork: result too large")
-	// ErrNoPSX: a cgo build that does not import
-	// github.com/nsfork/nsfork/psx was asked for a sandbox whose setup
-	// changes every thread of the child (capabilities, Landlock, late
-	// namespaces). It is wrapped in a *SetupError naming the step.
-	ErrNoPSX = allthreads.ErrNoPSX
 )
 
 // RemoteError is a non-nil error returned by the function in the child.
