@@ -373,56 +373,99 @@ func TestExitErrorUnwrap(t *testing.T) {
 // go-fork users who swap the import, and its package inits run again in
 // every child.
 var forkOnlyModules = map[string]string{
-	"github.com/cyphar/filepath-securejoin":         "nsinit: mounts resolved inside the root",
-	"github.com/landlock-lsm/go-landlock":           "nsinit: Landlock",
-	"github.com/moby/profiles/seccomp":              "seccomp: the default profile",
-	"github.com/moby/sys/capability":                "sandbox, nsinit: capability names and sets",
-	"github.com/opencontainers/runtime-spec":        "sandbox: the OCI types of Options",
-	"golang.org/x/net":                              "seccomp, nsinit: classic BPF",
-	"golang.org/x/sys":                              "everywhere",
-	"kernel.org/pub/linux/libs/security/libcap/psx": "nsinit, go-landlock: all-thread capset and prctl (cgo builds)",
+	"github.com/cyphar/filepath-securejoin":  "nsinit: mounts resolved inside the root",
+	"github.com/moby/profiles/seccomp":       "seccomp: the default profile",
+	"github.com/moby/sys/capability":         "sandbox, nsinit: capability names and sets",
+	"github.com/opencontainers/runtime-spec": "sandbox: the OCI types of Options",
+	"golang.org/x/net":                       "seccomp, nsinit: classic BPF",
+	"golang.org/x/sys":                       "everywhere",
 }
 
-// TestForkOnlyDeps builds a program that imports only fork and checks the
-// modules it links (go version -m) against forkOnlyModules.
+// noCgoModules are linked only without cgo, where they cost no C: Landlock
+// through the runtime's AllThreadsSyscall (internal/allthreads). With cgo
+// they come with github.com/nsfork/nsfork/psx, which the program imports
+// when it needs them.
+var noCgoModules = map[string]string{
+	"github.com/landlock-lsm/go-landlock":           "internal/llrestrict: Landlock",
+	"kernel.org/pub/linux/libs/security/libcap/psx": "go-landlock: its all-threads calls, syscall.AllThreadsSyscall without cgo",
+}
+
+// cgoPackages are the only packages with C code a cgo build of a program
+// that imports only fork links: os/user (sandbox/host.go looks up user
+// names through the C library's NSS, for /etc/subuid entries of users
+// from LDAP and the like) and with it runtime/cgo. They make the program
+// dynamically linked; libpsx is not among them.
+var cgoPackages = map[string]bool{"os/user": true, "runtime/cgo": true}
+
+// TestForkOnlyDeps builds a program that imports only fork, with cgo and
+// without, and checks the modules it links (go version -m) against
+// forkOnlyModules and noCgoModules, and, with cgo, the packages with C
+// code in it against cgoPackages.
 func TestForkOnlyDeps(t *testing.T) {
 	_, err := exec.LookPath("go")
 	testreq.Need(t, err == nil, "the go command, to build fork/testdata/onlyfork")
-	bin := filepath.Join(t.TempDir(), "onlyfork")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/onlyfork").CombinedOutput(); err != nil {
-		t.Fatalf("go build ./testdata/onlyfork: %v\n%s", err, out)
-	}
-	out, err := exec.Command("go", "version", "-m", bin).Output()
-	if err != nil {
-		t.Fatalf("go version -m: %v", err)
-	}
-	seen := 0
-	for _, l := range strings.Split(string(out), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 || f[0] != "dep" {
-			continue
+	_, err = exec.LookPath("gcc")
+	testreq.Need(t, err == nil, "gcc, for the cgo build of fork/testdata/onlyfork")
+	for _, cgo := range []string{"0", "1"} {
+		bin := filepath.Join(t.TempDir(), "onlyfork")
+		env := append(os.Environ(), "CGO_ENABLED="+cgo)
+		cmd := exec.Command("go", "build", "-o", bin, "./testdata/onlyfork")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("CGO_ENABLED=%s go build ./testdata/onlyfork: %v\n%s", cgo, err, out)
 		}
-		seen++
-		for _, heavy := range []string{"google.golang.org/protobuf", "github.com/golang/protobuf", "github.com/gogo/protobuf",
-			"github.com/godbus/", "github.com/cilium/ebpf", "github.com/sirupsen/logrus", "github.com/containerd/"} {
-			if strings.HasPrefix(f[1], heavy) {
-				t.Errorf("a program that imports only fork links %s %s (issue 21: no protobuf, godbus, ebpf or logrus for go-fork users)", f[1], f[2])
+		out, err := exec.Command("go", "version", "-m", bin).Output()
+		if err != nil {
+			t.Fatalf("go version -m: %v", err)
+		}
+		seen := 0
+		for _, l := range strings.Split(string(out), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 2 || f[0] != "dep" {
+				continue
+			}
+			seen++
+			for _, heavy := range []string{"google.golang.org/protobuf", "github.com/golang/protobuf", "github.com/gogo/protobuf",
+				"github.com/godbus/", "github.com/cilium/ebpf", "github.com/sirupsen/logrus", "github.com/containerd/"} {
+				if strings.HasPrefix(f[1], heavy) {
+					t.Errorf("a program that imports only fork links %s %s (issue 21: no protobuf, godbus, ebpf or logrus for go-fork users)", f[1], f[2])
+				}
+			}
+			_, ok := forkOnlyModules[f[1]]
+			if _, nc := noCgoModules[f[1]]; nc && cgo == "0" {
+				ok = true
+			}
+			if !ok {
+				t.Errorf("CGO_ENABLED=%s: a program that imports only fork links %s %s: not in forkOnlyModules (or noCgoModules without cgo)", cgo, f[1], f[2])
 			}
 		}
-		if _, ok := forkOnlyModules[f[1]]; !ok {
-			t.Errorf("a program that imports only fork links %s %s: not in forkOnlyModules", f[1], f[2])
+		if seen == 0 {
+			t.Fatalf("go version -m lists no dependency:\n%s", out)
 		}
-	}
-	if seen == 0 {
-		t.Fatalf("go version -m lists no dependency:\n%s", out)
+		if cgo == "0" {
+			continue
+		}
+		list := exec.Command("go", "list", "-deps", "-f", "{{if .CgoFiles}}{{.ImportPath}}{{end}}", "./testdata/onlyfork")
+		list.Env = env
+		pkgs, err := list.Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		for _, p := range strings.Fields(string(pkgs)) {
+			if !cgoPackages[p] {
+				t.Errorf("a cgo build of a program that imports only fork links C code of %s: not in cgoPackages", p)
+			}
+		}
 	}
 }
 
 // forkOnlyInitBudget bounds what the package initialisers of a program
 // that imports only fork may allocate beyond those of the same program
-// built against go-fork (about 150 KiB today, most of it seccomp's syscall
-// tables). Every child of such a program runs them again.
-const forkOnlyInitBudget = 192 << 10
+// built against go-fork (about 16 KB today: 51 KB against 35 KB, of which
+// sandbox's maps are 7 KB; regexp with unicode's tables, crypto/rand and
+// seccomp's syscall maps are gone). Every child of such a program runs
+// them again.
+const forkOnlyInitBudget = 32 << 10
 
 // initTrace is one program start's GODEBUG=inittrace=1 report.
 type initTrace struct {

@@ -42,6 +42,20 @@
 // context kills the child and reaps it, and, in a new pid namespace,
 // everything it started.
 //
+// # cgo builds: import psx
+//
+// Capabilities, the bounding and ambient sets, late cgroup and ipc
+// namespaces and Landlock are per thread in Linux, and the child's setup
+// changes them on every thread. Without cgo the Go runtime does that
+// (syscall.AllThreadsSyscall). A cgo build needs libcap's libpsx (C
+// code), which is linked only into programs that ask for it:
+//
+//	import _ "github.com/nsfork/nsfork/psx"
+//
+// A cgo program without it that starts such a sandbox gets a *SetupError
+// wrapping ErrNoPSX before the child starts. Programs that only fork
+// (the go-fork names, a nil *sandbox.Options) never need it.
+//
 // # go-fork
 //
 // NewFork, Register, RegisterFunc, Init, Fork, (*Function).Fork and

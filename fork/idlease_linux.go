@@ -3,7 +3,6 @@ package fork
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -189,7 +188,7 @@ func flockRetry(fd, how int) error {
 
 func randomSlot(n int) int {
 	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	if n, err := unix.Getrandom(b[:], 0); err != nil || n != len(b) {
 		return int(time.Now().UnixNano() % int64(n))
 	}
 	return int(binary.LittleEndian.Uint32(b[:]) % uint32(n))

@@ -2,7 +2,6 @@ package fork
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -49,6 +48,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		if plan, err = planIsolation(opts); err != nil {
 			return nil, err
 		}
+		if err := plan.checkAllThreads(argv != nil); err != nil {
+			return nil, err
+		}
 		if err := plan.leaseRange(); err != nil {
 			return nil, err
 		}
@@ -73,8 +75,12 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		}
 	}()
 
+	// The kernel's random bytes, not crypto/rand's: that package's
+	// initialisers would run again in every child.
 	token := make([]byte, 16)
-	rand.Read(token)
+	if n, err := unix.Getrandom(token, 0); err != nil || n != len(token) {
+		return nil, fmt.Errorf("fork: getrandom for the request token: %d bytes, %v", n, err)
+	}
 	req := &wire.Request{Version: wire.Version, Token: token, Name: f.Name, Args: out.args, Argv: argv}
 	if argv != nil {
 		req.Flags |= wire.FlagCommand

@@ -7,8 +7,8 @@ import (
 
 	"github.com/moby/sys/capability"
 	"golang.org/x/sys/unix"
-	"kernel.org/pub/linux/libs/security/libcap/psx"
 
+	"github.com/nsfork/nsfork/internal/allthreads"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -69,7 +69,7 @@ func stepCapabilities(o *sandbox.Options, _ Config, a *Applied) error {
 		data[i].permitted = uint32(sets[1] >> (32 * i))
 		data[i].inheritable = uint32(sets[2] >> (32 * i))
 	}
-	_, _, e := psx.Syscall3(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	_, _, e := allthreads.Syscall6(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0, 0, 0, 0)
 	runtime.KeepAlive(&hdr)
 	runtime.KeepAlive(&data)
 	if e != 0 {

@@ -7,8 +7,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"kernel.org/pub/linux/libs/security/libcap/psx"
 
+	"github.com/nsfork/nsfork/internal/allthreads"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -108,7 +108,7 @@ func stepLateNamespacesAll(_ *sandbox.Options, _ Config, a *Applied) error {
 		if err := psxUsable(op); err != nil {
 			return err
 		}
-		if _, _, e := psx.Syscall3(unix.SYS_SETNS, l.f.Fd(), l.flag, 0); e != 0 {
+		if _, _, e := allthreads.Syscall6(unix.SYS_SETNS, l.f.Fd(), l.flag, 0, 0, 0, 0); e != 0 {
 			return fail("namespace", op, "/proc/thread-self/ns/"+l.name, e)
 		}
 	}

@@ -2,8 +2,8 @@ package nsinit
 
 import (
 	"golang.org/x/sys/unix"
-	"kernel.org/pub/linux/libs/security/libcap/psx"
 
+	"github.com/nsfork/nsfork/internal/allthreads"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -23,7 +23,7 @@ func stepNoNewPrivs(o *sandbox.Options, _ Config, a *Applied) error {
 	if err := psxUsable("prctl PR_SET_NO_NEW_PRIVS"); err != nil {
 		return err
 	}
-	if _, _, e := psx.Syscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+	if _, _, e := allthreads.Syscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		return fail("no_new_privs", "prctl PR_SET_NO_NEW_PRIVS", "", e)
 	}
 	a.NoNewPrivileges = true

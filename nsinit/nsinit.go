@@ -22,10 +22,11 @@
 //
 // A Go process runs several OS threads before Setup starts. Capabilities,
 // the bounding set, securebits and no_new_privs are per thread in Linux;
-// Setup changes them on every thread at once through psx (which is
-// syscall.AllThreadsSyscall when cgo is off, and libpsx when it is on), and
-// seccomp is loaded with SECCOMP_FILTER_FLAG_TSYNC. Threads made later are
-// copies of these.
+// Setup changes them on every thread at once (syscall.AllThreadsSyscall
+// when cgo is off; with cgo libcap's libpsx, which the program links by
+// importing github.com/nsfork/nsfork/psx, and without which these steps
+// fail closed), and seccomp is loaded with SECCOMP_FILTER_FLAG_TSYNC.
+// Threads made later are copies of these.
 //
 // # Errors
 //

@@ -7,21 +7,48 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
-	"kernel.org/pub/linux/libs/security/libcap/psx"
 
+	"github.com/nsfork/nsfork/internal/allthreads"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
 // Capabilities, the bounding set, securebits and no_new_privs are per
 // thread in Linux, and a Go process runs several threads before Setup
-// starts. The steps change them on every thread at once through psx
-// (syscall.AllThreadsSyscall when cgo is off, libpsx when it is on), and
-// stepThreadsCheck checks the outcome where psx relies on /proc.
+// starts. The steps change them on every thread at once through
+// internal/allthreads (syscall.AllThreadsSyscall when cgo is off, libpsx
+// when it is on and the program imports github.com/nsfork/nsfork/psx),
+// and stepThreadsCheck checks the outcome where psx relies on /proc.
 
-// psxUsable: in a cgo build libpsx lists /proc/<getpid()>/task to find
-// the threads to change; with a new pid namespace and the host's /proc
-// that is another process's directory, and libpsx would wait forever.
+// AllThreadsStep names the first step of o's setup that changes every
+// thread, or returns "" when there is none. The parent refuses o with it
+// before the start when no such change is possible (allthreads.Available:
+// a cgo build without github.com/nsfork/nsfork/psx). exec: command mode
+// (Config.Exec); ambient: the child starts with ambient capabilities,
+// which the capabilities step clears. (no_new_privs is set by the parent
+// on the thread that starts the child, so every thread has it.)
+func AllThreadsStep(o *sandbox.Options, exec, ambient bool) (step, op string) {
+	switch {
+	case wantCaps(o):
+		return "capabilities", "capset"
+	case ambient:
+		return "capabilities", "prctl PR_CAP_AMBIENT_CLEAR_ALL"
+	case !exec && LateNamespaces(o) != 0:
+		return "late namespaces", "setns"
+	case o.Landlock != nil:
+		return "landlock", "restrict paths"
+	}
+	return "", ""
+}
+
+// psxUsable fails when no change of every thread is possible (a cgo build
+// without package psx). And in a cgo build libpsx lists
+// /proc/<getpid()>/task to find the threads to change; with a new pid
+// namespace and the host's /proc that is another process's directory, and
+// libpsx would wait forever.
 func psxUsable(op string) error {
+	if err := allthreads.Available(); err != nil {
+		return fail("capabilities", op, "", fmt.Errorf("%w: %w", ErrUnsupported, err))
+	}
 	if !cgoBuild {
 		return nil
 	}
@@ -45,7 +72,7 @@ func allThreadsPrctl(op string, option, arg2, arg3 uintptr) error {
 	if err := psxUsable(op); err != nil {
 		return err
 	}
-	if _, _, e := psx.Syscall6(unix.SYS_PRCTL, option, arg2, arg3, 0, 0, 0); e != 0 {
+	if _, _, e := allthreads.Syscall6(unix.SYS_PRCTL, option, arg2, arg3, 0, 0, 0); e != 0 {
 		return fail("capabilities", op, "", e)
 	}
 	return nil

@@ -105,7 +105,7 @@ if [ "$(id -u)" = 0 ]; then
   # (unreadable to uid 65534); they run above, as root.
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./fork.test -test.count=1 \
-    -test.skip '^(TestGoForkReadmeExample|TestForgottenInit|TestGoForkCompat|TestForkOnlyDeps|TestForkOnlyInit)$')
+    -test.skip '^(TestGoForkReadmeExample|TestForgottenInit|TestGoForkCompat|TestForkOnlyDeps|TestForkOnlyInit|TestNoPSX)$')
   for bin in jobns.test warm.test pidsig.test; do
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)

@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"github.com/nsfork/nsfork/fork"
+	// A sandbox changes every thread of the child; a cgo build needs
+	// libcap's psx for that (a CGO_ENABLED=0 build does not).
+	_ "github.com/nsfork/nsfork/psx"
 	"github.com/nsfork/nsfork/sandbox"
 )
 

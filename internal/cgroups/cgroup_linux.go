@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -49,7 +48,7 @@ type base struct {
 
 func newName(pid int) string {
 	var b [6]byte
-	_, _ = rand.Read(b[:])
+	_, _ = unix.Getrandom(b[:], 0)
 	return fmt.Sprintf("nsfork-%d-%s", pid, hex.EncodeToString(b[:]))
 }
 

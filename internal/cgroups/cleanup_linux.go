@@ -5,19 +5,30 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// staleName matches the directories cleanup removes, compiled on first use
-// (not at every start of every program that links this package).
-var staleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^nsfork-([0-9]+)-[0-9a-f]+$`) })
+// staleName reports whether name is a directory cleanup may remove,
+// nsfork-PID-HEX, and returns its PID. (No regexp: linking package regexp
+// makes every start of every program that links this package, and every
+// fork child of it, initialise unicode's tables.)
+func staleName(name string) (pid int, ok bool) {
+	rest, ok := strings.CutPrefix(name, "nsfork-")
+	if !ok {
+		return 0, false
+	}
+	digits, hex, ok := strings.Cut(rest, "-")
+	if !ok || digits == "" || hex == "" || strings.Trim(digits, "0123456789") != "" || strings.Trim(hex, "0123456789abcdef") != "" {
+		return 0, false
+	}
+	pid, _ = strconv.Atoi(digits)
+	return pid, true
+}
 
 // hierarchyDirs lists the caller's own cgroup directory in every hierarchy
 // this package uses.
@@ -59,8 +70,8 @@ func cleanup(h *host, olderThan time.Duration, abandonedOnly bool) ([]string, er
 			continue
 		}
 		for _, e := range entries {
-			m := staleName().FindStringSubmatch(e.Name())
-			if m == nil || !e.IsDir() {
+			pid, stale := staleName(e.Name())
+			if !stale || !e.IsDir() {
 				continue
 			}
 			dir := filepath.Join(own, e.Name())
@@ -77,7 +88,6 @@ func cleanup(h *host, olderThan time.Duration, abandonedOnly bool) ([]string, er
 			born := time.Unix(st.Ctim.Unix())
 			c, ok := cands[e.Name()]
 			if !ok {
-				pid, _ := strconv.Atoi(m[1])
 				c = &cand{pid: pid, born: born}
 				cands[e.Name()] = c
 				order = append(order, e.Name())

@@ -1,0 +1,5 @@
+//go:build psx
+
+package main
+
+import _ "github.com/nsfork/nsfork/psx"
