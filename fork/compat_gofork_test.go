@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -391,11 +392,11 @@ var noCgoModules = map[string]string{
 }
 
 // cgoPackages are the only packages with C code a cgo build of a program
-// that imports only fork links: os/user (sandbox/host.go looks up user
-// names through the C library's NSS, for /etc/subuid entries of users
-// from LDAP and the like) and with it runtime/cgo. They make the program
-// dynamically linked; libpsx is not among them.
-var cgoPackages = map[string]bool{"os/user": true, "runtime/cgo": true}
+// that imports only fork may link: none. sandbox looks user names up in
+// /etc/passwd and through getent(1), not os/user, and libpsx comes only
+// with github.com/nsfork/nsfork/psx; so such a program stays statically
+// linked with cgo enabled, as a go-fork program does.
+var cgoPackages = map[string]bool{}
 
 // TestForkOnlyDeps builds a program that imports only fork, with cgo and
 // without, and checks the modules it links (go version -m) against
@@ -456,6 +457,16 @@ func TestForkOnlyDeps(t *testing.T) {
 				t.Errorf("a cgo build of a program that imports only fork links C code of %s: not in cgoPackages", p)
 			}
 		}
+		ef, err := elf.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, prog := range ef.Progs {
+			if prog.Type == elf.PT_INTERP {
+				t.Errorf("a cgo build of a program that imports only fork is dynamically linked (it has an ELF interpreter): go-fork's is static")
+			}
+		}
+		ef.Close()
 	}
 }
 

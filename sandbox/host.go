@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,14 +43,6 @@ func liveHost() *host {
 		evalSymlinks: filepath.EvalSymlinks,
 		nsType:       nsType,
 	}
-}
-
-func userName(uid int) string {
-	u, err := user.LookupId(strconv.Itoa(uid))
-	if err != nil {
-		return ""
-	}
-	return u.Username
 }
 
 // rootless reports whether the caller is not host root, the test Validate
