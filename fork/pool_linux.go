@@ -337,7 +337,24 @@ func (p *Pool) watch(child *Process) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		how := <-child.handed
+		var how handOver
+		select {
+		case how = <-child.handed:
+		case <-p.done:
+			select {
+			case how = <-child.handed:
+			default:
+				// Closed: an idle child is let go of by Close; one
+				// being handed a call now is let go of later, and Close
+				// does not wait for that call.
+				go func() {
+					if <-child.handed == reaped {
+						child.Wait()
+					}
+				}()
+				return
+			}
+		}
 		if how == dropped {
 			return
 		}
@@ -369,9 +386,10 @@ func (p *Pool) refill() {
 	}
 }
 
-// Close stops refilling, kills the idle children and waits for them, for a
-// call being handed over right now, and for the children Call returned
-// from to be reaped. Children already handed out by Start are the caller's.
+// Close stops refilling, kills the idle children and waits for them, and
+// for the children Call returned from to be reaped. Children already handed
+// out by Start are the caller's; a call being handed over as Close runs is
+// not waited for (its child is reaped when it ends).
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -383,7 +401,7 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	// No child enters ready once closed (fill checks under mu): the idle
 	// ones are let go of here, then every watch goroutine ends (the ones of
-	// Call's children once they are reaped) and fill with them.
+	// Call's children once they are reaped), and fill.
 	for {
 		select {
 		case child := <-p.ready:
