@@ -40,8 +40,7 @@ type Pool struct {
 	ready  chan *Process
 	wake   chan struct{}
 	done   chan struct{}
-	wg     sync.WaitGroup
-	reaps  sync.WaitGroup // children Call returned from, not yet reaped
+	wg     sync.WaitGroup // fill, and each child's watch goroutine
 	mu     sync.Mutex
 	closed bool
 	err    error // the last start failure, for Start to report
@@ -79,6 +78,7 @@ func (c *Config) newPool(opts *sandbox.Options, size int, argv []string) (*Pool,
 	if err != nil {
 		return nil, err
 	}
+	p.watch(first)
 	p.ready <- first
 	p.wg.Add(1)
 	go p.fill(size - 1)
@@ -129,6 +129,7 @@ func (p *Pool) fill(missing int) {
 			p.mu.Lock()
 			closed := p.closed
 			if !closed {
+				p.watch(child)
 				p.ready <- child
 			}
 			p.mu.Unlock()
@@ -152,10 +153,15 @@ func (p *Pool) fill(missing int) {
 // returns it once the function runs; Wait, Results and the rest work as
 // for ForkIsolated. When no child is ready, Start waits for one, or for ctx.
 func (p *Pool) Start(ctx context.Context, name string, args ...any) (*Process, error) {
-	return p.start(ctx, false, name, args)
+	child, err := p.start(ctx, false, name, args)
+	if err == nil {
+		p.letGo(child, owned)
+	}
+	return child, err
 }
 
-// start hands the call to an idle child. It returns once the child says the
+// start hands the call to an idle child (its caller then lets go of it with
+// letGo: owned or reaped). It returns once the child says the
 // function runs or, with toResult (Call), once the function's outcome
 // arrived: Call's goroutine then wakes once per call instead of twice. A
 // child that dies before saying the function runs never ran it, and the
@@ -200,6 +206,7 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 		select {
 		case <-child.readDone: // died while waiting: replace, never hand out
 			p.refill()
+			p.letGo(child, dropped)
 			child.Wait()
 			continue
 		default:
@@ -207,6 +214,7 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 		if out == nil {
 			if out, call, err = encode(); err != nil {
 				p.refill()
+				p.letGo(child, dropped)
 				child.Kill()
 				child.Wait()
 				out = &outgoing{}
@@ -218,6 +226,7 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 		child.mu.Unlock()
 		if err := writeFrameRights(child.ctrl, wire.KindCall, call, out.files); err != nil {
 			p.refill()
+			p.letGo(child, dropped)
 			child.Kill()
 			child.Wait()
 			continue
@@ -234,7 +243,6 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 		}
 		select {
 		case <-handed:
-			p.refillSoon()
 		case <-child.readDone:
 			child.mu.Lock()
 			ran := child.ready
@@ -252,11 +260,13 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 				// directory: the child said why).
 				return child, nil
 			}
+			p.letGo(child, dropped)
 			child.Wait()
 			out.close()
 			out = nil
 			continue
 		case <-ctx.Done():
+			p.letGo(child, dropped)
 			child.Kill()
 			child.Wait()
 			return nil, ctx.Err()
@@ -290,17 +300,14 @@ func (p *Pool) Call(ctx context.Context, name string, args ...any) ([]any, error
 	res, got, ferr := child.results, child.gotRes, child.childErr
 	child.mu.Unlock()
 	if !got {
+		p.letGo(child, owned)
 		err := child.Wait()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return child.Results(), err
 	}
-	p.reaps.Add(1)
-	go func() {
-		defer p.reaps.Done()
-		child.Wait()
-	}()
+	p.letGo(child, reaped)
 	return res, ferr
 }
 
@@ -311,19 +318,63 @@ func (p *Pool) Call(ctx context.Context, name string, args ...any) ([]any, error
 // interleaved runs of each).
 const refillDelay = 2 * time.Millisecond
 
-// refillSoon asks for a replacement refillDelay from now.
-func (p *Pool) refillSoon() {
+// handOver says how the pool let go of a child it had taken from ready.
+type handOver uint8
+
+const (
+	dropped handOver = iota // never handed out: start replaced and reaped it
+	owned                   // handed to the caller (Start), who reaps it
+	reaped                  // handed to Call, which returned: the pool reaps it
+)
+
+// watch starts the goroutine that, once the child is let go of, asks for
+// its replacement refillDelay later and, for Call, reaps it (Close waits
+// for that). It starts when the child goes into ready, so the hand-over
+// itself starts no goroutine and no timer: on the call's clock a send on a
+// buffered channel is all that is left of both.
+func (p *Pool) watch(child *Process) {
+	child.handed = make(chan handOver, 1)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		var how handOver
+		select {
+		case how = <-child.handed:
+		case <-p.done:
+			select {
+			case how = <-child.handed:
+			default:
+				// Closed: an idle child is let go of by Close; one
+				// being handed a call now is let go of later, and Close
+				// does not wait for that call.
+				go func() {
+					if <-child.handed == reaped {
+						child.Wait()
+					}
+				}()
+				return
+			}
+		}
+		if how == dropped {
+			return
+		}
 		t := time.NewTimer(refillDelay)
-		defer t.Stop()
 		select {
 		case <-t.C:
 			p.refill()
 		case <-p.done:
+			t.Stop()
+		}
+		if how == reaped {
+			child.Wait()
 		}
 	}()
+}
+
+// letGo tells child's watch goroutine how the pool let go of it; every child
+// taken from ready is let go of exactly once.
+func (p *Pool) letGo(child *Process, how handOver) {
+	child.handed <- how
 }
 
 // refill asks the background filler for a replacement, after the call is
@@ -335,8 +386,10 @@ func (p *Pool) refill() {
 	}
 }
 
-// Close stops refilling, kills the idle children and waits for them.
-// Children already handed out by Start are the caller's.
+// Close stops refilling, kills the idle children and waits for them, and
+// for the children Call returned from to be reaped. Children already handed
+// out by Start are the caller's; a call being handed over as Close runs is
+// not waited for (its child is reaped when it ends).
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -346,17 +399,22 @@ func (p *Pool) Close() error {
 	p.closed = true
 	close(p.done)
 	p.mu.Unlock()
-	p.wg.Wait()
-	p.reaps.Wait()
+	// No child enters ready once closed (fill checks under mu): the idle
+	// ones are let go of here, then every watch goroutine ends (the ones of
+	// Call's children once they are reaped), and fill.
 	for {
 		select {
 		case child := <-p.ready:
+			p.letGo(child, dropped)
 			child.Kill()
 			child.Wait()
+			continue
 		default:
-			return nil
 		}
+		break
 	}
+	p.wg.Wait()
+	return nil
 }
 
 // Err returns the last error a background start met, if any.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/sandbox"
 )
@@ -242,4 +244,58 @@ func childrenOfSelf() []string {
 		out = append(out, strings.Fields(string(b))...)
 	}
 	return out
+}
+
+// TestPoolCloseDuringCall: Close does not wait for a Call whose function is
+// still running, and that call's child is reaped once it ends.
+func TestPoolCloseDuringCall(t *testing.T) {
+	pool, err := fork.NewPool(sandbox.Default(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	type result struct {
+		res []any
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := pool.Call(context.Background(), "readFile", r)
+		got <- result{res, err}
+	}()
+	// The call is in the child once the child read what the pipe holds
+	// (readFile reads to the end: it blocks until w is closed); TIOCINQ
+	// (FIONREAD) counts the bytes left in the pipe.
+	w.WriteString("in flight")
+	for n := 1; n > 0; {
+		if n, err = unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- pool.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Close waited for a call whose function still runs")
+	}
+	w.Close()
+	if c := <-got; c.err != nil || len(c.res) != 1 || c.res[0] != "in flight" {
+		t.Fatalf("Call(readFile) across Close = %v, %v", c.res, c.err)
+	}
+	for range 200 {
+		if len(childrenOfSelf()) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("children left after the call ended: %v", childrenOfSelf())
 }

@@ -90,6 +90,7 @@ type Process struct {
 	readyOnce sync.Once
 	outcome   chan struct{} // pooled: closed when a result, error or panic arrived
 	outOnce   sync.Once
+	handed    chan handOver // pooled: how the pool let go of it, see Pool.watch
 	waitOnce  sync.Once
 	waitErr   error
 	pidfd     int // Reparent: a pidfd from the clone, else -1
