@@ -9,10 +9,13 @@ package sandbox
 // (LeasesIDRange) and the host's cgroups are not its to take, and nsfork
 // gives it the rootless defaults, as to any user (Default, MPI, sandboxrun).
 //
-// The test is the inode of /proc/self/ns/user: the initial user namespace
-// has the fixed inode PROC_USER_INIT_INO (0xEFFFFFFD, Linux 3.8 and
-// later), which no other namespace gets (theirs are allocated from
-// 0xF0000000 up). Where that file cannot be read, /proc/self/uid_map is
+// The test is the inode of the process's user namespace, which the kernel
+// gives through a pidfd of the process (PIDFD_GET_USER_NAMESPACE, Linux
+// 6.11; before, /proc/self/ns/user, a path root of a user namespace with
+// a mount namespace of its own can mount another nsfs file on): the
+// initial user namespace has the fixed inode PROC_USER_INIT_INO
+// (0xEFFFFFFD, Linux 3.8 and later), which no other namespace gets (theirs
+// are allocated from 0xF0000000 up). Where that file cannot be read, /proc/self/uid_map is
 // read instead: the initial namespace maps the whole range, "0 0
 // 4294967295" (a namespace made by host root may map the whole range too,
 // which is why the inode comes first). Where neither can be read the
