@@ -43,7 +43,7 @@ func TestRootInInitialUserNSSpoofedProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer initNS.Close()
-	out := runAsNSRoot(t, "TestRootInInitialUserNSSpoofedProc", usernsSpoofEnv, syscall.CLONE_NEWNS, initNS) // fd 3
+	out := testreq.RunAsNSRoot(t, "TestRootInInitialUserNSSpoofedProc", usernsSpoofEnv, syscall.CLONE_NEWNS, initNS) // fd 3
 	if !bytes.Contains(out, []byte("spoofed=true hostroot=false\n")) {
 		t.Fatalf("child, root of a user namespace with the initial namespace's file on /proc/PID/ns/user: %q, want spoofed=true hostroot=false", out)
 	}

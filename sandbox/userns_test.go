@@ -4,13 +4,10 @@ package sandbox
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -36,34 +33,10 @@ func TestRootInInitialUserNS(t *testing.T) {
 	if got := RootInInitialUserNS(); got != want {
 		t.Fatalf("RootInInitialUserNS() = %v in this process (euid %d, uid_map %q), want %v", got, os.Geteuid(), b, want)
 	}
-	out := runAsNSRoot(t, "TestRootInInitialUserNS", usernsChildEnv, 0)
+	out := testreq.RunAsNSRoot(t, "TestRootInInitialUserNS", usernsChildEnv, 0)
 	if !bytes.Contains(out, []byte("euid=0 hostroot=false\n")) {
 		t.Fatalf("child, root of a new user namespace: %q, want euid=0 hostroot=false", out)
 	}
-}
-
-// runAsNSRoot runs test name again, with env=1, as root of a new user
-// namespace mapping this process's ids to 0 (and the namespaces of flags
-// besides), with files as its descriptors from 3 on; it returns the
-// child's output.
-func runAsNSRoot(t *testing.T, name, env string, flags uintptr, files ...*os.File) []byte {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), env+"=1")
-	cmd.ExtraFiles = files
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | flags,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
-	}
-	out, err := cmd.CombinedOutput()
-	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOSPC) {
-		testreq.Need(t, false, "a new user namespace (unprivileged user namespaces, max_user_namespaces): %v", err)
-	}
-	if err != nil {
-		t.Fatalf("child, root of a new user namespace: %v: %s", err, out)
-	}
-	return out
 }
 
 // TestInitialUserNSFallback: without an nsfs file the uid_map decides, and

@@ -8,13 +8,16 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // maxSocketPath is the room sockaddr_un has for a path, with its NUL.
 const maxSocketPath = 108
 
 // Dir returns the directory of the caller's pools, made if missing: under
-// $XDG_RUNTIME_DIR; for root /run/nsfork/warm/0; otherwise
+// $XDG_RUNTIME_DIR; for host root (sandbox.RootInInitialUserNS)
+// /run/nsfork/warm/0; otherwise
 // nsfork-warm-UID in the temporary directory. It must be a directory (not
 // a symbolic link) owned by the caller with no access for anyone else:
 // anything else is an error, never used.
@@ -27,7 +30,10 @@ func Dir() (string, error) {
 			return "", err
 		}
 		dir = filepath.Join(x, "nsfork-warm")
-	case uid == 0:
+	case uid == 0 && sandbox.RootInInitialUserNS():
+		// Host root only: root of another user namespace owns nothing
+		// under the host's /run (its pools go to the temporary
+		// directory, as any user's).
 		for _, d := range []string{"/run/nsfork", "/run/nsfork/warm"} {
 			if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 				return "", fmt.Errorf("warm: mkdir %s: %w", d, err)
