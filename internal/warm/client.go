@@ -58,6 +58,14 @@ func Dial(socket string) (*Conn, error) {
 // command's pid once it runs. A refusal is a *RefusedError; a connection
 // closed unanswered (nothing ran) is ErrNoServer.
 func (c *Conn) Start(req *Request, stdin, stdout, stderr *os.File) (int, error) {
+	// The listener proves first that it is not outside this caller's
+	// Landlock domain: nothing of the command goes to one that cannot.
+	if err := challenge(c.c, "pool's server"); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
+			return 0, fmt.Errorf("%w (the connection closed unanswered)", ErrNoServer)
+		}
+		return 0, &RefusedError{Msg: err.Error()}
+	}
 	if err := writeFrame(c.c, req, stdin, stdout, stderr); err != nil {
 		return 0, fmt.Errorf("warm: sending the request: %w", err)
 	}

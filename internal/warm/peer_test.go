@@ -169,7 +169,7 @@ func TestProof(t *testing.T) {
 	defer b.Close()
 	answer := func(reply func(m message) error) error {
 		res := make(chan error, 1)
-		go func() { res <- challenge(a) }()
+		go func() { res <- challenge(a, "caller") }()
 		var m message
 		if _, err := readFrame(b, &m, 0); err != nil || m.Kind != kindProve {
 			t.Fatalf("challenge: %+v %v", m, err)

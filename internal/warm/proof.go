@@ -3,7 +3,6 @@ package warm
 import (
 	"crypto/rand"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -36,8 +35,16 @@ const proofSize = 32
 // proofTimeout bounds the wait for the caller's answer.
 const proofTimeout = 10 * time.Second
 
-// challenge asks the caller on c for its proof and checks it.
-func challenge(c *net.UnixConn) error {
+// The same proof runs the other way first: before it sends anything of
+// its command (argv, environment, stdio), the caller asks the listener
+// to read a nonce of the caller's through /proc/CALLER/fd. A process of
+// the caller's uid listening on the pool's socket path from a Landlock
+// domain the caller is not in (one that may still write the pool
+// directory) cannot, and gets nothing.
+
+// challenge asks the peer on c (the caller, or the listener) for its
+// proof and checks it. who names the peer in errors.
+func challenge(c *net.UnixConn, who string) error {
 	nonce := make([]byte, proofSize)
 	if _, err := rand.Read(nonce); err != nil {
 		return fmt.Errorf("warm: proof: random: %w", err)
@@ -57,24 +64,38 @@ func challenge(c *net.UnixConn) error {
 	defer c.SetReadDeadline(time.Time{})
 	var m message
 	if _, err := readFrame(c, &m, 0); err != nil {
-		return fmt.Errorf("warm: proof: %w", err)
+		return fmt.Errorf("warm: proof of the %s: %w", who, err)
 	}
 	switch {
 	case m.Kind != kindProof:
-		return fmt.Errorf("warm: proof: got %q", m.Kind)
+		return fmt.Errorf("warm: proof of the %s: got %q", who, m.Kind)
 	case subtle.ConstantTimeCompare(m.Proof, nonce) == 1:
 		return nil
 	case m.Msg != "":
-		return fmt.Errorf("the caller cannot read this pool's server through /proc (%s): a caller in a Landlock domain (or confined by another LSM) that the server is not in gets no warm sandbox, which would be outside its domain", m.Msg)
+		return fmt.Errorf("the %s cannot read its peer through /proc (%s): across a Landlock domain (or another LSM's confinement) a warm pool is neither offered nor used: its sandbox would be outside the caller's domain", who, m.Msg)
 	}
-	return errors.New("the caller's proof is not the server's nonce")
+	return fmt.Errorf("the %s's proof is not the nonce", who)
 }
 
-// prove answers a server's challenge: it reads the server's descriptor fd
-// through /proc/SERVER/fd and sends what it read, or why it could not.
-func prove(c *net.UnixConn, server, fd int) error {
+// answerProof reads the peer's challenge on c and answers it (prove).
+func answerProof(c *net.UnixConn, peer int) error {
+	c.SetReadDeadline(time.Now().Add(proofTimeout))
+	defer c.SetReadDeadline(time.Time{})
+	var m message
+	if _, err := readFrame(c, &m, 0); err != nil {
+		return err
+	}
+	if m.Kind != kindProve {
+		return fmt.Errorf("expected the peer's challenge, got %q", m.Kind)
+	}
+	return prove(c, peer, m.Fd)
+}
+
+// prove answers a challenge: it reads the peer's descriptor fd through
+// /proc/PEER/fd and sends what it read, or why it could not.
+func prove(c *net.UnixConn, peer, fd int) error {
 	m := message{Kind: kindProof}
-	if b, err := readProof(server, fd); err != nil {
+	if b, err := readProof(peer, fd); err != nil {
 		m.Msg = err.Error()
 	} else {
 		m.Proof = b
@@ -82,15 +103,15 @@ func prove(c *net.UnixConn, server, fd int) error {
 	return writeFrame(c, m)
 }
 
-func readProof(server, fd int) ([]byte, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(server) + "/fd/" + strconv.Itoa(fd))
+func readProof(peer, fd int) ([]byte, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(peer) + "/fd/" + strconv.Itoa(fd))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	b := make([]byte, proofSize)
 	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("reading the server's nonce: %w", err)
+		return nil, fmt.Errorf("reading the peer's nonce: %w", err)
 	}
 	return b, nil
 }

@@ -30,6 +30,10 @@ const (
 	kindKill    = "kill"    // kill the sandbox
 	kindProve   = "prove"   // read the server's descriptor Fd through /proc (proof.go)
 	kindProof   = "proof"   // what the caller read there: Proof, or why not: Msg
+	// The server's proof, first on every connection: the caller asks it
+	// to read the caller's descriptor Fd through /proc (kindProve, from
+	// the caller); the server answers kindProof. Only then does the caller
+	// send its request.
 )
 
 type message struct {

@@ -247,6 +247,12 @@ func (s *Server) handle(c *net.UnixConn) {
 		return
 	}
 	defer pin.close()
+	// The caller's challenge first: this server proves it is not outside
+	// the caller's Landlock domain before the caller sends its request.
+	if err := answerProof(c, int(cred.Pid)); err != nil {
+		s.Log.Printf("the caller's challenge: %v", err)
+		return
+	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var req Request
 	files, err := readFrame(c, &req, 3)
@@ -277,7 +283,7 @@ func (s *Server) handle(c *net.UnixConn) {
 		refuse(err.Error())
 		return
 	}
-	if err := challenge(c); err != nil {
+	if err := challenge(c, "caller"); err != nil {
 		refuse(err.Error())
 		return
 	}
