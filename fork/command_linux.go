@@ -153,12 +153,31 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 		for {
 			select {
 			case s := <-sigs:
-				unix.PidfdSendSignal(pidfd, s.(syscall.Signal), nil, 0)
+				// A seccomp profile of the sandbox's may deny
+				// pidfd_send_signal (runtime-tools' default and
+				// Docker's before 2019 do, and this process is
+				// under it): then kill(2), which cannot hit a
+				// reused pid either, since the command stays our
+				// unreaped child until the forwarding stopped.
+				if unix.PidfdSendSignal(pidfd, s.(syscall.Signal), nil, 0) != nil {
+					unix.Kill(pid, s.(syscall.Signal))
+				}
 			case <-done:
 				return
 			}
 		}
 	}()
+	// Wait for the end without reaping (WNOWAIT), stop forwarding, then
+	// reap: until then the command's pid is its own.
+	for {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+			break
+		}
+	}
+	signal.Stop(sigs)
+	close(done)
+	<-forwarded
 	var ws syscall.WaitStatus
 	for {
 		_, err := syscall.Wait4(pid, &ws, 0, nil)
@@ -166,9 +185,6 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 			break
 		}
 	}
-	signal.Stop(sigs)
-	close(done)
-	<-forwarded
 	unix.Close(pidfd)
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())

@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -81,7 +83,14 @@ func TestCLILauncherErrors(t *testing.T) {
 // trap, with and without a new pid namespace.
 func TestCLISignalForwarding(t *testing.T) {
 	bin := sandboxrunBin(t)
-	for _, mode := range [][]string{nil, {"--share", "pid"}} {
+	// A seccomp profile that denies pidfd_send_signal (as runtime-tools'
+	// default does) also binds the sandbox's pid 1, which forwards the
+	// signals: they must still reach the command.
+	noPidfdSignal := filepath.Join(tempDir(t), "no-pidfd-signal.json")
+	if err := os.WriteFile(noPidfdSignal, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["pidfd_send_signal"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range [][]string{nil, {"--share", "pid"}, {"--seccomp", noPidfdSignal}} {
 		checkSignalForwarding(t, fmt.Sprint(mode), []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH},
 			func(script string) *exec.Cmd {
 				return exec.Command(bin, append(append(append([]string{}, mode...), "--"), "/bin/sh", "-c", script)...)
@@ -116,14 +125,14 @@ func checkSignalForwarding(t *testing.T, label string, sigs []syscall.Signal, co
 			ready(name, cmd)
 		}
 		cmd.Process.Signal(sig)
-		rest, _ := io.ReadAll(br)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		done := make(chan []byte, 1)
+		go func() { rest, _ := io.ReadAll(br); cmd.Wait(); done <- rest }()
+		var rest []byte
 		select {
-		case <-done:
+		case rest = <-done:
 		case <-time.After(20 * time.Second):
 			cmd.Process.Kill()
-			t.Fatalf("%s %s: sandboxrun did not exit", label, name)
+			t.Fatalf("%s %s: sandboxrun did not exit (the signal did not reach the command?)", label, name)
 		}
 		if string(rest) != "got-"+name+"\n" || cmd.ProcessState.ExitCode() != 3 {
 			t.Errorf("%s %s: output %q exit %d stderr %q; want the trap's output and exit 3", label, name, rest, cmd.ProcessState.ExitCode(), stderr.String())

@@ -88,7 +88,7 @@ func newPodmanRootless(t *testing.T, runtime string) *podmanRootless {
 		env = append(env, k+"="+p)
 	}
 	conf := filepath.Join(dir, "containers.conf")
-	if err := os.WriteFile(conf, []byte("[containers]\ndefault_sysctls = []\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e.env = append(env, "CONTAINERS_CONF="+conf)

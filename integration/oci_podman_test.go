@@ -9,9 +9,9 @@ package integration
 //
 // The podman lines are the documented ones: --runtime-flag host-root
 // (podman's rootful configs have no user namespace and a root-only rootfs;
-// trusted images only), CONTAINERS_CONF without podman's default sysctl
-// (nsfork refuses linux.sysctl), and --ulimit (this host's default
-// rlimits cannot be raised, for runc or crun either).
+// trusted images only) and --ulimit (this host's default rlimits cannot be
+// raised, for runc or crun either). podman's default sysctl
+// (net.ipv4.ping_group_range, in the network namespace it made) is applied.
 
 import (
 	"archive/tar"
@@ -54,11 +54,7 @@ func newPodmanEnv(t *testing.T) *podmanEnv {
 	if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conf := filepath.Join(dir, "containers.conf")
-	if err := os.WriteFile(conf, []byte("[containers]\ndefault_sysctls = []\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e.env = append(os.Environ(), "CONTAINERS_CONF="+conf)
+	e.env = os.Environ()
 	// podman refuses a run root longer than 50 bytes: one beside the
 	// test's directory, with a short name.
 	runroot, err := os.MkdirTemp(filepath.Dir(filepath.Dir(dir)), "prun")
@@ -144,9 +140,14 @@ func TestOCIPodman(t *testing.T) {
 	e := newPodmanEnv(t)
 
 	t.Run("Run", func(t *testing.T) {
-		out := e.must(t, append(podmanRunArgs, e.image, "sh", "-c", "id -u; hostname; cat /proc/self/status | grep ^NoNewPrivs")...)
+		out := e.must(t, append(podmanRunArgs, e.image, "sh", "-c", "id -u; cat /proc/sys/net/ipv4/ping_group_range; hostname; cat /proc/self/status | grep ^NoNewPrivs")...)
 		if !strings.HasPrefix(out, "0\n") {
 			t.Fatalf("podman run: want uid 0 inside first, got %q", out)
+		}
+		// podman's default_sysctls: net.ipv4.ping_group_range=0 0 (the
+		// kernel's default is "1 0").
+		if lines := strings.Split(out, "\n"); len(lines) < 2 || strings.Join(strings.Fields(lines[1]), " ") != "0 0" {
+			t.Fatalf("podman run: net.ipv4.ping_group_range inside is not podman's default \"0 0\": %q", out)
 		}
 		_, err := e.podman(append(podmanRunArgs, e.image, "sh", "-c", "exit 3")...)
 		if code := podmanExit(err); code != 3 {

@@ -260,7 +260,8 @@ func ociInitExits(t *testing.T) {
 }
 
 // ociKillCreated: a created container killed before start is stopped; start
-// then refuses; delete of a created container needs no --force (as runc).
+// then refuses. delete of a created container without --force fails and has
+// no effect, as the runtime-spec says (runc deletes it); --force deletes it.
 func ociKillCreated(t *testing.T) {
 	e := newOCIEnv(t)
 	bundle := ociBundle(t, nil, "true")
@@ -274,8 +275,22 @@ func ociKillCreated(t *testing.T) {
 
 	e.must(t, "create", "--bundle", bundle, "k2")
 	rec = e.record(t, "k2")
+	e.fails(t, "created, not stopped", "delete", "k2")
+	if st := e.state(t, "k2"); st.Status != "created" || st.Pid != rec.Init.Pid {
+		t.Errorf("after a refused delete: state %+v, want the created container unchanged (init %d)", st, rec.Init.Pid)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", rec.Init.Pid)); err != nil {
+		t.Errorf("after a refused delete: the created container's init (pid %d) is gone: %v", rec.Init.Pid, err)
+	}
+	e.must(t, "start", "k2")
+	e.waitStatus(t, "k2", "stopped")
 	e.must(t, "delete", "k2")
 	e.checkGone(t, "k2", rec.Cgroup, rec.Monitor.Pid)
+
+	e.must(t, "create", "--bundle", bundle, "k3")
+	rec = e.record(t, "k3")
+	e.must(t, "delete", "--force", "k3")
+	e.checkGone(t, "k3", rec.Cgroup, rec.Monitor.Pid)
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", rec.Init.Pid)); err == nil {
 		t.Errorf("the created container's init (pid %d) outlived delete", rec.Init.Pid)
 	}
@@ -408,7 +423,7 @@ func ociErrors(t *testing.T) {
 	e.must(t, "create", "--bundle", bundle, "dup")
 	rec := e.record(t, "dup")
 	e.fails(t, "exists", "create", "--bundle", bundle, "dup")
-	e.must(t, "delete", "dup")
+	e.must(t, "delete", "--force", "dup")
 	e.checkGone(t, "dup", rec.Cgroup, rec.Monitor.Pid)
 }
 

@@ -60,13 +60,28 @@ import (
 //     where a mount made here is at its path or above it, it is the view's
 //     directory there, or, where the view has none, the caller's directory
 //     bound alone at its path (mounts_cwd_linux.go).
-func stepMounts(o *sandbox.Options, cfg Config, a *Applied) error {
+//
+// Steps 1 to 5 are the step "mount"; 6 to 10 the step "mount finish", after
+// the step "sysctl", which writes through the /proc mounted here while
+// /proc/sys is still writable. The mounter lives from one to the other in
+// the child's c.mnt.
+func stepMounts(c *child) error {
+	o := c.o
 	if !o.NewNamespace(specs.MountNamespace) {
 		return nil
 	}
-	m := &mounter{o: o, cfg: cfg, a: a, userns: o.NewNamespace(specs.UserNamespace), host: map[string]*hostTree{}}
-	defer m.close()
-	return m.run()
+	c.mnt = &mounter{o: o, cfg: c.cfg, a: c.a, userns: o.NewNamespace(specs.UserNamespace), host: map[string]*hostTree{}}
+	return c.mnt.run()
+}
+
+// stepMountsFinish is steps 6 to 10 of stepMounts.
+func stepMountsFinish(c *child) error {
+	m := c.mnt
+	if m == nil {
+		return nil
+	}
+	defer c.closeMounter()
+	return m.finish()
 }
 
 // mounter holds what stepMounts works with.
@@ -151,6 +166,7 @@ func (m *mounter) report(format string, args ...any) {
 	m.a.Mounts = append(m.a.Mounts, s)
 }
 
+// run is steps 1 to 5 (see stepMounts).
 func (m *mounter) run() error {
 	o := m.o
 	if r := o.Root; r != nil {
@@ -222,10 +238,13 @@ func (m *mounter) run() error {
 	m.cur = ""
 	// 5. The minimal /dev.
 	if m.devTmpfs() != nil {
-		if err := m.populateDev(); err != nil {
-			return err
-		}
+		return m.populateDev()
 	}
+	return nil
+}
+
+// finish is steps 6 to 10 (see stepMounts).
+func (m *mounter) finish() error {
 	// 6. Read-only and masked paths.
 	if err := m.protect(); err != nil {
 		return err

@@ -56,7 +56,13 @@ func rootfsChild(dir string) int {
 	unix.Stat(dir, &want)
 	a := &Applied{}
 	var r rootfsResult
-	if err := stepMounts(o, Config{}, a); err != nil {
+	c := &child{o: o, a: a}
+	err := stepMounts(c)
+	if err == nil {
+		err = stepMountsFinish(c)
+	}
+	c.closeMounter()
+	if err != nil {
 		r.Err = err.Error()
 	}
 	r.Root = a.Root

@@ -27,7 +27,9 @@ var steps = []step{
 	{name: "time", file: "timens_linux.go", run: stepTime},
 	{name: "arguments", file: "fds_linux.go", always: true, run: stepArguments}, // calls Config.Arguments
 	{name: "late namespaces", file: "latens_linux.go", run: withOptions(stepLateNamespaces)},
-	{name: "mount", file: "mounts_linux.go", run: withOptions(stepMounts)},
+	{name: "mount", file: "mounts_linux.go", run: stepMounts},
+	{name: "sysctl", file: "sysctl_linux.go", run: stepSysctl},
+	{name: "mount finish", file: "mounts_linux.go", run: stepMountsFinish},
 	{name: "late namespaces all", file: "latens_linux.go", run: withOptions(stepLateNamespacesAll)},
 	{name: "hostname", file: "uts_linux.go", run: withOptions(stepUTS)},
 	{name: "network", file: "network_linux.go", run: withOptions(stepNetwork)},
@@ -58,6 +60,17 @@ type child struct {
 	// (stepArguments): whatever the setup opens beyond them is closed
 	// before the function runs.
 	fds map[int]bool
+	// mnt is the mount step's state, from the step "mount" to the step
+	// "mount finish" (nil without a new mount namespace).
+	mnt *mounter
+}
+
+// closeMounter releases the mount step's descriptors.
+func (c *child) closeMounter() {
+	if c.mnt != nil {
+		c.mnt.close()
+		c.mnt = nil
+	}
 }
 
 // withOptions adapts a step that needs only the options, the Config and
@@ -73,6 +86,7 @@ func withOptions(f func(*sandbox.Options, Config, *Applied) error) func(*child) 
 // namespaces. It returns the JSON of what was applied (nil without o).
 func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	c := &child{o: o, cfg: cfg}
+	defer c.closeMounter()
 	if o != nil {
 		c.a = &Applied{Applied: sandbox.Applied{Namespaces: map[string]string{}}}
 	}

@@ -12,6 +12,7 @@ type Applied struct {
 	GID             int                  `json:"gid"`
 	Groups          []int                `json:"groups,omitempty"`
 	Hostname        string               `json:"hostname,omitempty"`
+	Sysctl          map[string]string    `json:"sysctl,omitempty"` // written, key -> value
 	Rlimits         map[string][2]uint64 `json:"rlimits,omitempty"`
 	Capabilities    map[string]string    `json:"capabilities,omitempty"` // set -> hex mask
 	NoNewPrivileges bool                 `json:"noNewPrivileges"`

@@ -29,6 +29,9 @@ type host struct {
 	// nsType returns the type of the namespace file at path, "" when the
 	// kernel cannot tell, or an error when path is no namespace file.
 	nsType func(path string) (specs.LinuxNamespaceType, error)
+	// ownNS reports whether the namespace file at path is the caller's
+	// own namespace of type t.
+	ownNS func(path string, t specs.LinuxNamespaceType) (bool, error)
 }
 
 // liveHost returns the host the calling process runs on.
@@ -42,6 +45,7 @@ func liveHost() *host {
 		stat:         os.Stat,
 		evalSymlinks: filepath.EvalSymlinks,
 		nsType:       nsType,
+		ownNS:        ownNS,
 	}
 }
 

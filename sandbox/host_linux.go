@@ -38,3 +38,24 @@ func nsType(path string) (specs.LinuxNamespaceType, error) {
 	}
 	return "", fmt.Errorf("unknown namespace type %#x", t)
 }
+
+// procNSNames are the names under /proc/self/ns of the types ownNS compares.
+var procNSNames = map[specs.LinuxNamespaceType]string{
+	specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net", specs.UTSNamespace: "uts",
+	specs.CgroupNamespace: "cgroup", specs.MountNamespace: "mnt", specs.PIDNamespace: "pid",
+	specs.TimeNamespace: "time", specs.UserNamespace: "user",
+}
+
+// ownNS reports whether the namespace file at path is the caller's own
+// namespace of type t (the same nsfs inode as /proc/self/ns/NAME).
+func ownNS(path string, t specs.LinuxNamespaceType) (bool, error) {
+	self := "/proc/self/ns/" + procNSNames[t]
+	var a, b unix.Stat_t
+	if err := unix.Stat(path, &a); err != nil {
+		return false, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if err := unix.Stat(self, &b); err != nil {
+		return false, &fs.PathError{Op: "stat", Path: self, Err: err}
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+}

@@ -11,3 +11,7 @@ import (
 func nsType(string) (specs.LinuxNamespaceType, error) {
 	return "", errors.ErrUnsupported
 }
+
+func ownNS(string, specs.LinuxNamespaceType) (bool, error) {
+	return false, errors.ErrUnsupported
+}

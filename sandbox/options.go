@@ -67,6 +67,11 @@ type Options struct {
 	// Hostname and Domainname in a new uts namespace.
 	Hostname   string `json:"hostname,omitempty"`
 	Domainname string `json:"domainname,omitempty"`
+	// Sysctl, OCI linux.sysctl: written through the sandbox's /proc/sys
+	// before it is made read-only. Only sysctls a namespace of the
+	// sandbox's own holds are allowed (ipc, net.*, kernel.domainname; see
+	// SysctlPath and Validate), as runc allows them.
+	Sysctl map[string]string `json:"sysctl,omitempty"`
 
 	// User is the uid, gid and additional gids the function (or command)
 	// runs as, inside the user namespace if there is one, and its umask.

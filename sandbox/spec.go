@@ -48,13 +48,15 @@ const DefaultUmask = 0o022
 // process starts from exactly that environment), cwd, capabilities,
 // rlimits, noNewPrivileges and oomScoreAdj; root, hostname, domainname and
 // mounts; linux.namespaces, uidMappings, gidMappings, timeOffsets,
-// maskedPaths, readonlyPaths, rootfsPropagation, resources, cgroupsPath and
-// seccomp; and the nsfork annotations (see AnnotationPrefix).
+// maskedPaths, readonlyPaths, rootfsPropagation, resources, cgroupsPath,
+// seccomp and sysctl (only the sysctls a namespace of the container's own
+// holds, as runc allows them; any other is refused, naming linux.sysctl
+// and the key); and the nsfork annotations (see AnnotationPrefix).
 //
 // A field that has no place in Options is an *Error naming it that matches
 // errors.ErrUnsupported, never silently dropped: hooks, apparmorProfile,
 // selinuxLabel, scheduler, ioPriority, execCPUAffinity, commandLine,
-// linux.devices, netDevices, sysctl, mountLabel, intelRdt, memoryPolicy,
+// linux.devices, netDevices, mountLabel, intelRdt, memoryPolicy,
 // personality and the sections of other platforms. Three fields are
 // accepted and left to the caller because they describe how to start the
 // command rather than how to isolate it: process.args (see SpecArgs),
@@ -149,7 +151,8 @@ func FromSpec(s *specs.Spec) (*Options, error) {
 			}
 		}
 		validateResources(&errs, "linux.resources", l.Resources)
-		unsupported(&errs, "linux.sysctl", l.Sysctl)
+		o.Sysctl = l.Sysctl
+		validateSysctl(&errs, "linux.sysctl", l.Sysctl, l.Namespaces, s.Domainname, nil)
 		unsupported(&errs, "linux.devices", l.Devices)
 		unsupported(&errs, "linux.netDevices", l.NetDevices)
 		unsupported(&errs, "linux.mountLabel", l.MountLabel)
@@ -327,6 +330,7 @@ func (o *Options) ToSpec() *specs.Spec {
 		Seccomp:           c.Seccomp,
 		RootfsPropagation: c.RootfsPropagation,
 		TimeOffsets:       c.TimeOffsets,
+		Sysctl:            c.Sysctl,
 	}
 	// An empty list in Options means the default list, which a config
 	// says by leaving the field out (an explicit [] would mean none).

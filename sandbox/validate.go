@@ -36,7 +36,8 @@ var propagations = []string{"private", "rprivate", "shared", "rshared", "slave",
 // starts: namespace types and paths, id maps (and, for a non-root caller,
 // that it owns the host ids it maps), rlimits, capabilities, the root path,
 // mounts, the environment, the working directory, hostname, time offsets,
-// Landlock paths and the outline of the seccomp profile. It returns nil, an
+// Landlock paths, the sysctls (held by a namespace of the sandbox's own)
+// and the outline of the seccomp profile. It returns nil, an
 // *Error, or several *Error joined with errors.Join; each names the field.
 // Errors for what nsfork cannot do match errors.ErrUnsupported, all others
 // ErrInvalid.
@@ -64,6 +65,7 @@ func (o *Options) validate(h *host) error {
 	o.validateNamespaces(&errs, h)
 	o.validateUser(&errs, h)
 	o.validateUTSAndTime(&errs)
+	validateSysctl(&errs, "sysctl", o.Sysctl, o.Namespaces, o.Domainname, h.ownNS)
 	validateRlimits(&errs, o.Rlimits)
 	validateCapabilities(&errs, o.Capabilities)
 	if o.OOMScoreAdj != nil && (*o.OOMScoreAdj < -1000 || *o.OOMScoreAdj > 1000) {

@@ -24,6 +24,7 @@ type runFlags struct {
 	groups           []string
 
 	hostname, domainname string
+	sysctls              []string
 
 	rootfs   string
 	readOnly bool
@@ -131,6 +132,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	stringsVar(fs, &f.groups, "groups", "additional `GID,...` inside")
 	fs.StringVar(&f.hostname, "hostname", "", "host name in the new uts namespace")
 	fs.StringVar(&f.domainname, "domainname", "", "NIS domain name in the new uts namespace")
+	stringsVar(fs, &f.sysctls, "sysctl", "sysctl `KEY=VALUE` of the sandbox's own namespaces, as OCI linux.sysctl: kernel.msgmax, msgmnb, msgmni, sem, shmall, shmmax, shmmni, shm_rmid_forced or fs.mqueue.* (ipc namespace), net.* (network namespace), kernel.domainname (repeatable)")
 	// Filesystem.
 	fs.StringVar(&f.rootfs, "rootfs", "", "use `DIR` as the root filesystem (pivot_root; MS_MOVE+chroot on an initramfs)")
 	fs.BoolVar(&f.readOnly, "read-only", false, "make the root read-only (the default view of the host is read-only already; this is for --rootfs and --share-fs)")

@@ -74,7 +74,7 @@ func parseSignal(s string) (syscall.Signal, error) {
 
 func ociDelete(g *ociGlobal, args []string) error {
 	fs := verbFlags("delete")
-	force := fs.BoolP("force", "f", false, "kill a running container first")
+	force := fs.BoolP("force", "f", false, "kill a container that is not stopped (created or running) first")
 	pos, err := parseVerb(fs, args, 1, 1, "sandboxrun [global flags] delete [--force] ID")
 	if err != nil {
 		return err
@@ -94,9 +94,15 @@ func ociDelete(g *ociGlobal, args []string) error {
 // and remove its cgroup.
 const monitorGrace = 10 * time.Second
 
-// deleteContainer ends the container (a created one always, a running one
-// with force), waits for its monitor, removes what is left of its cgroup,
-// runs the poststop hooks and removes its directory.
+// deleteContainer removes a stopped container: it waits for its monitor,
+// removes what is left of its cgroup, runs the poststop hooks and removes
+// its directory. A container that is not stopped (creating, created or
+// running) is refused unless force, which kills it first: the runtime-spec
+// says deleting a container that is not stopped MUST generate an error and
+// have no effect. (runc deletes a created container without --force; of
+// its tested callers, podman and Slurm's oci.conf pass --force, and
+// containerd's client refuses to delete a created task unless it kills it
+// first, so that its shim's plain delete finds it stopped.)
 func deleteContainer(g *ociGlobal, root *ociruntime.Root, id string, force bool) error {
 	lk, rec, err := lockRecord(root, id)
 	if err != nil {
@@ -104,8 +110,8 @@ func deleteContainer(g *ociGlobal, root *ociruntime.Root, id string, force bool)
 	}
 	defer lk.Unlock()
 	st := rec.Status()
-	if st == ociruntime.StatusRunning && !force {
-		return ociruntime.Fail("delete", id, "", "", "the container is running: kill it first, or delete --force", nil)
+	if st != ociruntime.StatusStopped && !force {
+		return ociruntime.Fail("delete", id, "", "", "the container is "+st+", not stopped: kill it first, or delete --force", nil)
 	}
 	if st != ociruntime.StatusStopped {
 		signalProc(rec.Init, unix.SIGKILL)

@@ -144,6 +144,16 @@ func (f *runFlags) build(args []string) (*plan, error) {
 	if f.changed("domainname") {
 		opts.Domainname = f.domainname
 	}
+	for _, s := range f.sysctls {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--sysctl %q: want KEY=VALUE", s)
+		}
+		if opts.Sysctl == nil {
+			opts.Sysctl = map[string]string{}
+		}
+		opts.Sysctl[k] = v
+	}
 	if err := f.filesystem(opts, oci); err != nil {
 		return nil, err
 	}
