@@ -304,7 +304,7 @@ func child(mv string) int {
 				return code
 			}
 		}
-		return execCommand(argv, send, term)
+		return execCommand(argv, send, term, opts)
 	}
 	send(wire.KindReady, nil)
 	return run(f, in, send)

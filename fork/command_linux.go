@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsfork/nsfork/internal/console"
 	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
@@ -67,7 +68,7 @@ func checkFilterAllowsExec(p *seccomp.Program) error {
 
 // execCommand is the child's command mode: it returns only on failure,
 // with the exit code to use.
-func execCommand(argv []string, send func(wire.Kind, []byte), term *os.File) int {
+func execCommand(argv []string, send func(wire.Kind, []byte), term *os.File, opts *sandbox.Options) int {
 	fail := func(op, path string, err error) int { return execFailed(send, op, path, err) }
 	path, code := findCommand(argv[0], send)
 	if code != 0 {
@@ -81,6 +82,12 @@ func execCommand(argv []string, send func(wire.Kind, []byte), term *os.File) int
 			return consoleFailed(send, err)
 		}
 		term.Close()
+	}
+	// Not a pid 1: this process becomes the command, which alone gets
+	// the rlimits setup left to it (nsinit.DeferredRlimit).
+	if err := nsinit.ApplyDeferredRlimits(opts); err != nil {
+		send(wire.KindSetup, setupFrame(err))
+		return wire.ExitSetup
 	}
 	send(wire.KindReady, nil)
 	err := unix.Exec(path, argv, os.Environ())

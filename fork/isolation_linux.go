@@ -181,7 +181,7 @@ func (p *isolation) parentSteps() bool {
 // rlimits with prlimit, which can raise a hard limit the child itself could
 // no longer raise, and makes the id-mapped binds' clones once the child's
 // user namespace has its maps.
-func (p *isolation) afterStart(pid int) error {
+func (p *isolation) afterStart(pid int, command bool) error {
 	if p.cgroup != nil && !p.cgroupFD {
 		// cgroup v1: placed before the child gets its request, so before
 		// any of the function's code runs.
@@ -197,7 +197,7 @@ func (p *isolation) afterStart(pid int) error {
 			return err
 		}
 	}
-	if err := setRlimits(pid, p.opts.Rlimits); err != nil {
+	if err := setRlimits(pid, p.opts.Rlimits, command); err != nil {
 		return err
 	}
 	var err error

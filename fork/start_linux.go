@@ -241,7 +241,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		p.outcome = make(chan struct{})
 	}
 	if plan != nil && plan.parentSteps() {
-		if err := plan.afterStart(p.Pid); err != nil {
+		if err := plan.afterStart(p.Pid, argv != nil); err != nil {
 			cmd.Cancel()
 			cmd.Wait()
 			close(release)

@@ -317,3 +317,36 @@ func TestRlimitCoreZeroByDefault(t *testing.T) {
 		t.Fatalf("raising RLIMIT_CORE from inside: %s, want EPERM", in.Raise)
 	}
 }
+
+// TestRlimitASCommand: in command mode RLIMIT_AS is the command's. The
+// sandbox's pid 1 is a Go program that maps 1-2 GiB (the runtime's
+// reservations); with the limit applied while it set up (a GiB here) it
+// died now and then ("fatal error: runtime: cannot allocate memory"). The
+// limit is now set at the end of the setup: one pid 1 can live under
+// reaches the command, one it cannot is refused every time with the
+// figure (exit 125, never a crash), and without a pid namespace of its
+// own the command alone gets any limit.
+func TestRlimitASCommand(t *testing.T) {
+	bin := sandboxrunBin(t)
+	limits := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append(args, "--", "sh", "-c", "grep 'Max address space' /proc/self/limits")...).CombinedOutput()
+		return string(out), err
+	}
+	want := func(out string, limit int) bool {
+		f := strings.Fields(out)
+		return len(f) >= 5 && f[3] == strconv.Itoa(limit) && f[4] == strconv.Itoa(limit)
+	}
+	for i := 0; i < 6; i++ {
+		out, err := limits("--rlimit", fmt.Sprintf("as=%d", 1<<30))
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(out, "pid 1") || strings.Contains(out, "fatal error") {
+			t.Fatalf("launch %d, RLIMIT_AS 1 GiB with a pid namespace: %v\n%s\nwant exit 125 naming pid 1's need", i, err, out)
+		}
+		if out, err := limits("--rlimit", fmt.Sprintf("as=%d", 4<<30)); err != nil || !want(out, 4<<30) {
+			t.Fatalf("launch %d, RLIMIT_AS 4 GiB: %v\n%s", i, err, out)
+		}
+	}
+	if out, err := limits("--share", "pid", "--rlimit", fmt.Sprintf("as=%d", 1<<30)); err != nil || !want(out, 1<<30) {
+		t.Errorf("RLIMIT_AS 1 GiB without a pid namespace (the command alone gets it): %v\n%s", err, out)
+	}
+}

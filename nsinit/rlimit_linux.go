@@ -1,6 +1,10 @@
 package nsinit
 
 import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -13,12 +17,17 @@ import (
 // could no longer raise). The Go runtime raised RLIMIT_NOFILE at start and
 // would restore its start value in every exec'ed child; setting it again
 // through syscall.Setrlimit clears that cache. Every limit is checked here
-// too.
-func stepRlimit(o *sandbox.Options, _ Config, a *Applied) error {
+// too. In command mode RLIMIT_AS is the command's (DeferredRlimit): the
+// step "rlimit command" sets it, at the end of the setup.
+func stepRlimit(o *sandbox.Options, cfg Config, a *Applied) error {
 	for _, r := range o.Rlimits {
 		res, ok := sandbox.RlimitResource(r.Type)
 		if !ok {
 			return fail("rlimit", "unknown", r.Type, unix.EINVAL)
+		}
+		if cfg.Exec && DeferredRlimit(res) {
+			recordRlimit(a, r.Type, r.Soft, r.Hard)
+			continue
 		}
 		var cur unix.Rlimit
 		if err := unix.Prlimit(0, res, nil, &cur); err != nil {
@@ -30,10 +39,78 @@ func stepRlimit(o *sandbox.Options, _ Config, a *Applied) error {
 				return fail("rlimit", "setrlimit "+r.Type, "", err)
 			}
 		}
-		if a.Rlimits == nil {
-			a.Rlimits = map[string][2]uint64{}
+		recordRlimit(a, r.Type, r.Soft, r.Hard)
+	}
+	return nil
+}
+
+func recordRlimit(a *Applied, typ string, soft, hard uint64) {
+	if a.Rlimits == nil {
+		a.Rlimits = map[string][2]uint64{}
+	}
+	a.Rlimits[typ] = [2]uint64{soft, hard}
+}
+
+// DeferredRlimit reports whether, in command mode, the rlimit res is set
+// only at the end of the setup (stepRlimitCommand), not while the child
+// sets up: RLIMIT_AS. The child is a Go program, whose runtime
+// reserves address space generously (its heap arenas and their
+// metadata); under a limit of a GiB or so it can die while it sets up
+// ("out of memory allocating heap arena metadata", runtime-tools'
+// process_rlimits), and the limit is meant for the command. The parent
+// sets none of it early but a hard limit above the current one
+// (fork/rlimit_linux.go), which the child could not raise.
+func DeferredRlimit(res int) bool { return res == unix.RLIMIT_AS }
+
+// pid1Headroom is what the sandbox's pid 1 may still map beyond its
+// address space at the end of the setup (its reaper, signal forwarding and
+// report allocate a little; a thread's stack is mapped).
+const pid1Headroom = 256 << 20
+
+// stepRlimitCommand sets, in command mode in the sandbox's pid 1, the
+// deferred rlimits (DeferredRlimit) on this process, whose command
+// inherits them: the last step before the seccomp filter (a profile may
+// deny prlimit64), so that they do not disturb the setup. Pid 1 stays, a
+// Go program that keeps them too: a limit it cannot live under (its
+// address space is mostly the runtime's reservations, 1-2 GiB) is refused
+// with the figure, not left to kill it at random. A child that is not pid
+// 1 becomes the command: ApplyDeferredRlimits right before its execve.
+// (Without a no_new_privs the filter was loaded early, and must allow
+// prlimit64 here: Docker's does.)
+func stepRlimitCommand(o *sandbox.Options, cfg Config, _ *Applied) error {
+	if !cfg.Exec || os.Getpid() != 1 {
+		return nil
+	}
+	for _, r := range o.Rlimits {
+		res, ok := sandbox.RlimitResource(r.Type)
+		if !ok || !DeferredRlimit(res) {
+			continue
 		}
-		a.Rlimits[r.Type] = [2]uint64{r.Soft, r.Hard}
+		if m, err := readProcStatus(nil, "/proc/self/status"); err == nil {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(m["VmSize"]), " kB"), 10, 64)
+			if need := kb<<10 + pid1Headroom; kb > 0 && r.Soft < need {
+				return fail("rlimit", fmt.Sprintf("%s %d: the sandbox's pid 1, which starts the command and stays, maps %d MiB already (a Go program's reservations) and would die under it; give at least %d, or run without a pid namespace of the sandbox's own (then the command alone gets it)", r.Type, r.Soft, kb>>10, need), "", unix.EINVAL)
+			}
+		}
+	}
+	return ApplyDeferredRlimits(o)
+}
+
+// ApplyDeferredRlimits sets the deferred rlimits of o (DeferredRlimit) on
+// the calling process, right before it becomes the command (its execve):
+// the command-mode child that is not a pid 1, and runtime exec's process.
+func ApplyDeferredRlimits(o *sandbox.Options) error {
+	if o == nil {
+		return nil
+	}
+	for _, r := range o.Rlimits {
+		res, ok := sandbox.RlimitResource(r.Type)
+		if !ok || !DeferredRlimit(res) {
+			continue
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			return fail("rlimit", "setrlimit "+r.Type+" (before the command)", "", err)
+		}
 	}
 	return nil
 }

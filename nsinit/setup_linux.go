@@ -46,6 +46,7 @@ var steps = []step{
 	{name: "no_new_privs", file: "nonewprivs_linux.go", run: withOptions(stepNoNewPrivs)},
 	{name: "threads", file: "threads_linux.go", run: withOptions(stepThreadsCheck)},
 	{name: "landlock", file: "landlock_linux.go", run: withOptions(stepLandlock)},
+	{name: "rlimit command", file: "rlimit_linux.go", run: withOptions(stepRlimitCommand)},
 	{name: "seccomp", file: "seccomp_linux.go", run: withOptions(stepSeccomp)},
 	{name: "report", file: "report_linux.go", run: withOptions(stepReport)},
 	{name: "setup fds", file: "fds_linux.go", run: stepSetupFDs},

@@ -12,6 +12,8 @@ import (
 // as the container's own process; the caller executes the command next, on
 // the locked thread it called from. It is exec's last step before execve.
 func ApplyProcess(o *sandbox.Options, filter *seccomp.Program) error {
-	_, err := nsinit.Setup(o, nsinit.Config{Filter: filter, Exec: true})
-	return err
+	if _, err := nsinit.Setup(o, nsinit.Config{Filter: filter, Exec: true}); err != nil {
+		return err
+	}
+	return nsinit.ApplyDeferredRlimits(o)
 }
