@@ -83,8 +83,8 @@ func execCommand(argv []string, send func(wire.Kind, []byte), term *os.File, opt
 		}
 		term.Close()
 	}
-	// Not a pid 1: this process becomes the command, which alone gets
-	// the rlimits setup left to it (nsinit.DeferredRlimit).
+	// Not a pid 1: this process becomes the command, with the rlimits
+	// setup left to it (nsinit.DeferredRlimit), set last.
 	if err := nsinit.ApplyDeferredRlimits(opts); err != nil {
 		send(wire.KindSetup, setupFrame(err))
 		return wire.ExitSetup

@@ -62,23 +62,34 @@ func recordRlimit(a *Applied, typ string, soft, hard uint64) {
 // (fork/rlimit_linux.go), which the child could not raise.
 func DeferredRlimit(res int) bool { return res == unix.RLIMIT_AS }
 
-// pid1Headroom is what the sandbox's pid 1 may still map beyond its
-// address space at the end of the setup (its reaper, signal forwarding and
-// report allocate a little; a thread's stack is mapped).
-const pid1Headroom = 256 << 20
+// goHeadroom is what the child, a Go program, may still map beyond its
+// address space once the limit is set (its reaper, signal forwarding and
+// report allocate a little; a new thread's stack is mapped).
+const goHeadroom = 256 << 20
 
 // stepRlimitCommand sets, in command mode in the sandbox's pid 1, the
 // deferred rlimits (DeferredRlimit) on this process, whose command
 // inherits them: the last step before the seccomp filter (a profile may
-// deny prlimit64), so that they do not disturb the setup. Pid 1 stays, a
-// Go program that keeps them too: a limit it cannot live under (its
-// address space is mostly the runtime's reservations, 1-2 GiB) is refused
-// with the figure, not left to kill it at random. A child that is not pid
-// 1 becomes the command: ApplyDeferredRlimits right before its execve.
-// (Without a no_new_privs the filter was loaded early, and must allow
-// prlimit64 here: Docker's does.)
+// deny prlimit64), so that they do not disturb the setup. A child that is
+// not pid 1 becomes the command: ApplyDeferredRlimits right before its
+// execve. (Without a no_new_privs the filter was loaded early, and must
+// allow prlimit64 here: Docker's does.)
 func stepRlimitCommand(o *sandbox.Options, cfg Config, _ *Applied) error {
 	if !cfg.Exec || os.Getpid() != 1 {
+		return nil
+	}
+	return ApplyDeferredRlimits(o)
+}
+
+// ApplyDeferredRlimits sets the deferred rlimits of o (DeferredRlimit) on
+// the calling process, which then starts the command (the sandbox's pid 1)
+// or becomes it (execve): a command-mode child and runtime exec's process.
+// Either is a Go program that lives under the limit until then, and pid 1
+// for good; its address space is mostly the runtime's reservations (1-2
+// GiB), so a limit it cannot live under is refused with the figure it
+// needs, not left to kill it at random.
+func ApplyDeferredRlimits(o *sandbox.Options) error {
+	if o == nil {
 		return nil
 	}
 	for _, r := range o.Rlimits {
@@ -88,25 +99,9 @@ func stepRlimitCommand(o *sandbox.Options, cfg Config, _ *Applied) error {
 		}
 		if m, err := readProcStatus(nil, "/proc/self/status"); err == nil {
 			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(m["VmSize"]), " kB"), 10, 64)
-			if need := kb<<10 + pid1Headroom; kb > 0 && r.Soft < need {
-				return fail("rlimit", fmt.Sprintf("%s %d: the sandbox's pid 1, which starts the command and stays, maps %d MiB already (a Go program's reservations) and would die under it; give at least %d, or run without a pid namespace of the sandbox's own (then the command alone gets it)", r.Type, r.Soft, kb>>10, need), "", unix.EINVAL)
+			if need := kb<<10 + goHeadroom; kb > 0 && r.Soft < need {
+				return fail("rlimit", fmt.Sprintf("%s %d: the sandbox's child, a Go program that starts the command (and stays, as pid 1) or becomes it, maps %d MiB already (the runtime's reservations) and would die under it; give at least %d", r.Type, r.Soft, kb>>10, need), "", unix.EINVAL)
 			}
-		}
-	}
-	return ApplyDeferredRlimits(o)
-}
-
-// ApplyDeferredRlimits sets the deferred rlimits of o (DeferredRlimit) on
-// the calling process, right before it becomes the command (its execve):
-// the command-mode child that is not a pid 1, and runtime exec's process.
-func ApplyDeferredRlimits(o *sandbox.Options) error {
-	if o == nil {
-		return nil
-	}
-	for _, r := range o.Rlimits {
-		res, ok := sandbox.RlimitResource(r.Type)
-		if !ok || !DeferredRlimit(res) {
-			continue
 		}
 		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
 			return fail("rlimit", "setrlimit "+r.Type+" (before the command)", "", err)
