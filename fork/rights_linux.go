@@ -50,9 +50,24 @@ func writeFrameRights(ctrl *os.File, k wire.Kind, payload []byte, files []*os.Fi
 	}
 	// The files must stay open until sendmsg took its references.
 	runtime.KeepAlive(files)
+	if testHookAfterSendmsg != nil {
+		testHookAfterSendmsg()
+	}
+	if n == len(buf) {
+		// All sent. No empty write after it: the child may have read the
+		// whole call, run it and exited by now, and a write to a socket
+		// whose peer is gone fails with EPIPE even when empty, which
+		// would make the pool take a call the child ran for one it never
+		// got, and hand it to a second child.
+		return nil
+	}
 	_, err = ctrl.Write(buf[n:])
 	return err
 }
+
+// testHookAfterSendmsg, when set by a test, runs between the sendmsg that
+// carries the descriptors and the write of what it left unsent.
+var testHookAfterSendmsg func()
 
 // rightsReader reads the channel, which must be in blocking mode, with
 // recvmsg on the calling thread (not through the poller: the sender wakes
