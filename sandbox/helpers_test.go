@@ -15,6 +15,8 @@ import (
 func testHost(euid, egid int, files map[string]string) *host {
 	h := liveHost()
 	h.euid, h.egid, h.hostRoot = euid, egid, euid == 0
+	zero := uint32(0)
+	h.rootIDs = RootIDs{UID: &zero, GID: &zero} // in the initial user namespace
 	h.userName = func(uid int) string {
 		if uid == 1000 {
 			return "alice"

@@ -19,6 +19,9 @@ type host struct {
 	// hostRoot: root in the initial user namespace (RootInInitialUserNS).
 	// Root of another user namespace is rootless here (nsRoot).
 	hostRoot bool
+	// rootIDs: host root's ids in the caller's user namespace
+	// (HostRootIDs).
+	rootIDs RootIDs
 	// userName returns the name of uid, or "" when it has none.
 	userName func(uid int) string
 	// readFile reads /etc/subuid, /etc/subgid and /proc/self/status.
@@ -40,6 +43,7 @@ func liveHost() *host {
 		euid:         os.Geteuid(),
 		egid:         os.Getegid(),
 		hostRoot:     RootInInitialUserNS(),
+		rootIDs:      HostRootIDs(),
 		userName:     userName,
 		readFile:     os.ReadFile,
 		stat:         os.Stat,

@@ -40,7 +40,19 @@ func validateNSRootMap(errs *errList, h *host, field, kind string, m []specs.Lin
 // parseProcIDMap returns the inside ranges of a /proc/PID/uid_map or
 // gid_map: the ids that namespace has.
 func parseProcIDMap(b []byte) ([]IDRange, error) {
-	var out []IDRange
+	lines, err := parseProcIDMapLines(b)
+	out := make([]IDRange, len(lines))
+	for i, l := range lines {
+		out[i] = IDRange{Start: l.ContainerID, Size: l.Size}
+	}
+	return out, err
+}
+
+// parseProcIDMapLines parses a /proc/PID/uid_map or gid_map: ContainerID
+// is the first column (ids of that namespace), HostID the second (ids of
+// the namespace reading the file).
+func parseProcIDMapLines(b []byte) ([]specs.LinuxIDMapping, error) {
+	var out []specs.LinuxIDMapping
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		f := strings.Fields(l)
 		if len(f) == 0 {
@@ -49,12 +61,15 @@ func parseProcIDMap(b []byte) ([]IDRange, error) {
 		if len(f) != 3 {
 			return nil, fmt.Errorf("line %q: want 3 fields", l)
 		}
-		start, err1 := strconv.ParseUint(f[0], 10, 32)
-		size, err2 := strconv.ParseUint(f[2], 10, 32)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("line %q: not numbers", l)
+		var n [3]uint64
+		for i := range f {
+			v, err := strconv.ParseUint(f[i], 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("line %q: not numbers", l)
+			}
+			n[i] = v
 		}
-		out = append(out, IDRange{Start: uint32(start), Size: uint32(size)})
+		out = append(out, specs.LinuxIDMapping{ContainerID: uint32(n[0]), HostID: uint32(n[1]), Size: uint32(n[2])})
 	}
 	return out, nil
 }

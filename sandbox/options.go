@@ -134,6 +134,15 @@ type Options struct {
 	// DieWithParent kills the child when the process that started it dies
 	// (nsfork extension; on by default in the presets).
 	DieWithParent bool `json:"dieWithParent,omitempty"`
+
+	// TrustedHostRoot, TRUSTED CODE ONLY (nsfork extension): lets a caller
+	// that is not host root but whose user namespace maps host root (root
+	// of `unshare -r` run by host root) start a sandbox whose ids are host
+	// root's, which Validate refuses otherwise (ErrHostRoot). HostRoot sets
+	// it. It is no OCI annotation: ToSpec does not write it and FromSpec
+	// never sets it, so that a bundle's config cannot opt in; the program
+	// (or `sandboxrun --host-root`) does.
+	TrustedHostRoot bool `json:"trustedHostRoot,omitempty"`
 }
 
 // Landlock lists the paths that stay reachable under a Landlock ruleset;

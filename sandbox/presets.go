@@ -77,9 +77,13 @@ func Default() *Options {
 // /proc/sys, /sys, cgroup files and every root-owned file and socket it can
 // see, with no capability at all (writing /proc/sys/kernel/core_pattern
 // alone runs a program as host root). Use it only for code you would run
-// as root outside any sandbox.
+// as root outside any sandbox. It sets TrustedHostRoot, which root of a
+// user namespace that maps host root (`unshare -r` run by host root) needs
+// to start any sandbox: there the child runs as that namespace's uid 0,
+// host root's uid, with capabilities only over the namespace.
 func HostRoot() *Options {
 	o := hardened()
+	o.TrustedHostRoot = true
 	o.Namespaces = namespaces(specs.PIDNamespace, specs.MountNamespace, specs.UTSNamespace,
 		specs.IPCNamespace, specs.NetworkNamespace)
 	o.Seccomp = defaultSeccomp()

@@ -21,42 +21,41 @@ var inInitialUserNS = sync.OnceValue(detectInitialUserNS)
 
 // detectInitialUserNS reports whether this process is in the initial user
 // namespace. The kernel names the namespace itself through a pidfd of this
-// process (ownUserNSIno): /proc/self/ns/user is a path, which a process
-// in a mount namespace of its own (root of a user namespace, as anyone
-// can be) can mount another file on, the initial namespace's nsfs file it
-// opened before, say, and be taken for host root. Only kernels without the
-// pidfd ioctl (before 6.11) read /proc.
+// process (ownUserNS): /proc/self/ns/user is a path, which a process in a
+// mount namespace of its own (root of a user namespace, as anyone can be)
+// can mount another file on, the initial namespace's nsfs file it opened
+// before, say, and be taken for host root. Only kernels without the pidfd
+// ioctl (before 6.11) read /proc.
 func detectInitialUserNS() bool {
-	if ino, ok := ownUserNSIno(); ok {
-		return ino == initUserNSIno
+	if st, ok := ownUserNS(); ok {
+		return st.Ino == initUserNSIno
 	}
 	return initialUserNS("/proc/self/ns/user", "/proc/self/uid_map")
 }
 
-// ownUserNSIno is the inode of this process's user namespace as the
-// kernel gives it (PIDFD_GET_USER_NAMESPACE); ok is false where it does
-// not (before Linux 6.11, no pidfd_open).
-func ownUserNSIno() (ino uint64, ok bool) {
+// ownUserNS is the stat of this process's user namespace as the kernel
+// gives it (PIDFD_GET_USER_NAMESPACE); ok is false where it does not
+// (before Linux 6.11, no pidfd_open).
+func ownUserNS() (st unix.Stat_t, ok bool) {
 	// Under ForkLock: the namespace descriptor must not leak into a
 	// child forked meanwhile.
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
 	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
 	if err != nil {
-		return 0, false
+		return st, false
 	}
 	defer unix.Close(pidfd)
 	fd, err := unix.IoctlRetInt(pidfd, pidfdGetUserNamespace)
 	if err != nil {
-		return 0, false
+		return st, false
 	}
 	defer unix.Close(fd)
 	var fs unix.Statfs_t
-	var st unix.Stat_t
 	if unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.NSFS_MAGIC || unix.Fstat(fd, &st) != nil {
-		return 0, false
+		return st, false
 	}
-	return st.Ino, true
+	return st, true
 }
 
 func rootInInitialUserNS() bool { return os.Geteuid() == 0 && inInitialUserNS() }

@@ -21,7 +21,7 @@ const usernsSpoofEnv = "NSFORK_TEST_USERNS_SPOOF"
 // mount namespace of its own (anyone, by unshare -Urm) mounts the initial
 // user namespace's nsfs file, opened before, on its /proc/PID/ns/user.
 // /proc then shows the initial namespace, and before the answer came from
-// the kernel (ownUserNSIno) nsfork took it for host root. The child
+// the kernel (ownUserNS) nsfork took it for host root. The child
 // checks that the spoof is in place (the /proc reading says initial), then
 // that detectInitialUserNS says no.
 func TestRootInInitialUserNSSpoofedProc(t *testing.T) {
@@ -33,7 +33,7 @@ func TestRootInInitialUserNSSpoofedProc(t *testing.T) {
 	if err := unix.Stat("/proc/self/ns/user", &st); err != nil || st.Ino != initUserNSIno {
 		testreq.Need(t, false, "the test running in the initial user namespace (stat /proc/self/ns/user: ino %d, %v)", st.Ino, err)
 	}
-	if _, ok := ownUserNSIno(); !ok {
+	if _, ok := ownUserNS(); !ok {
 		testreq.KernelLacks(t, "PIDFD_GET_USER_NAMESPACE (Linux 6.11)", "ioctl on a pidfd of this process failed",
 			"TestRootInInitialUserNS (the /proc reading, which a caller with a mount namespace of its own can spoof)")
 		return

@@ -71,6 +71,7 @@ var nsRootHost = func() *host {
 		"/proc/self/gid_map": "0 1000 1\n",
 	})
 	h.hostRoot = false
+	h.rootIDs = RootIDs{} // its map has no host id 0
 	return h
 }()
 

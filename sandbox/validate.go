@@ -64,6 +64,7 @@ func (o *Options) validate(h *host) error {
 	var errs errList
 	o.validateNamespaces(&errs, h)
 	o.validateUser(&errs, h)
+	o.validateHostRoot(&errs, h)
 	o.validateUTSAndTime(&errs)
 	validateSysctl(&errs, "sysctl", o.Sysctl, o.Namespaces, o.Domainname, h.ownNS)
 	validateRlimits(&errs, o.Rlimits)
