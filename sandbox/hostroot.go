@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -87,6 +88,7 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 		return
 	}
 	uidMap, gidMap := o.effectiveIDMappings(h)
+	var fields, hows []string
 	for _, c := range []struct {
 		kind, field string
 		root        *uint32
@@ -106,7 +108,7 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 		if o.NewNamespace(specs.UserNamespace) {
 			for i, e := range c.m {
 				if uint64(r) >= uint64(e.HostID) && uint64(r) < uint64(e.HostID)+uint64(e.Size) {
-					field, how = fmt.Sprintf("%s[%d]", c.field, i), fmt.Sprintf("maps %s %d of the new user namespace onto %s %d of yours", c.kind, uint64(e.ContainerID)+uint64(r-e.HostID), c.kind, r)
+					field, how = fmt.Sprintf("%s[%d]", c.field, i), fmt.Sprintf("maps %s %d of the sandbox's user namespace onto your %s %d", c.kind, uint64(e.ContainerID)+uint64(r-e.HostID), c.kind, r)
 					if !c.given {
 						field, how = c.field, fmt.Sprintf("(none given) maps the sandbox's %s 0 onto your own %s %d", c.kind, c.kind, r)
 					}
@@ -122,21 +124,24 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 			if o.AppliesUser() {
 				runsAs = c.runsAs
 			}
-			field = "user." + c.kind
 			switch {
 			case slices.Contains(runsAs, r):
-				how = fmt.Sprintf("without a new user namespace the sandbox runs as %s %d of your namespace", c.kind, r)
+				field, how = "user."+c.kind, fmt.Sprintf("without a user namespace of its own the sandbox runs as your %s %d", c.kind, r)
 			case h.euid == 0 && keepsCap(o, c.cap):
-				field, how = "capabilities.bounding", fmt.Sprintf("without a new user namespace the sandbox keeps %s and may become %s %d of your namespace", c.cap, c.kind, r)
+				field, how = "capabilities.bounding", fmt.Sprintf("without a user namespace of its own the sandbox keeps %s and may become your %s %d", c.cap, c.kind, r)
 			}
 		}
-		if how == "" {
-			continue
+		if how != "" {
+			fields, hows = append(fields, field), append(hows, how+fmt.Sprintf(" (host %s 0)", c.kind))
 		}
-		errs.addErr(field, "", fmt.Sprintf(
-			"%s, which is host %s 0 (you are not host root, but your user namespace maps host root: `unshare -r` run by host root makes such a namespace): the sandbox would have the owner's rights on every root-owned file and unix socket it can reach. Run the launcher as a user, or as host root outside the user namespace, or opt in with Options.TrustedHostRoot (sandbox.HostRoot, sandboxrun --host-root; trusted code only)",
-			how, c.kind), ErrHostRoot)
 	}
+	if len(hows) == 0 {
+		return
+	}
+	errs.addErr(strings.Join(fields, ", "), "", strings.Join(hows, "; ")+
+		": you are not host root, but your user namespace maps host root (as `unshare -r` run by host root does), and the sandbox would have the owner's rights on every root-owned file and unix socket it can reach. "+
+		"Run the launcher as a user, or as host root outside the user namespace, or opt in with Options.TrustedHostRoot (sandbox.HostRoot; sandboxrun --host-root), for trusted code only",
+		ErrHostRoot)
 }
 
 // keepsCap reports whether the sandbox's bounding set may hold capability

@@ -67,10 +67,10 @@ func TestValidateHostRoot(t *testing.T) {
 		h     *host
 		field string // "": valid
 	}{
-		{"Rootless (unshare -r by host root)", rootless(0, 0, false), hostRootMapped, "uidMappings[0]"},
-		{"default maps", &Options{Namespaces: ns(specs.UserNamespace)}, hostRootMapped, "uidMappings"},
+		{"Rootless (unshare -r by host root)", rootless(0, 0, false), hostRootMapped, "uidMappings[0], gidMappings[0]"},
+		{"default maps", &Options{Namespaces: ns(specs.UserNamespace)}, hostRootMapped, "uidMappings, gidMappings"},
 		{"more ids of its namespace", &Options{Namespaces: ns(specs.UserNamespace), UIDMappings: idmap(0, 1, 10), GIDMappings: idmap(0, 0, 1)}, hostRootMapped, "gidMappings[0]"},
-		{"no user namespace", noUserNS(specs.User{}, &specs.LinuxCapabilities{}), hostRootMapped, "user.uid"},
+		{"no user namespace", noUserNS(specs.User{}, &specs.LinuxCapabilities{}), hostRootMapped, "user.uid, user.gid"},
 		{"TrustedHostRoot", trusted, hostRootMapped, ""},
 		{"HostRoot", HostRoot(), hostRootMapped, ""},
 		{"zero Options (no sandbox)", &Options{}, hostRootMapped, ""},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 
@@ -10,6 +11,11 @@ import (
 // identity says which host ids the defaults give a sandbox here, and for
 // root whether the pool of ranges can serve them.
 func (d *doctor) identity() {
+	if !d.hostRoot && errors.Is(sandbox.Default().Validate(), sandbox.ErrHostRoot) {
+		r := sandbox.HostRootIDs()
+		d.add("identity", stFail, "your uid %d is host root's (your user namespace maps host root to it, as `unshare -r` run by host root does; the kernel told through %s): the defaults would run the sandbox as host uid 0, with the owner's rights on every root-owned file and socket it can reach, and are refused. Run sandboxrun as a user, or as host root outside the user namespace, or add --host-root (trusted code only)", d.euid, r.From)
+		return
+	}
 	if !d.hostRoot {
 		d.add("identity", stInfo, "the sandbox's root is your own uid %d (mapped to 0 inside): it has no more rights on the host than you", d.euid)
 		return

@@ -122,7 +122,7 @@ func addRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.BoolVar(&f.shareNet, "share-net", false, "keep the host network (no network namespace)")
 	stringsVar(fs, &f.share, "share", "keep the host's namespace of `TYPE`: user, pid, net, ipc, uts, cgroup, time, mount (repeatable)")
 	fs.BoolVar(&f.rootless, "rootless", !sandbox.RootInInitialUserNS(), "unprivileged preset: new user namespace with your uid and gid mapped to 0 (default unless host root; root of a user namespace other than the initial one is rootless too)")
-	fs.BoolVar(&f.hostRoot, "host-root", false, "TRUSTED CODE ONLY, for a root caller: the sandbox's uid 0 is the host's uid 0 (identity map; with --share user no user namespace at all). Without it root's sandboxes run as a range of unprivileged host ids of their own")
+	fs.BoolVar(&f.hostRoot, "host-root", false, "TRUSTED CODE ONLY, for a root caller: the sandbox's uid 0 is the host's uid 0 (identity map; with --share user no user namespace at all). Without it root's sandboxes run as a range of unprivileged host ids of their own, and root of a user namespace that maps host root (unshare -r run by host root) is refused: its sandbox's uid 0 would be host uid 0")
 	fs.StringVar(&f.preset, "preset", "", "start from preset `NAME`: default, or mpi for one MPI rank or Slurm task (host network, pid and ipc, shared /dev/shm and /tmp, uid mapped to itself, process_vm_readv/writev allowed)")
 	// Identity.
 	stringsVar(fs, &f.uidMaps, "uid-map", "uid map line `CONTAINER:HOST:SIZE` (repeatable; beyond your own uid needs newuidmap and /etc/subuid)")

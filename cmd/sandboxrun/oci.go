@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nsfork/nsfork/internal/ociruntime"
-	"github.com/nsfork/nsfork/sandbox"
 )
 
 // The runc-compatible command line: sandboxrun [global flags] VERB [flags] ID.
@@ -66,7 +65,7 @@ func (g *ociGlobal) flags() *pflag.FlagSet {
 	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "refused: nsfork writes cgroupfs directly")
 	fs.StringVar(&g.rootless, "rootless", "", "true, false or auto")
 	fs.Lookup("rootless").NoOptDefVal = "true"
-	fs.BoolVar(&g.hostRoot, "host-root", false, "TRUSTED CODE ONLY: a config without a user namespace runs as host root, as runc runs it (podman --runtime-flag host-root)")
+	fs.BoolVar(&g.hostRoot, "host-root", false, "TRUSTED CODE ONLY: a config without a user namespace runs as host root, as runc runs it (podman --runtime-flag host-root); for root of a user namespace that maps host root (unshare -r run by host root), lets its containers run as that namespace's uid 0, host root's")
 	return fs
 }
 
@@ -123,8 +122,8 @@ func runOCI(g *ociGlobal, verb string, args []string, io stdio) int {
 		err = ociruntime.Fail("--systemd-cgroup", "", "", "", "not supported: nsfork writes cgroupfs directly (leave --systemd-cgroup off)", nil)
 	case g.rootless != "" && g.rootless != "true" && g.rootless != "false" && g.rootless != "auto":
 		err = ociruntime.Fail("--rootless", "", "", "", fmt.Sprintf("%q: true, false or auto", g.rootless), nil)
-	case g.hostRoot && !sandbox.RootInInitialUserNS():
-		err = ociruntime.Fail("--host-root", "", "", "", "only root in the initial user namespace (host root) has the host's root to give", nil)
+	case g.hostRoot && !hasHostRootUID():
+		err = ociruntime.Fail("--host-root", "", "", "", strings.TrimPrefix(noHostRootToGive, "--host-root: "), nil)
 	case slices.Contains(ociRefused, verb):
 		err = ociruntime.Fail(verb, "", "", "", "not supported by nsfork's runtime", nil)
 	default:

@@ -104,7 +104,10 @@ func (f *runFlags) build(args []string) (*plan, error) {
 		opts.WithNamespaces(specs.UserNamespace)
 		p.notes = append(p.notes, "linux.namespaces: a user namespace was added, with a range of unprivileged host ids for ids 0-65535 inside (--host-root runs the config as host root, as runc does)")
 	}
-	if f.hostRoot && !oci {
+	// Trusted code only: root of a user namespace that maps host root
+	// (unshare -r run by host root) keeps its own id 0, host root's.
+	opts.TrustedHostRoot = f.hostRoot
+	if f.hostRoot && !oci && sandbox.RootInInitialUserNS() {
 		// Trusted code only: host root inside a user namespace, so that
 		// capabilities still count only over the sandbox's own namespaces
 		// (--share user: no user namespace at all).

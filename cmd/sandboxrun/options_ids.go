@@ -124,11 +124,13 @@ func (f *runFlags) identity(opts *sandbox.Options, oci bool) error {
 
 // checkHostRoot refuses, for a root caller, what would make the sandbox's
 // root the host's without --host-root: sharing the host's user namespace.
-// It also refuses --host-root where it means nothing.
+// It also refuses --host-root where it means nothing. (Root of a user
+// namespace that maps host root gets sandbox.ErrHostRoot from Validate
+// without --host-root.)
 func (f *runFlags) checkHostRoot(opts *sandbox.Options, oci bool) error {
 	hostRoot := sandbox.RootInInitialUserNS()
-	if f.hostRoot && !hostRoot {
-		return errors.New("--host-root: only root in the initial user namespace (host root) has the host's root to give")
+	if f.hostRoot && !hasHostRootUID() {
+		return errors.New(noHostRootToGive)
 	}
 
 	if hostRoot && !oci && !f.hostRoot && f.shareUser() {
@@ -144,6 +146,20 @@ func (f *runFlags) shareUser() bool {
 		}
 	}
 	return false
+}
+
+// noHostRootToGive is the refusal of --host-root for a caller whose uid is
+// not host root's.
+const noHostRootToGive = "--host-root: your uid is not host root's (only host root, or root of a user namespace that maps host root to it, as `unshare -r` run by host root, has the host's root to give)"
+
+// hasHostRootUID reports whether the caller's euid is host root's uid:
+// host root, or root of a user namespace that maps host root to it.
+func hasHostRootUID() bool {
+	if sandbox.RootInInitialUserNS() {
+		return true
+	}
+	r := sandbox.HostRootIDs().UID
+	return r != nil && int64(*r) == int64(os.Geteuid())
 }
 
 // mapsHostRoot reports whether m maps some id onto host id 0.
