@@ -97,7 +97,9 @@ func Digest(o *sandbox.Options) (string, error) {
 var Required = []specs.LinuxNamespaceType{specs.UserNamespace, specs.PIDNamespace, specs.MountNamespace, specs.IPCNamespace}
 
 // CheckOptions reports why o cannot be a job's sandbox: a namespace of
-// Required that o does not create, cgroup limits, or a cgroup path.
+// Required that o does not create, cgroup limits, a cgroup path, or ids
+// that would be host root's (sandbox.ErrHostRoot: the caller is root of a
+// user namespace that maps host root, and o does not opt in).
 func CheckOptions(o *sandbox.Options) error {
 	if o == nil {
 		return failf("options", "check", "", "no sandbox options")
@@ -109,6 +111,11 @@ func CheckOptions(o *sandbox.Options) error {
 	}
 	if o.Resources != nil || o.CgroupsPath != "" {
 		return failf("options", "check", "", "cgroup limits are not supported for a shared job (the holder's cgroup would hold every rank and outlive its creator)")
+	}
+	// Before a running holder is reached: a job whose ids would be host
+	// root's for a caller that is not host root (sandbox.ErrHostRoot).
+	if err := o.Validate(); errors.Is(err, sandbox.ErrHostRoot) {
+		return fail("options", "check", "", err)
 	}
 	return nil
 }
