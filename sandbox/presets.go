@@ -77,10 +77,10 @@ func Default() *Options {
 // /proc/sys, /sys, cgroup files and every root-owned file and socket it can
 // see, with no capability at all (writing /proc/sys/kernel/core_pattern
 // alone runs a program as host root). Use it only for code you would run
-// as root outside any sandbox. It sets TrustedHostRoot, which root of a
-// user namespace that maps host root (`unshare -r` run by host root) needs
-// to start any sandbox: there the child runs as that namespace's uid 0,
-// host root's uid, with capabilities only over the namespace.
+// as root outside any sandbox. It sets TrustedHostRoot. (Root of a user
+// namespace that maps host root, as `unshare -r` run by host root makes,
+// opts in with TrustedHostRoot on Default instead: HostRoot's /dev/pts
+// needs gid 5 (tty), which such a namespace seldom maps.)
 func HostRoot() *Options {
 	o := hardened()
 	o.TrustedHostRoot = true
