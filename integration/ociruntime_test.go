@@ -198,7 +198,8 @@ func ociLifecycle(t *testing.T) {
 // ociLifecycleIn is ociLifecycle with e and a bundle whose command echoes
 // "started" and sleeps.
 func ociLifecycleIn(t *testing.T, e *ociEnv, bundle string) {
-	pidFile := filepath.Join(tempDir(t), "pid")
+	// sharedDir: the runtime may run as another user (TestUserNSRoot).
+	pidFile := filepath.Join(sharedDir(t), "pid")
 	r, out := e.ociOut(t, "create", "--bundle", bundle, "--pid-file", pidFile, "c1")
 	if r.code != 0 {
 		t.Fatalf("create: exit %d stderr %q", r.code, r.err)

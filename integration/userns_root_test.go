@@ -6,7 +6,9 @@ package integration
 // OCI runtime, and sandboxrun must give it the rootless defaults there:
 // a nested user namespace mapping its own id 0, no leased host ids,
 // nothing under /run, and the OCI lifecycle with a `runc spec --rootless`
-// bundle. Root and uid 65534 alike (the namespace maps the caller's uid).
+// bundle. The root suite runs these as uid 65534 too (asNSRootUser): under
+// root's own `unshare -r` the namespace's uid 0 is host uid 0, which the
+// launch refuses (TestHostRootRefused) unless --host-root (CgroupLimit).
 
 import (
 	"encoding/json"
@@ -59,7 +61,7 @@ readlink /proc/self/ns/user
 "$0" -- sh -c 'readlink /proc/self/ns/user; cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g' || exit 91
 echo ---
 ls -A /run`
-	out, err := exec.Command("unshare", "-Urm", "sh", "-c", script, bin).CombinedOutput()
+	out, err := asNSRootUser(exec.Command("unshare", "-Urm", "sh", "-c", script, bin)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("unshare -Urm sandboxrun -- ...: %v\n%s", err, out)
 	}
@@ -88,8 +90,8 @@ ls -A /run`
 // usernsRootReportDoctor: --report and doctor say rootless.
 func usernsRootReportDoctor(t *testing.T) {
 	bin := sandboxrunBin(t)
-	rep := filepath.Join(tempDir(t), "report.json")
-	if out, err := exec.Command("unshare", "-Ur", bin, "--report", rep, "--", "true").CombinedOutput(); err != nil {
+	rep := filepath.Join(sharedDir(t), "report.json")
+	if out, err := asNSRootUser(exec.Command("unshare", "-Ur", bin, "--report", rep, "--", "true")).CombinedOutput(); err != nil {
 		t.Fatalf("unshare -Ur sandboxrun --report: %v\n%s", err, out)
 	}
 	b, err := os.ReadFile(rep)
@@ -108,7 +110,7 @@ func usernsRootReportDoctor(t *testing.T) {
 	if doc.Launcher.EUID != 0 || !doc.Launcher.Rootless {
 		t.Errorf("report of root of a user namespace: launcher %+v, want euid 0 and rootless", doc.Launcher)
 	}
-	out, _ := exec.Command("unshare", "-Ur", bin, "doctor").CombinedOutput()
+	out, _ := asNSRootUser(exec.Command("unshare", "-Ur", bin, "doctor")).CombinedOutput()
 	if !strings.Contains(string(out), "uid 0 of a user namespace other than the initial one (rootless mode") {
 		t.Errorf("doctor as root of a user namespace does not say rootless:\n%s", out)
 	}
@@ -118,30 +120,38 @@ func usernsRootReportDoctor(t *testing.T) {
 // namespace gets only where its host uid may write the cgroup tree: none
 // for uid 65534 here (cgroup v1, nothing delegated), so the start fails
 // closed, saying that it is not host root; under root's `unshare -r` its
-// uid 0 is host uid 0, which owns the tree, and the limit is applied.
+// uid 0 is host uid 0, which owns the tree: with --host-root (the opt-in)
+// the limit is applied.
 func usernsRootCgroupLimit(t *testing.T) {
 	bin := sandboxrunBin(t)
-	out, err := exec.Command("unshare", "-Ur", bin, "--pids", "16", "--", "sh", "-c",
-		// cgroup v1's pids hierarchy, else (a v2-only host) the unified one.
-		`p=$(grep :pids: /proc/self/cgroup | cut -d: -f3); if [ -n "$p" ]; then cat /sys/fs/cgroup/pids$p/pids.max; else p=$(grep ^0:: /proc/self/cgroup | cut -d: -f3); cat /sys/fs/cgroup$p/pids.max; fi`).CombinedOutput()
-	if root() {
-		if err != nil || strings.TrimSpace(string(out)) != "16" {
-			t.Errorf("--pids 16 under root's unshare -r: %v %q, want pids.max 16", err, out)
+	pidsMax := func(hostRoot bool) *exec.Cmd {
+		args := []string{"-Ur", bin, "--pids", "16", "--", "sh", "-c",
+			// cgroup v1's pids hierarchy, else (a v2-only host) the unified one.
+			`p=$(grep :pids: /proc/self/cgroup | cut -d: -f3); if [ -n "$p" ]; then cat /sys/fs/cgroup/pids$p/pids.max; else p=$(grep ^0:: /proc/self/cgroup | cut -d: -f3); cat /sys/fs/cgroup$p/pids.max; fi`}
+		if hostRoot {
+			args = append(args[:2:2], append([]string{"--host-root"}, args[2:]...)...)
 		}
-		return
+		return exec.Command("unshare", args...)
 	}
+	if root() {
+		if out, err := pidsMax(true).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "16" {
+			t.Errorf("--host-root --pids 16 under root's unshare -r: %v %q, want pids.max 16", err, out)
+		}
+	}
+	out, err := asNSRootUser(pidsMax(false)).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), "not host root") {
-		t.Errorf("--pids 16 as root of uid %d's user namespace: %v %q, want exit 125 naming the cgroup step and that it is not host root", os.Geteuid(), err, out)
+		t.Errorf("--pids 16 as root of uid 65534's user namespace: %v %q, want exit 125 naming the cgroup step and that it is not host root", err, out)
 	}
 }
 
 // usernsRootOCI: the OCI lifecycle (TestOCIRuntime's) with every command
 // run as root of one user namespace, as rootless podman runs its runtime
 // (nsenter into a namespace a holder process keeps), on a `runc spec
-// --rootless` bundle made in that namespace, with --root a test directory.
+// --rootless` bundle made in that namespace, with --root a test directory;
+// as uid 65534 in the root suite too.
 func usernsRootOCI(t *testing.T) {
-	holder := exec.Command("unshare", "-Ur", "sleep", "600")
+	holder := asNSRootUser(exec.Command("unshare", "-Ur", "sleep", "600"))
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +162,14 @@ func usernsRootOCI(t *testing.T) {
 		t.Fatalf("unshare -Ur sleep: %s never became a user namespace of its own", ns)
 	}
 	wrap := []string{"nsenter", "-U", "--preserve-credentials", "-t", strconv.Itoa(holder.Process.Pid), "--"}
+	if root() {
+		wrap = append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, wrap...)
+	}
 	e := newOCIEnv(t)
 	e.wrap = wrap
+	e.root = filepath.Join(sharedDir(t), "state")
 	// runc spec --rootless as root of the namespace: its id 0 mapped.
-	gen := tempDir(t)
+	gen := sharedDir(t)
 	spec := exec.Command(wrap[0], append(wrap[1:], "runc", "spec", "--rootless")...)
 	spec.Dir = gen
 	if out, err := spec.CombinedOutput(); err != nil {
@@ -176,5 +190,12 @@ func usernsRootOCI(t *testing.T) {
 			t.Fatalf("runc spec --rootless in the namespace maps %+v: want its id 0", m)
 		}
 	}, "sh", "-c", "echo started; exec sleep 1000")
+	if root() {
+		// The user's own root file system (root's shows as the overflow
+		// uid in its namespace, which a cgo build refuses).
+		if out, err := exec.Command("chown", "-R", "65534:65534", filepath.Join(bundle, "rootfs")).CombinedOutput(); err != nil {
+			t.Fatalf("chown the bundle's rootfs to uid 65534: %v %s", err, out)
+		}
+	}
 	ociLifecycleIn(t, e, bundle)
 }
