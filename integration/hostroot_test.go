@@ -15,9 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/internal/testreq"
@@ -60,8 +63,9 @@ func hostRootSecret(t *testing.T) (path, content string) {
 }
 
 // TestHostRootRefused: as host root under `unshare -r`, the control run
-// reads the secret, sandboxrun (defaults, --share user, --warm, OCI run)
-// exits 125 saying why and how out, leaving no container state, and the
+// reads the secret, sandboxrun (defaults, --share user, --warm, OCI run
+// and create) fails (the CLI with 125) saying why and how out, leaving no
+// container state, doctor reports it, and the
 // Go API (ForkIsolated, Start, NewPool) returns ErrHostRoot without
 // starting a child; with the opt-in (--host-root, TrustedHostRoot on the
 // defaults) both run and read it. As uid 65534
@@ -165,6 +169,18 @@ func hostRootCLI(t *testing.T, file, secret string) {
 		if _, err := os.Stat(filepath.Join(stateDir, "h-"+verb)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("after the refused %s: %s/h-%s: %v, want nothing left", verb, stateDir, verb, err)
 		}
+	}
+	// As `runc spec --rootless` makes it: no device rules (cgroup v1's
+	// devices controller takes them only from CAP_SYS_ADMIN over the
+	// host), no gid=5 for devpts (a namespace mapping only 0 lacks it).
+	plain := ociBundle(t, func(s *specs.Spec) {
+		s.Linux.Resources = nil
+		for i, m := range s.Mounts {
+			s.Mounts[i].Options = slices.DeleteFunc(m.Options, func(o string) bool { return strings.HasPrefix(o, "gid=") })
+		}
+	}, "true")
+	if out, errs, code := run(bin, "--host-root", "--root", stateDir, "run", "--bundle", plain, "h-opt"); code != 0 {
+		t.Errorf("unshare -r sandboxrun --host-root run: exit %d %q %q, want the opt-in to run the bundle", code, out, errs)
 	}
 	out, _, _ := run(bin, "doctor")
 	if !strings.Contains(out, "FAIL  identity") || !strings.Contains(out, "host root's") {
