@@ -110,10 +110,10 @@ if [ "$(id -u)" = 0 ]; then
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)
   done
-  # Root of a user namespace is not host root (nor a spoofed /proc), and user names resolve, seen from uid 65534 too.
+  # Root of a user namespace is not host root (nor a spoofed /proc), host root is unmapped in its namespace (no ErrHostRoot), and user names resolve, seen from uid 65534 too.
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./sandbox.test -test.count=1 \
-    -test.run '^(TestRootInInitialUserNS|TestInitialUserNSFallback|TestNSRootIsRootless|TestRootInInitialUserNSSpoofedProc|TestPasswdName|TestUserNameMatchesOSUser)$')
+    -test.run '^(TestRootInInitialUserNS|TestInitialUserNSFallback|TestNSRootIsRootless|TestRootInInitialUserNSSpoofedProc|TestPasswdName|TestUserNameMatchesOSUser|TestHostRootIDsKernel|TestRootID|TestValidateHostRoot)$')
 fi
 
 step "fuzz targets, $FUZZTIME each"
