@@ -103,6 +103,7 @@ func hostRootForkChild() {
 	file := os.Getenv(hostRootFileEnv)
 	ctx := context.Background()
 	var se *sandbox.Error
+	//lint:ignore SA1019 the deprecated name, (*Config).Start underneath, is refused too
 	p, err := fork.ForkIsolated("hostroot.read", sandbox.Default(), file)
 	fmt.Printf("default: refused=%v typed=%v process=%v %v\n", errors.Is(err, sandbox.ErrHostRoot), errors.As(err, &se), p != nil, err)
 	if p != nil {
