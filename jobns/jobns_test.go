@@ -173,6 +173,9 @@ func jobOptions() *sandbox.Options {
 	o := sandbox.Root().WithNamespaces(specs.UserNamespace).WithoutNamespaces(specs.NetworkNamespace).HostFS()
 	all := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
 	o.UIDMappings, o.GIDMappings = all, all
+	// Host root inside (as sandboxrun --host-root): a rank that starts
+	// another from inside is root of a namespace that maps host root.
+	o.TrustedHostRoot = true
 	return o
 }
 
