@@ -140,7 +140,7 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 	}
 	errs.addErr(strings.Join(fields, ", "), "", strings.Join(hows, "; ")+
 		": you are not host root, but your user namespace maps host root (as `unshare -r` run by host root does), and the sandbox would have the owner's rights on every root-owned file and unix socket it can reach. "+
-		"Run the launcher as a user, or as host root outside the user namespace, or opt in with Options.TrustedHostRoot (sandbox.HostRoot; sandboxrun --host-root), for trusted code only",
+		"Run the launcher as a user, or as host root outside the user namespace, or opt in, for trusted code only, with sandboxrun --host-root (Go: Options.TrustedHostRoot)",
 		ErrHostRoot)
 }
 

@@ -16,13 +16,7 @@ func hostRootIDs() RootIDs { return hostRootIDsOnce() }
 // detectHostRootIDs reads the owner of the caller's user namespace file
 // (see HostRootIDs).
 func detectHostRootIDs() RootIDs {
-	st, ok := ownUserNS()
-	from := "PIDFD_GET_USER_NAMESPACE"
-	if !ok {
-		var fs unix.Statfs_t
-		ok = unix.Statfs("/proc/self/ns/user", &fs) == nil && fs.Type == unix.NSFS_MAGIC && unix.Stat("/proc/self/ns/user", &st) == nil
-		from = "/proc/self/ns/user"
-	}
+	st, from, ok := userNSOwner()
 	if !ok {
 		zero := uint32(0)
 		return RootIDs{UID: &zero, GID: &zero, From: "unknown (taken as 0)"}
@@ -34,6 +28,23 @@ func detectHostRootIDs() RootIDs {
 		GID:  rootID(st.Gid, overflowID("overflowgid"), os.Getegid(), gidMap, gidErr),
 		From: from,
 	}
+}
+
+// userNSOwner stats the caller's user namespace file: the one a pidfd of
+// its own hands out, else (before Linux 6.11) procUserNS.
+func userNSOwner() (st unix.Stat_t, from string, ok bool) {
+	if st, ok = ownUserNS(); ok {
+		return st, "PIDFD_GET_USER_NAMESPACE", true
+	}
+	st, ok = procUserNS()
+	return st, "/proc/self/ns/user", ok
+}
+
+// procUserNS stats /proc/self/ns/user if it is an nsfs file.
+func procUserNS() (st unix.Stat_t, ok bool) {
+	var fs unix.Statfs_t
+	ok = unix.Statfs("/proc/self/ns/user", &fs) == nil && fs.Type == unix.NSFS_MAGIC && unix.Stat("/proc/self/ns/user", &st) == nil
+	return st, ok
 }
 
 // overflowID is /proc/sys/kernel/overflowuid or overflowgid, the id the

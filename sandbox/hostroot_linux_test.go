@@ -25,6 +25,10 @@ func TestHostRootIDsKernel(t *testing.T) {
 		r := HostRootIDs()
 		err := Default().Validate()
 		fmt.Printf("ids=%s default-refused=%v\n", rootIDsString(r), errors.Is(err, ErrHostRoot))
+		// The owner both ways (the /proc reading is older kernels' only).
+		pidfd, pok := ownUserNS()
+		proc, fok := procUserNS()
+		fmt.Printf("owner pidfd=%v:%d:%d proc=%v:%d:%d\n", pok, pidfd.Uid, pidfd.Gid, fok, proc.Uid, proc.Gid)
 		return
 	}
 	r := HostRootIDs()
@@ -45,6 +49,15 @@ func TestHostRootIDsKernel(t *testing.T) {
 	out := testreq.RunAsNSRoot(t, "TestHostRootIDsKernel", hostRootChildEnv, 0)
 	if !bytes.Contains(out, []byte(want)) {
 		t.Fatalf("child, root of a new user namespace mapping euid %d: %q, want %q", os.Geteuid(), out, want)
+	}
+	// Host root's own ids, or the overflow ids where unmapped, both ways.
+	owner := fmt.Sprintf("%d:%d", overflowID("overflowuid"), overflowID("overflowgid"))
+	if os.Geteuid() == 0 && os.Getegid() == 0 {
+		owner = "0:0"
+	}
+	_, pidfdOK := ownUserNS()
+	if w := fmt.Sprintf("owner pidfd=%v:%s proc=true:%s\n", pidfdOK, owner, owner); pidfdOK && !bytes.Contains(out, []byte(w)) {
+		t.Errorf("child: %q, want %q", out, w)
 	}
 }
 

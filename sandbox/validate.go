@@ -49,10 +49,13 @@ var propagations = []string{"private", "rprivate", "shared", "rshared", "slave",
 // for form only.
 //
 // Mount options are refused unless nsfork applies them as written (see
-// MountOptionSupported). The cgroup resources and cgroups path are
-// validated by the cgroup code, which knows the hierarchy (v1 or v2) they
-// are applied to, except for the fields it never writes
-// (memory.useHierarchy, memory.checkBeforeUpdate), refused here.
+// MountOptionSupported). For a caller that is not host root, a sandbox
+// whose ids would be host root's (see HostRootIDs) is refused with
+// ErrHostRoot unless TrustedHostRoot is set. The cgroup resources and
+// cgroups path are validated by the cgroup code, which knows the
+// hierarchy (v1 or v2) they are applied to, except for the fields it
+// never writes (memory.useHierarchy, memory.checkBeforeUpdate), refused
+// here.
 func (o *Options) Validate() error {
 	if o == nil {
 		return nil
