@@ -45,21 +45,28 @@ type RootIDs struct {
 func HostRootIDs() RootIDs { return hostRootIDs() }
 
 // rootID reads one of host root's ids in the caller's namespace from seen,
-// the owner of an nsfs file (st_uid or st_gid). overflow is the kernel's
-// overflow id, own the caller's euid (egid), idMap the content of its
-// /proc/self/uid_map (gid_map) and mapErr the error reading it. seen other
-// than overflow is host root's id. seen equal to overflow is host root's
-// id only if the namespace maps the overflow id onto host id 0 (exact
-// for a namespace whose parent is the initial one); a map that has no
-// overflow id means host root is unmapped, unless the caller's own id is
-// the overflow id too: then the caller's own id is unmapped (it entered
-// the namespace keeping its credentials) and might be host root itself.
-// An unreadable map fails closed.
-func rootID(seen, overflow uint32, own int, idMap []byte, mapErr error) *uint32 {
-	if seen != overflow {
+// the owner of an nsfs file (st_uid or st_gid). overflow gives the
+// kernel's overflow id, own is the caller's euid (egid), readMap reads its
+// /proc/self/uid_map (gid_map); both are called only where seen may be the
+// overflow id. seen 0 is host root's id (were the overflow id set to 0,
+// that would refuse more, never less). seen other than the overflow id is
+// host root's id. seen equal to it is host root's id only if the
+// namespace maps the overflow id onto host id 0 (exact for a namespace
+// whose parent is the initial one); a map that has no overflow id means
+// host root is unmapped, unless the caller's own id is the overflow id
+// too: then the caller's own id is unmapped (it entered the namespace
+// keeping its credentials) and might be host root itself. An unreadable
+// map fails closed.
+func rootID(seen uint32, overflow func() uint32, own int, readMap func() ([]byte, error)) *uint32 {
+	if seen == 0 {
 		return &seen
 	}
-	if mapErr != nil {
+	of := overflow()
+	if seen != of {
+		return &seen
+	}
+	idMap, err := readMap()
+	if err != nil {
 		return &seen
 	}
 	lines, err := parseProcIDMapLines(idMap)
@@ -67,14 +74,14 @@ func rootID(seen, overflow uint32, own int, idMap []byte, mapErr error) *uint32 
 		return &seen
 	}
 	for _, l := range lines {
-		if uint64(overflow) >= uint64(l.ContainerID) && uint64(overflow) < uint64(l.ContainerID)+uint64(l.Size) {
-			if l.HostID+(overflow-l.ContainerID) == 0 {
+		if uint64(of) >= uint64(l.ContainerID) && uint64(of) < uint64(l.ContainerID)+uint64(l.Size) {
+			if l.HostID+(of-l.ContainerID) == 0 {
 				return &seen
 			}
 			return nil
 		}
 	}
-	if int64(own) == int64(overflow) {
+	if int64(own) == int64(of) {
 		return &seen
 	}
 	return nil

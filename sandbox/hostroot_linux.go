@@ -21,11 +21,10 @@ func detectHostRootIDs() RootIDs {
 		zero := uint32(0)
 		return RootIDs{UID: &zero, GID: &zero, From: "unknown (taken as 0)"}
 	}
-	uidMap, uidErr := os.ReadFile("/proc/self/uid_map")
-	gidMap, gidErr := os.ReadFile("/proc/self/gid_map")
+	file := func(name string) func() ([]byte, error) { return func() ([]byte, error) { return os.ReadFile(name) } }
 	return RootIDs{
-		UID:  rootID(st.Uid, overflowID("overflowuid"), os.Geteuid(), uidMap, uidErr),
-		GID:  rootID(st.Gid, overflowID("overflowgid"), os.Getegid(), gidMap, gidErr),
+		UID:  rootID(st.Uid, func() uint32 { return overflowID("overflowuid") }, os.Geteuid(), file("/proc/self/uid_map")),
+		GID:  rootID(st.Gid, func() uint32 { return overflowID("overflowgid") }, os.Getegid(), file("/proc/self/gid_map")),
 		From: from,
 	}
 }
@@ -33,7 +32,7 @@ func detectHostRootIDs() RootIDs {
 // userNSOwner stats the caller's user namespace file: the one a pidfd of
 // its own hands out, else (before Linux 6.11) procUserNS.
 func userNSOwner() (st unix.Stat_t, from string, ok bool) {
-	if st, ok = ownUserNS(); ok {
+	if st, ok = ownUserNSOnce(); ok {
 		return st, "PIDFD_GET_USER_NAMESPACE", true
 	}
 	st, ok = procUserNS()

@@ -30,8 +30,9 @@ func TestRootID(t *testing.T) {
 		{"own id unmapped (credentials kept)", of, of, "0 1000 1\n", nil, of, "the caller's own id is unknown: it may be host root"},
 		{"unreadable map", of, 0, "", unreadable, of, "fail closed"},
 		{"garbled map", of, 0, "0 x 1\n", nil, of, "fail closed"},
+		{"0 needs no map", 0, 0, "", unreadable, 0, "0 is host root's (or an overflow id of 0: refuse more)"},
 	} {
-		got := rootID(tc.seen, of, tc.own, []byte(tc.m), tc.err)
+		got := rootID(tc.seen, func() uint32 { return of }, tc.own, func() ([]byte, error) { return []byte(tc.m), tc.err })
 		g := int64(-1)
 		if got != nil {
 			g = int64(*got)

@@ -27,11 +27,15 @@ var inInitialUserNS = sync.OnceValue(detectInitialUserNS)
 // before, say, and be taken for host root. Only kernels without the pidfd
 // ioctl (before 6.11) read /proc.
 func detectInitialUserNS() bool {
-	if st, ok := ownUserNS(); ok {
+	if st, ok := ownUserNSOnce(); ok {
 		return st.Ino == initUserNSIno
 	}
 	return initialUserNS("/proc/self/ns/user", "/proc/self/uid_map")
 }
+
+// ownUserNSOnce is ownUserNS, asked once per process (HostRootIDs reads
+// the same file).
+var ownUserNSOnce = sync.OnceValues(ownUserNS)
 
 // ownUserNS is the stat of this process's user namespace as the kernel
 // gives it (PIDFD_GET_USER_NAMESPACE); ok is false where it does not
