@@ -1,8 +1,6 @@
 package fork
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
 	"os"
 	"reflect"
@@ -72,35 +70,9 @@ func (o *outgoing) sendBulk() error {
 	return first
 }
 
-func nillable(k reflect.Kind) bool {
-	switch k {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
-		return true
-	}
-	return false
-}
-
-func isBytesLike(t reflect.Type) bool {
-	return t.Kind() == reflect.String || (t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8)
-}
-
-// paramType returns the type of argument i of ft, for n arguments in all.
-func paramType(ft reflect.Type, i int) reflect.Type {
-	if ft.IsVariadic() && i >= ft.NumIn()-1 {
-		return ft.In(ft.NumIn() - 1).Elem()
-	}
-	return ft.In(i)
-}
-
 func checkArity(name string, ft reflect.Type, n int) error {
-	if ft.IsVariadic() {
-		if n < ft.NumIn()-1 {
-			return fmt.Errorf("%w: %s is %s: %d arguments given, at least %d needed", ErrArgs, name, ft, n, ft.NumIn()-1)
-		}
-		return nil
-	}
-	if n != ft.NumIn() {
-		return fmt.Errorf("%w: %s is %s: %d arguments given, %d needed", ErrArgs, name, ft, n, ft.NumIn())
+	if err := wire.CheckArity(ft, n); err != nil {
+		return fmt.Errorf("%w: %s is %s: %w", ErrArgs, name, ft, err)
 	}
 	return nil
 }
@@ -117,9 +89,9 @@ func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoin
 		return nil, fmt.Errorf("%w: %s argument %d: %s", ErrArgs, name, i, fmt.Sprintf(format, a...))
 	}
 	for i, a := range args {
-		pt := paramType(ft, i)
+		pt := wire.ParamType(ft, i)
 		if a == nil {
-			if !nillable(pt.Kind()) {
+			if !wire.Nillable(pt.Kind()) {
 				return fail(i, "nil given for a parameter of type %s", pt)
 			}
 			o.args[i] = wire.Arg{Kind: wire.ArgNil}
@@ -138,7 +110,7 @@ func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoin
 			}
 			o.args[i] = wire.Arg{Kind: wire.ArgFile, FD: uint32(firstFD + len(o.files))}
 			o.files = append(o.files, f)
-		case isBytesLike(pt) && isBytesLike(av.Type()):
+		case wire.BytesLike(pt) && wire.BytesLike(av.Type()):
 			var data []byte
 			if av.Kind() == reflect.String {
 				data = []byte(av.String())
@@ -164,7 +136,7 @@ func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoin
 		case pt.Kind() == reflect.Func || pt.Kind() == reflect.Chan || pt.Kind() == reflect.UnsafePointer:
 			return fail(i, "a %s cannot be sent to another process", pt.Kind())
 		default:
-			data, err := gobValue(av, pt)
+			data, err := wire.GobValue(av, pt)
 			if err != nil {
 				return fail(i, "%v", err)
 			}
@@ -174,75 +146,27 @@ func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoin
 	return o, nil
 }
 
-// gobValue encodes v as a value of static type t (an interface type keeps
-// its dynamic type name, which gob.Register must know).
-func gobValue(v reflect.Value, t reflect.Type) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := gob.NewEncoder(&buf)
-	var err error
-	if t.Kind() == reflect.Interface {
-		p := reflect.New(t)
-		p.Elem().Set(v)
-		err = enc.EncodeValue(p)
-	} else {
-		err = enc.EncodeValue(v)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// decodeValue is the inverse of gobValue and of the raw/nil encodings, for
-// one value of type t. blob maps ArgBytes and ArgFile descriptors.
+// decodeValue is the inverse of wire.EncodeValue and of the descriptor
+// encodings, for one value of type t. blob maps ArgBytes and ArgFile descriptors.
 func decodeValue(a *wire.Arg, t reflect.Type, fdv func(a *wire.Arg, t reflect.Type) (reflect.Value, error)) (reflect.Value, error) {
-	switch a.Kind {
-	case wire.ArgNil:
-		return reflect.Zero(t), nil
-	case wire.ArgRaw:
-		if !isBytesLike(t) {
-			return reflect.Value{}, fmt.Errorf("raw bytes for a parameter of type %s", t)
-		}
-		if t.Kind() == reflect.String {
-			return reflect.ValueOf(string(a.Data)).Convert(t), nil
-		}
-		return reflect.ValueOf(bytes.Clone(a.Data)).Convert(t), nil
-	case wire.ArgGob:
-		p := reflect.New(t)
-		if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(p); err != nil {
-			return reflect.Value{}, fmt.Errorf("decoding %s: %w", t, err)
-		}
-		return p.Elem(), nil
-	case wire.ArgBytes, wire.ArgFile:
+	if a.Kind == wire.ArgBytes || a.Kind == wire.ArgFile {
 		if fdv == nil {
 			return reflect.Value{}, fmt.Errorf("descriptor value where none is allowed")
 		}
 		return fdv(a, t)
 	}
-	return reflect.Value{}, fmt.Errorf("unknown argument kind %d", a.Kind)
+	return wire.DecodeValue(a, t)
 }
 
 // encodeResults encodes a function's outputs (the trailing error excluded).
 func encodeResults(outs []reflect.Value) ([]wire.Arg, error) {
 	args := make([]wire.Arg, len(outs))
 	for i, v := range outs {
-		t := v.Type()
-		switch {
-		case nillable(t.Kind()) && v.IsNil():
-			args[i] = wire.Arg{Kind: wire.ArgNil}
-		case isBytesLike(t):
-			if t.Kind() == reflect.String {
-				args[i] = wire.Arg{Kind: wire.ArgRaw, Data: []byte(v.String())}
-			} else {
-				args[i] = wire.Arg{Kind: wire.ArgRaw, Data: v.Bytes()}
-			}
-		default:
-			data, err := gobValue(v, t)
-			if err != nil {
-				return nil, fmt.Errorf("result %d (%s): %w", i, t, err)
-			}
-			args[i] = wire.Arg{Kind: wire.ArgGob, Data: data}
+		a, err := wire.EncodeValue(v, v.Type())
+		if err != nil {
+			return nil, fmt.Errorf("result %d (%s): %w", i, v.Type(), err)
 		}
+		args[i] = a
 	}
 	return args, nil
 }

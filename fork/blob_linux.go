@@ -120,7 +120,7 @@ func fdValue(passed map[int]bool) func(a *wire.Arg, t reflect.Type) (reflect.Val
 			unix.CloseOnExec(fd)
 			return reflect.ValueOf(os.NewFile(uintptr(fd), fmt.Sprintf("fork-arg-fd-%d", fd))), nil
 		case wire.ArgBytes:
-			if !isBytesLike(t) {
+			if !wire.BytesLike(t) {
 				return reflect.Value{}, fmt.Errorf("bytes for a parameter of type %s", t)
 			}
 			m, err := readBulk(fd, a.Len)

@@ -2,7 +2,6 @@ package fork
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,13 +10,12 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/forkchild"
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
@@ -44,86 +42,27 @@ func Init() {
 	// Setup below changes per-thread state before going process-wide; keep
 	// it, and the function, on this thread.
 	runtime.LockOSThread()
-	setComm()
+	forkchild.SetCommAllThreads()
 	os.Exit(child(m))
-}
-
-type marker struct {
-	fd, nfds int
-	token    []byte
-	staged   int // >0: the request is in this descriptor (second stage)
-}
-
-func parseMarker(v string) (marker, error) {
-	var m marker
-	parts := strings.Split(v, ":")
-	if (len(parts) != 4 && len(parts) != 5) || parts[0] != "1" {
-		return m, fmt.Errorf("malformed marker")
-	}
-	var err error
-	if len(parts) == 5 {
-		if m.staged, err = strconv.Atoi(parts[4]); err != nil || m.staged < 3 || m.staged > 1<<20 {
-			return m, fmt.Errorf("malformed marker request fd")
-		}
-	}
-	if m.fd, err = strconv.Atoi(parts[1]); err != nil || m.fd < 3 || m.fd > 1<<20 {
-		return m, fmt.Errorf("malformed marker fd")
-	}
-	if m.nfds, err = strconv.Atoi(parts[2]); err != nil || m.nfds < 1 || m.nfds > 1<<16 {
-		return m, fmt.Errorf("malformed marker fd count")
-	}
-	if m.token, err = hex.DecodeString(parts[3]); err != nil || len(m.token) != 16 {
-		return m, fmt.Errorf("malformed marker token")
-	}
-	return m, nil
-}
-
-// checkChannel makes sure fd is the socket our parent made for us: an
-// AF_UNIX stream socket whose peer is our parent process.
-func checkChannel(fd int) error {
-	dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	if err != nil {
-		return fmt.Errorf("fd %d is not a socket: %w", fd, err)
-	}
-	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil || dom != unix.AF_UNIX || typ != unix.SOCK_STREAM {
-		return fmt.Errorf("fd %d is not an AF_UNIX stream socket", fd)
-	}
-	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	if err != nil {
-		return fmt.Errorf("fd %d: SO_PEERCRED: %w", fd, err)
-	}
-	// In a new pid namespace both are 0: the parent is outside. A parent
-	// that let its child outlive it (the go-fork API) may be gone already:
-	// its request is queued in the socket.
-	// (An exited parent may still be a zombie its own parent has not
-	// reaped.)
-	if int(cred.Pid) == os.Getppid() {
-		return nil
-	}
-	if peerGone := unix.Kill(int(cred.Pid), 0) == unix.ESRCH || isZombie(int(cred.Pid)); !peerGone {
-		return fmt.Errorf("fd %d: the peer (pid %d) is not our parent (pid %d)", fd, cred.Pid, os.Getppid())
-	}
-	return nil
 }
 
 // child runs the child side and returns its exit code.
 func child(mv string) int {
-	m, err := parseMarker(mv)
+	m, err := forkchild.ParseMarker(mv)
 	if err == nil {
-		err = checkChannel(m.fd)
+		err = forkchild.CheckChannel(m.FD)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fork: %s is set but this process has no valid parent channel (%v): refusing to run any function\n", markerEnv, err)
 		return wire.ExitBadMarker
 	}
 	passed := map[int]bool{}
-	for fd := m.fd + 1; fd < m.fd+m.nfds; fd++ {
+	for fd := m.FD + 1; fd < m.FD+m.NFDs; fd++ {
 		passed[fd] = true
 	}
-	unix.CloseOnExec(m.fd)
-	unix.SetNonblock(m.fd, true)
-	ctrl := os.NewFile(uintptr(m.fd), "nsfork-ctrl")
+	unix.CloseOnExec(m.FD)
+	unix.SetNonblock(m.FD, true)
+	ctrl := os.NewFile(uintptr(m.FD), "nsfork-ctrl")
 
 	send := func(k wire.Kind, p []byte) { wire.WriteFrame(ctrl, k, p) }
 	refuse := func(code int, step, op string, err error) int {
@@ -133,8 +72,8 @@ func child(mv string) int {
 
 	var k wire.Kind
 	var payload []byte
-	if m.staged > 0 {
-		k, payload, err = readStagedRequest(m.staged)
+	if m.Staged > 0 {
+		k, payload, err = readStagedRequest(m.Staged)
 	} else {
 		ctrl.SetReadDeadline(time.Now().Add(requestTimeout))
 		k, payload, err = wire.ReadFrame(ctrl, maxRequest)
@@ -150,7 +89,7 @@ func child(mv string) int {
 	if err != nil {
 		return refuse(wire.ExitProtocol, "request", "decode request", err)
 	}
-	if !bytes.Equal(req.Token, m.token) {
+	if !bytes.Equal(req.Token, m.Token) {
 		return refuse(wire.ExitProtocol, "request", "check token", errors.New("request token does not match the marker"))
 	}
 	var opts *sandbox.Options
@@ -170,7 +109,7 @@ func child(mv string) int {
 	console := -1
 	if req.Flags&wire.FlagConsole != 0 && req.Flags&wire.FlagCommand != 0 {
 		// Config.Console: the last passed descriptor, not an argument.
-		console = m.fd + m.nfds - 1
+		console = m.FD + m.NFDs - 1
 		delete(passed, console)
 		unix.CloseOnExec(console)
 	}
@@ -183,7 +122,7 @@ func child(mv string) int {
 	var code int
 	var argErr error
 	applied, err := nsinit.Setup(opts, nsinit.Config{
-		Ctrl: m.fd, FirstFD: m.fd, NumFDs: m.nfds, Staged: m.staged,
+		Ctrl: m.FD, FirstFD: m.FD, NumFDs: m.NFDs, Staged: m.Staged,
 		DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter, Exec: req.Flags&wire.FlagCommand != 0,
 		Stage: func() ([]string, error) { return stageRequest(m, payload) },
 		Arguments: func() error {
@@ -256,9 +195,9 @@ func child(mv string) int {
 		// goroutine is locked: the call wakes it directly, not through
 		// the poller and then a hand-over to the locked thread.
 		rr := &rightsReader{ctrl: ctrl}
-		unix.SetNonblock(m.fd, false)
+		unix.SetNonblock(m.FD, false)
 		k, payload, err := wire.ReadFrame(rr, maxRequest)
-		unix.SetNonblock(m.fd, true)
+		unix.SetNonblock(m.FD, true)
 		if err != nil {
 			closeAll(rr.fds)
 			if errors.Is(err, io.EOF) {
@@ -322,7 +261,7 @@ func dispatch(req *wire.Request, fdv func(*wire.Arg, reflect.Type) (reflect.Valu
 	}
 	in := make([]reflect.Value, len(req.Args))
 	for i := range req.Args {
-		v, err := decodeValue(&req.Args[i], paramType(ft, i), fdv)
+		v, err := decodeValue(&req.Args[i], wire.ParamType(ft, i), fdv)
 		if err != nil {
 			return nil, nil, wire.ExitProtocol, fmt.Errorf("argument %d: %w", i, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/forkchild"
 )
 
 // startReaper makes the child a proper pid 1: orphans that the kernel
@@ -119,23 +121,11 @@ func reapListed() {
 		}
 		for _, f := range strings.Fields(string(data)) {
 			pid, err := strconv.Atoi(f)
-			if err != nil || !isZombie(pid) || ownedPids()[pid] {
+			if err != nil || !forkchild.IsZombie(pid) || ownedPids()[pid] {
 				continue
 			}
 			var ws unix.WaitStatus
 			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 		}
 	}
-}
-
-// isZombie reports whether pid (of this pid namespace, /proc being ours)
-// has exited and waits to be reaped.
-func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }

@@ -2,7 +2,6 @@ package fork
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/forkchild"
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/sandbox"
 )
@@ -75,11 +75,9 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		}
 	}()
 
-	// The kernel's random bytes, not crypto/rand's: that package's
-	// initialisers would run again in every child.
-	token := make([]byte, 16)
-	if n, err := unix.Getrandom(token, 0); err != nil || n != len(token) {
-		return nil, fmt.Errorf("fork: getrandom for the request token: %d bytes, %v", n, err)
+	token, err := forkchild.NewToken()
+	if err != nil {
+		return nil, fmt.Errorf("fork: %w", err)
 	}
 	req := &wire.Request{Version: wire.Version, Token: token, Name: f.Name, Args: out.args, Argv: argv}
 	if argv != nil {
@@ -148,7 +146,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		cmd.ExtraFiles = append(cmd.ExtraFiles, c.Console)
 		req.Flags |= wire.FlagConsole
 	}
-	marker := fmt.Sprintf("%s=1:%d:%d:%s", markerEnv, ctrlFD, len(cmd.ExtraFiles), hex.EncodeToString(token))
+	marker := markerEnv + "=" + forkchild.Marker{FD: ctrlFD, NFDs: len(cmd.ExtraFiles), Token: token}.String()
 	env := childEnv(opts)
 	if plan != nil && !hasEnv(env, "GOMAXPROCS") {
 		// Every all-threads system call of the setup stops and signals

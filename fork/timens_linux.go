@@ -1,12 +1,12 @@
 package fork
 
 import (
-	"fmt"
 	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/forkchild"
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/sandbox"
 )
@@ -22,7 +22,7 @@ import (
 
 // stageRequest keeps the request frame payload for the second stage and
 // returns the environment of its exec.
-func stageRequest(m marker, payload []byte) ([]string, error) {
+func stageRequest(m forkchild.Marker, payload []byte) ([]string, error) {
 	var frame bytesBuffer
 	wire.WriteFrame(&frame, wire.KindRequest, payload)
 	blob, err := sealedBlob(frame)
@@ -36,10 +36,10 @@ func stageRequest(m marker, payload []byte) ([]string, error) {
 	}
 	// The control channel was made close-on-exec for the function's sake;
 	// this exec must keep it.
-	if _, err := unix.FcntlInt(uintptr(m.fd), unix.F_SETFD, 0); err != nil {
+	if _, err := unix.FcntlInt(uintptr(m.FD), unix.F_SETFD, 0); err != nil {
 		return nil, sandbox.NewSetupError("time", "fcntl", "", err)
 	}
-	return append(os.Environ(), fmt.Sprintf("%s=1:%d:%d:%x:%d", markerEnv, m.fd, m.nfds, m.token, fd)), nil
+	return append(os.Environ(), markerEnv+"="+forkchild.Marker{FD: m.FD, NFDs: m.NFDs, Token: m.Token, Staged: fd}.String()), nil
 }
 
 // readStagedRequest reads the request frame a first stage left in fd.

@@ -5,32 +5,16 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/forkchild"
 )
 
-// stepStrayFDs closes every descriptor the child inherited by accident:
-// one without close-on-exec that is neither stdio, nor in the range the
-// parent passed on purpose (Config.FirstFD, Config.NumFDs), nor the staged
-// request (Config.Staged). Descriptors the runtime or package initialisers
-// opened are close-on-exec and stay.
+// stepStrayFDs closes every descriptor the child inherited by accident
+// (forkchild.CloseStray): not stdio, the range the parent passed on
+// purpose (Config.FirstFD, Config.NumFDs) or the staged request
+// (Config.Staged).
 func stepStrayFDs(c *child) error {
-	first, n, keep := c.cfg.FirstFD, c.cfg.NumFDs, c.cfg.Staged
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		// No /proc: mark everything above the passed range close-on-exec
-		// at least, so that nothing reaches an exec'ed program.
-		unix.CloseRange(uint(first+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-		return nil
-	}
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd <= 2 || (fd >= first && fd < first+n) || fd == keep {
-			continue
-		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err == nil && flags&unix.FD_CLOEXEC == 0 {
-			unix.Close(fd)
-		}
-	}
+	forkchild.CloseStray(c.cfg.FirstFD, c.cfg.NumFDs, c.cfg.Staged)
 	return nil
 }
 

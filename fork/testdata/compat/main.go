@@ -1,6 +1,7 @@
-// Command compat is one program built twice, against go-fork v0.1.1
-// (-tags gofork) and against nsfork's fork package (the default), for the
-// compatibility tests in fork/compat_test.go. Only the shim files differ.
+// Command compat is one program built three times, against go-fork v0.1.1
+// (-tags gofork), against nsfork's fork package (the default) and against
+// nsfork's gofork package (-tags nsgofork), for the compatibility tests in
+// fork/compat_gofork_test.go. Only the shim files differ.
 //
 //	compat CASE          fork the function CASE once, wait, print a JSON report
 //	compat bench N       fork and wait for "return" N times, print the times in ns

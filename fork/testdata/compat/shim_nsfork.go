@@ -1,4 +1,4 @@
-//go:build !gofork
+//go:build !gofork && !nsgofork
 
 package main
 

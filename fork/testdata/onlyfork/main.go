@@ -1,4 +1,4 @@
-//go:build !gofork
+//go:build !gofork && !nsgofork
 
 // Command onlyfork imports the fork package and nothing else of nsfork, as
 // a go-fork user does after the import swap: TestForkOnlyDeps lists the
