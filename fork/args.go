@@ -90,16 +90,13 @@ func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoin
 	}
 	for i, a := range args {
 		pt := wire.ParamType(ft, i)
-		if a == nil {
-			if !wire.Nillable(pt.Kind()) {
-				return fail(i, "nil given for a parameter of type %s", pt)
-			}
+		av, err := wire.ArgValue(a, pt)
+		if err != nil {
+			return fail(i, "%v", err)
+		}
+		if !av.IsValid() {
 			o.args[i] = wire.Arg{Kind: wire.ArgNil}
 			continue
-		}
-		av := reflect.ValueOf(a)
-		if !av.Type().AssignableTo(pt) {
-			return fail(i, "%s is not assignable to the parameter type %s", av.Type(), pt)
 		}
 		switch {
 		case pt == fileType:

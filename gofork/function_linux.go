@@ -162,18 +162,14 @@ func (f *Function) request(args []any) (*wire.Request, error) {
 	req := &wire.Request{Version: wire.Version, Name: f.Name, Args: make([]wire.Arg, len(args))}
 	for i, a := range args {
 		pt := wire.ParamType(ft, i)
-		if a == nil {
-			if !wire.Nillable(pt.Kind()) {
-				return nil, fmt.Errorf("gofork: %s argument %d: nil given for a parameter of type %s", f.Name, i, pt)
-			}
+		av, err := wire.ArgValue(a, pt)
+		if err != nil {
+			return nil, fmt.Errorf("gofork: %s argument %d: %w", f.Name, i, err)
+		}
+		if !av.IsValid() {
 			req.Args[i] = wire.Arg{Kind: wire.ArgNil}
 			continue
 		}
-		av := reflect.ValueOf(a)
-		if !av.Type().AssignableTo(pt) {
-			return nil, fmt.Errorf("gofork: %s argument %d: %s is not assignable to the parameter type %s", f.Name, i, av.Type(), pt)
-		}
-		var err error
 		if req.Args[i], err = wire.EncodeValue(av, pt); err != nil {
 			return nil, fmt.Errorf("gofork: %s argument %d: %w", f.Name, i, err)
 		}

@@ -49,6 +49,23 @@ func CheckArity(ft reflect.Type, n int) error {
 	return nil
 }
 
+// ArgValue checks a, given for a parameter of type pt: nil (for a
+// nillable pt; the Value returned is then the zero Value) or a value
+// assignable to pt.
+func ArgValue(a any, pt reflect.Type) (reflect.Value, error) {
+	if a == nil {
+		if !Nillable(pt.Kind()) {
+			return reflect.Value{}, fmt.Errorf("nil given for a parameter of type %s", pt)
+		}
+		return reflect.Value{}, nil
+	}
+	av := reflect.ValueOf(a)
+	if !av.Type().AssignableTo(pt) {
+		return reflect.Value{}, fmt.Errorf("%s is not assignable to the parameter type %s", av.Type(), pt)
+	}
+	return av, nil
+}
+
 // EncodeValue encodes v as a value of type t (v's type is t, or, for an
 // interface t, one assignable to it).
 func EncodeValue(v reflect.Value, t reflect.Type) (Arg, error) {
