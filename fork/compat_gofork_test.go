@@ -687,6 +687,9 @@ func benchGoForkCompat(b *testing.B, cgo string) {
 	b.ReportMetric(mw[1]/mw[0], "fork/go-fork")
 	b.ReportMetric(mc[2]/mc[0], "gofork/go-fork-cpu")
 	b.ReportMetric(mc[1]/mc[0], "fork/go-fork-cpu")
+	if b.N < chunk {
+		return // the go command's first, one-round run
+	}
 	b.Logf("Fork+Wait (CGO_ENABLED=%s), median of %d: go-fork %.2f ms, gofork %.2f ms, fork %.2f ms: gofork/go-fork %.2f, fork/go-fork %.2f; the child's CPU time: go-fork %.2f ms, gofork %.2f ms, fork %.2f ms: gofork/go-fork %.2f, fork/go-fork %.2f",
 		cgo, len(wall[0]), mw[0]/1e6, mw[2]/1e6, mw[1]/1e6, mw[2]/mw[0], mw[1]/mw[0], mc[0]/1e6, mc[2]/1e6, mc[1]/1e6, mc[2]/mc[0], mc[1]/mc[0])
 }

@@ -20,6 +20,9 @@
 # Toolchain: GOTOOLCHAIN (default go1.25.5) builds both sides. After the swap
 # the clients' go line is nsfork's (1.25.0); before it is their own 1.15.
 #
+# NSFORK_PKG=gofork swaps the import to nsfork's go-fork drop-in,
+# github.com/nsfork/nsfork/gofork, instead of the fork package (default).
+#
 # REUSE=1 with an earlier run's WORKDIR skips the builds.
 #
 # Exit status: 0 when every scenario ends the same for go-fork and nsfork,
@@ -33,6 +36,12 @@ TMPROOT=${NSFORK_TEST_TMPDIR:-/var/lib/nsfork-t}
 WORK=${3:-$(mktemp -d -p "$TMPROOT" gofork-clients.XXXXXX)}
 export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.25.5}
 export GOFLAGS=-mod=mod
+NSFORK_PKG=${NSFORK_PKG:-fork}
+case $NSFORK_PKG in fork | gofork) ;; *)
+	echo "NSFORK_PKG must be fork or gofork" >&2
+	exit 2
+	;;
+esac
 NODE=123e4567-e89b-12d3-a456-426655440000 # Kraken's default node id
 API=http://127.0.0.1:3141
 FAILED=0
@@ -56,7 +65,7 @@ swap() {
 	local dir=$1
 	shift
 	(cd "$dir" &&
-		sed -i 's#"github.com/kraken-hpc/go-fork"#"github.com/nsfork/nsfork/fork"#' "$@" &&
+		sed -i 's#"github.com/kraken-hpc/go-fork"#"github.com/nsfork/nsfork/'"$NSFORK_PKG"'"#' "$@" &&
 		go mod edit -droprequire=github.com/kraken-hpc/go-fork \
 			-require=github.com/nsfork/nsfork@v0.0.0-00010101000000-000000000000 \
 			-replace=github.com/nsfork/nsfork="$NSFORK")
