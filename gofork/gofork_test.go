@@ -238,3 +238,19 @@ func TestNoInit(t *testing.T) {
 		t.Errorf("noinit printed:\n%s", s)
 	}
 }
+
+// TestCommOffLeader: a child whose Init runs on a thread other than the
+// thread group leader still gets the program's name as its process name
+// (through /proc/self/comm), cut to 15 bytes.
+func TestCommOffLeader(t *testing.T) {
+	_, err := exec.LookPath("go")
+	testreq.Need(t, err == nil, "the go command, to build gofork/testdata/commoffleader")
+	bin := filepath.Join(t.TempDir(), "commoffleader-gofork")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/commoffleader").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin).CombinedOutput()
+	if want := "comm commoffleader-g leader false\n"; err != nil || string(out) != want {
+		t.Errorf("got %q, %v; want %q", out, err, want)
+	}
+}
