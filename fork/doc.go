@@ -61,7 +61,10 @@
 // NewFork, Register, RegisterFunc, Init, Fork, (*Function).Fork and
 // (*Function).Wait keep go-fork's names and meaning (a compatibility suite
 // runs one program built against both, side by side). Fork does not
-// isolate.
+// isolate. A program that needs go-fork's API and nothing more imports
+// github.com/nsfork/nsfork/gofork instead: the same names at go-fork's
+// cost, without the sandbox's packages, which every child of a program
+// importing this package starts with.
 //
 // # Errors
 //
