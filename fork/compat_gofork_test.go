@@ -251,6 +251,16 @@ func TestGoForkCompat(t *testing.T) {
 		}
 	})
 
+	// Arguments arrive as they were given.
+	t.Run("args", func(t *testing.T) {
+		g, n, s := all(t, "args")
+		for _, r := range []*probeRun{g, n, s} {
+			if got, want := r.linesWith("args: "), []string{`"a b" 7 map[k:3] {X:1 Y:2}`}; r.report.Err != nil || !slices.Equal(got, want) {
+				t.Errorf("%s: Wait = %s, the child printed %q, want %q", r.report.Impl, r.errText(), got, want)
+			}
+		}
+	})
+
 	// A nil Stdin is /dev/null, never the parent's stdin.
 	t.Run("stdin", func(t *testing.T) {
 		g, n, s := all(t, "stdin")

@@ -35,7 +35,15 @@ var funcs = map[string]any{
 	"stdin":     func() { fmt.Println("stdin:", fdTarget(0)) },
 	"comm":      printComm,
 	"fds":       printFDs,
+	"args": func(s string, n int, m map[string]int, p point) {
+		fmt.Printf("args: %q %d %v %+v\n", s, n, m, p)
+	},
 }
+
+type point struct{ X, Y int }
+
+// caseArgs are the arguments a case's function is forked with.
+var caseArgs = map[string][]any{"args": {"a b", 7, map[string]int{"k": 3}, point{1, 2}}}
 
 func init() {
 	for name, fn := range funcs {
@@ -96,7 +104,7 @@ func main() {
 	}
 	f := NewFork(name, funcs[name])
 	f.Stdout, f.Stderr = os.Stdout, os.Stderr // Stdin stays nil
-	if err := f.Fork(); err != nil {
+	if err := f.Fork(caseArgs[name]...); err != nil {
 		fmt.Fprintln(os.Stderr, "Fork:", err)
 		os.Exit(1)
 	}
