@@ -302,7 +302,7 @@ for side in gofork nsfork; do
 	while IFS='=' read -r k v; do RES["imageapi $k,$side"]=$v; done < <(imageapi_run "$side")
 done
 
-echo "| scenario | go-fork v0.1.1 | nsfork | same |"
+echo "| scenario | go-fork v0.1.1 | nsfork ($NSFORK_PKG) | same |"
 echo "|---|---|---|---|"
 for key in "kraken restapi" "kraken comm" "kraken websocket RUN" "kraken websocket STOP" \
 	"kraken websocket RUN again" "kraken restarted" "kraken websocket after kill -9" \
