@@ -1,7 +1,6 @@
 package main
 
 import (
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -223,14 +222,12 @@ func uniqueDirs(cg map[string]string) []string {
 // checkStatic refuses a dynamically linked build: the binary runs inside
 // the container (__execinit), where the host's loader and libc are not.
 func checkStatic(exe *os.File) error {
-	f, err := elf.NewFile(exe)
+	dynamic, err := hasInterp(exe)
 	if err != nil {
 		return fmt.Errorf("read own executable: %w", err)
 	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return errors.New("exec needs a statically linked sandboxrun (build it with CGO_ENABLED=0): part of it runs inside the container, which has no host loader or libc")
-		}
+	if dynamic {
+		return errors.New("exec needs a statically linked sandboxrun (build it with CGO_ENABLED=0): part of it runs inside the container, which has no host loader or libc")
 	}
 	return nil
 }
