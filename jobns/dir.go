@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/passwd"
 )
 
 // maxName bounds a job name, so that DIR/NAME.sock fits in a sockaddr_un.
@@ -155,8 +156,8 @@ func ensureDir(dir string) error {
 
 // userName is " (NAME)" for a uid with a name, else "".
 func userName(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
-		return " (" + u.Username + ")"
+	if name := passwd.Name(uid); name != "" {
+		return " (" + name + ")"
 	}
 	return ""
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/internal/passwd"
 )
 
 // host is everything Validate reads from the running system, behind small
@@ -44,7 +46,7 @@ func liveHost() *host {
 		egid:         os.Getegid(),
 		hostRoot:     RootInInitialUserNS(),
 		rootIDs:      HostRootIDs(),
-		userName:     userName,
+		userName:     passwd.Name,
 		readFile:     os.ReadFile,
 		stat:         os.Stat,
 		evalSymlinks: filepath.EvalSymlinks,

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/internal/cgroups"
+	"github.com/nsfork/nsfork/internal/passwd"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
@@ -166,10 +166,7 @@ func (d *doctor) userns() {
 }
 
 func (d *doctor) subids() {
-	name := ""
-	if u, err := user.LookupId(strconv.Itoa(d.euid)); err == nil {
-		name = u.Username
-	}
+	name := passwd.Name(d.euid)
 	uids, _ := sandbox.LookupSubIDs(name, d.euid, sandbox.SubUIDFile)
 	gids, _ := sandbox.LookupSubIDs(name, d.euid, sandbox.SubGIDFile)
 	var helpers []string

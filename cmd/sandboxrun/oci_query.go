@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os/user"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nsfork/nsfork/internal/ociruntime"
+	"github.com/nsfork/nsfork/internal/passwd"
 )
 
 func ociState(g *ociGlobal, args []string) error {
@@ -103,8 +103,8 @@ func ociList(g *ociGlobal, args []string) error {
 		}
 		st := rec.Status()
 		owner := strconv.Itoa(rec.Owner)
-		if u, err := user.LookupId(owner); err == nil {
-			owner = u.Username
+		if name := passwd.Name(rec.Owner); name != "" {
+			owner = name
 		}
 		entries = append(entries, listEntry{Version: rec.SpecState(st).Version, ID: id, Pid: rec.SpecState(st).Pid, Status: st,
 			Bundle: rec.Bundle, Created: rec.Created, Owner: owner, Annotations: rec.Annotations})

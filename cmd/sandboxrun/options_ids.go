@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/nsfork/nsfork/internal/passwd"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -181,13 +181,13 @@ func hostUser(f *runFlags) (uint32, uint32, error) {
 		return 0, 0, errors.New("--gid without --uid: as root, name the host user with --uid (and its group with --gid)")
 	}
 	if !f.changed("gid") {
-		u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+		u, err := passwd.Lookup(int(uid))
 		if err != nil {
 			return 0, 0, fmt.Errorf("--uid %d: no --gid, and no primary group from the user database: %w", uid, err)
 		}
-		g, err := strconv.ParseUint(u.Gid, 10, 32)
+		g, err := strconv.ParseUint(u.GID, 10, 32)
 		if err != nil {
-			return 0, 0, fmt.Errorf("--uid %d: primary group %q: %w", uid, u.Gid, err)
+			return 0, 0, fmt.Errorf("--uid %d: primary group %q: %w", uid, u.GID, err)
 		}
 		gid = uint32(g)
 	}
