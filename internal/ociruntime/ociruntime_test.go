@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +24,19 @@ func TestCheckID(t *testing.T) {
 		if err := CheckID(bad); err == nil {
 			t.Errorf("CheckID(%q): no error", bad)
 		}
+	}
+	// Every byte against the pattern CheckID used to compile.
+	re := regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
+	for c := 0; c < 256; c++ {
+		for _, id := range []string{string([]byte{byte(c)}), "a" + string([]byte{byte(c)}) + "b"} {
+			want := re.MatchString(id) && id != "." && id != ".."
+			if got := CheckID(id) == nil; got != want {
+				t.Errorf("CheckID(%q) ok = %v, want %v", id, got, want)
+			}
+		}
+	}
+	if CheckID(strings.Repeat("a", 1024)) != nil || CheckID(strings.Repeat("a", 1025)) == nil {
+		t.Error("CheckID: the length bound is 1024 bytes")
 	}
 }
 

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"time"
 
@@ -80,7 +79,12 @@ type Proc struct {
 	Start uint64 `json:"start"` // /proc/PID/stat starttime, clock ticks since boot
 }
 
-var idRe = regexp.MustCompile(`^[A-Za-z0-9_+.-]+$`)
+// idChar reports whether c may appear in a container id: an ASCII
+// letter or digit, '_', '+', '.' or '-'.
+func idChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '_' || c == '+' || c == '.' || c == '-'
+}
 
 // CheckID refuses an id that is not a plain name: it becomes a directory
 // name under the root.
@@ -88,7 +92,11 @@ func CheckID(id string) error {
 	if id == "" {
 		return Fail("id", "", "", "", "a container id is needed", nil)
 	}
-	if len(id) > 1024 || !idRe.MatchString(id) || id == "." || id == ".." {
+	bad := len(id) > 1024 || id == "." || id == ".."
+	for i := 0; i < len(id) && !bad; i++ {
+		bad = !idChar(id[i])
+	}
+	if bad {
 		return Fail("id", id, "", "", "invalid container id (letters, digits, _ + . - only)", nil)
 	}
 	return nil
