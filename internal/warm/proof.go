@@ -1,7 +1,6 @@
 package warm
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -46,8 +45,10 @@ const proofTimeout = 10 * time.Second
 // proof and checks it. who names the peer in errors.
 func challenge(c *net.UnixConn, who string) error {
 	nonce := make([]byte, proofSize)
-	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("warm: proof: random: %w", err)
+	// getrandom(2) with no flags blocks until the pool is initialised and
+	// fills up to 256 bytes at once (crypto/rand would link math/big).
+	if n, err := unix.Getrandom(nonce, 0); err != nil || n != len(nonce) {
+		return fmt.Errorf("warm: proof: getrandom: %d of %d bytes: %v", n, len(nonce), err)
 	}
 	fd, err := unix.MemfdCreate("nsfork-warm-proof", unix.MFD_CLOEXEC)
 	if err != nil {
