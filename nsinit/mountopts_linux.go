@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/lookup"
 )
 
 // mountOptions is an OCI mount's option list, sorted into what goes where:
@@ -62,53 +64,53 @@ type flagOpt struct {
 	ms       uintptr
 }
 
-var attrOptions = map[string]flagOpt{
-	"ro":          {set: unix.MOUNT_ATTR_RDONLY, ms: unix.MS_RDONLY},
-	"rw":          {clr: unix.MOUNT_ATTR_RDONLY},
-	"nosuid":      {set: unix.MOUNT_ATTR_NOSUID, ms: unix.MS_NOSUID},
-	"suid":        {clr: unix.MOUNT_ATTR_NOSUID},
-	"nodev":       {set: unix.MOUNT_ATTR_NODEV, ms: unix.MS_NODEV},
-	"dev":         {clr: unix.MOUNT_ATTR_NODEV},
-	"noexec":      {set: unix.MOUNT_ATTR_NOEXEC, ms: unix.MS_NOEXEC},
-	"exec":        {clr: unix.MOUNT_ATTR_NOEXEC},
-	"nosymfollow": {set: unix.MOUNT_ATTR_NOSYMFOLLOW, ms: unix.MS_NOSYMFOLLOW},
-	"symfollow":   {clr: unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"nodiratime":  {set: unix.MOUNT_ATTR_NODIRATIME, ms: unix.MS_NODIRATIME},
-	"diratime":    {clr: unix.MOUNT_ATTR_NODIRATIME},
+var attrOptions = lookup.Table[string, flagOpt]{
+	{Key: "ro", Val: flagOpt{set: unix.MOUNT_ATTR_RDONLY, ms: unix.MS_RDONLY}},
+	{Key: "rw", Val: flagOpt{clr: unix.MOUNT_ATTR_RDONLY}},
+	{Key: "nosuid", Val: flagOpt{set: unix.MOUNT_ATTR_NOSUID, ms: unix.MS_NOSUID}},
+	{Key: "suid", Val: flagOpt{clr: unix.MOUNT_ATTR_NOSUID}},
+	{Key: "nodev", Val: flagOpt{set: unix.MOUNT_ATTR_NODEV, ms: unix.MS_NODEV}},
+	{Key: "dev", Val: flagOpt{clr: unix.MOUNT_ATTR_NODEV}},
+	{Key: "noexec", Val: flagOpt{set: unix.MOUNT_ATTR_NOEXEC, ms: unix.MS_NOEXEC}},
+	{Key: "exec", Val: flagOpt{clr: unix.MOUNT_ATTR_NOEXEC}},
+	{Key: "nosymfollow", Val: flagOpt{set: unix.MOUNT_ATTR_NOSYMFOLLOW, ms: unix.MS_NOSYMFOLLOW}},
+	{Key: "symfollow", Val: flagOpt{clr: unix.MOUNT_ATTR_NOSYMFOLLOW}},
+	{Key: "nodiratime", Val: flagOpt{set: unix.MOUNT_ATTR_NODIRATIME, ms: unix.MS_NODIRATIME}},
+	{Key: "diratime", Val: flagOpt{clr: unix.MOUNT_ATTR_NODIRATIME}},
 }
 
 // atimeOptions map to the MOUNT_ATTR atime mode and the MS flag.
-var atimeOptions = map[string]flagOpt{
-	"relatime":    {set: unix.MOUNT_ATTR_RELATIME, ms: unix.MS_RELATIME},
-	"noatime":     {set: unix.MOUNT_ATTR_NOATIME, ms: unix.MS_NOATIME},
-	"strictatime": {set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME},
+var atimeOptions = lookup.Table[string, flagOpt]{
+	{Key: "relatime", Val: flagOpt{set: unix.MOUNT_ATTR_RELATIME, ms: unix.MS_RELATIME}},
+	{Key: "noatime", Val: flagOpt{set: unix.MOUNT_ATTR_NOATIME, ms: unix.MS_NOATIME}},
+	{Key: "strictatime", Val: flagOpt{set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME}},
 	// atime, norelatime and nostrictatime undo a mode: strict atime.
-	"atime":         {set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME},
-	"norelatime":    {set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME},
-	"nostrictatime": {set: unix.MOUNT_ATTR_RELATIME, ms: unix.MS_RELATIME},
+	{Key: "atime", Val: flagOpt{set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME}},
+	{Key: "norelatime", Val: flagOpt{set: unix.MOUNT_ATTR_STRICTATIME, ms: unix.MS_STRICTATIME}},
+	{Key: "nostrictatime", Val: flagOpt{set: unix.MOUNT_ATTR_RELATIME, ms: unix.MS_RELATIME}},
 }
 
 // msOnly are options for a new file system only (no mount attribute).
-var msOnly = map[string]uintptr{
-	"sync":     unix.MS_SYNCHRONOUS,
-	"async":    0,
-	"dirsync":  unix.MS_DIRSYNC,
-	"lazytime": unix.MS_LAZYTIME,
-	"mand":     unix.MS_MANDLOCK,
-	"nomand":   0,
-	"silent":   unix.MS_SILENT,
-	"loud":     0,
+var msOnly = lookup.Table[string, uintptr]{
+	{Key: "sync", Val: unix.MS_SYNCHRONOUS},
+	{Key: "async", Val: 0},
+	{Key: "dirsync", Val: unix.MS_DIRSYNC},
+	{Key: "lazytime", Val: unix.MS_LAZYTIME},
+	{Key: "mand", Val: unix.MS_MANDLOCK},
+	{Key: "nomand", Val: 0},
+	{Key: "silent", Val: unix.MS_SILENT},
+	{Key: "loud", Val: 0},
 }
 
-var propagationOptions = map[string]uintptr{
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+var propagationOptions = lookup.Table[string, uintptr]{
+	{Key: "shared", Val: unix.MS_SHARED},
+	{Key: "rshared", Val: unix.MS_SHARED | unix.MS_REC},
+	{Key: "slave", Val: unix.MS_SLAVE},
+	{Key: "rslave", Val: unix.MS_SLAVE | unix.MS_REC},
+	{Key: "private", Val: unix.MS_PRIVATE},
+	{Key: "rprivate", Val: unix.MS_PRIVATE | unix.MS_REC},
+	{Key: "unbindable", Val: unix.MS_UNBINDABLE},
+	{Key: "runbindable", Val: unix.MS_UNBINDABLE | unix.MS_REC},
 }
 
 func parseMountOptions(opts []string) (*mountOptions, error) {
@@ -124,23 +126,23 @@ func parseMountOptions(opts []string) (*mountOptions, error) {
 		case "remount":
 			return nil, fmt.Errorf("option %q is not supported in a mount list", o)
 		}
-		if f, ok := attrOptions[o]; ok {
+		if f, ok := attrOptions.Get(o); ok {
 			mo.set = mo.set&^f.clr | f.set
 			mo.clr = mo.clr&^f.set | f.clr
 			// "rw" after "ro" and the like: the later one wins.
 			mo.msFlags = mo.msFlags&^attrMS(f.clr) | f.ms
 			continue
 		}
-		if f, ok := atimeOptions[o]; ok {
+		if f, ok := atimeOptions.Get(o); ok {
 			mo.atime, mo.atimeSet = f.set, true
 			mo.msFlags = mo.msFlags&^(unix.MS_RELATIME|unix.MS_NOATIME|unix.MS_STRICTATIME) | f.ms
 			continue
 		}
-		if f, ok := msOnly[o]; ok {
+		if f, ok := msOnly.Get(o); ok {
 			mo.msFlags |= f
 			continue
 		}
-		if p, ok := propagationOptions[o]; ok {
+		if p, ok := propagationOptions.Get(o); ok {
 			mo.prop = p
 			continue
 		}
@@ -153,11 +155,11 @@ func parseMountOptions(opts []string) (*mountOptions, error) {
 			continue
 		}
 		if r, ok := strings.CutPrefix(o, "r"); ok {
-			if f, ok := attrOptions[r]; ok {
+			if f, ok := attrOptions.Get(r); ok {
 				mo.rec.add(f, false)
 				continue
 			}
-			if f, ok := atimeOptions[r]; ok {
+			if f, ok := atimeOptions.Get(r); ok {
 				mo.rec.add(f, true)
 				continue
 			}
@@ -200,9 +202,9 @@ func (mo *mountOptions) everywhere() *mountOptions {
 // attrMS maps MOUNT_ATTR bits to the matching MS_* flags.
 func attrMS(a uint64) uintptr {
 	var ms uintptr
-	for _, f := range attrOptions {
-		if f.set&a != 0 {
-			ms |= f.ms
+	for _, p := range attrOptions {
+		if p.Val.set&a != 0 {
+			ms |= p.Val.ms
 		}
 	}
 	return ms

@@ -13,7 +13,7 @@ func propagationFlags(p string) (uintptr, bool) {
 	if p == "" {
 		p = "rslave"
 	}
-	f, ok := propagationOptions[p]
+	f, ok := propagationOptions.Get(p)
 	return f, ok
 }
 
@@ -36,9 +36,9 @@ func (m *mounter) propagateAll() error {
 
 // propagationText names an MS_* propagation flag as the option did.
 func propagationText(p uintptr) string {
-	for n, f := range propagationOptions {
-		if f == p {
-			return n
+	for _, o := range propagationOptions {
+		if o.Val == p {
+			return o.Key
 		}
 	}
 	return fmt.Sprintf("propagation %#x", p)

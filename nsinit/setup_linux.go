@@ -16,7 +16,11 @@ type step struct {
 	// always: the step runs in every child, with a sandbox or without;
 	// the others only with one.
 	always bool
-	run    func(*child) error
+	// run is the step, or, for a step that needs only the options, the
+	// configuration and the report, opt is (a plain function value is
+	// static data; a closure made by a helper would be built at init).
+	run func(*child) error
+	opt func(*sandbox.Options, Config, *Applied) error
 }
 
 // steps is the child's whole life from the request to the function, in
@@ -26,29 +30,29 @@ var steps = []step{
 	{name: "fds", file: "fds_linux.go", always: true, run: stepStrayFDs},
 	{name: "time", file: "timens_linux.go", run: stepTime},
 	{name: "arguments", file: "fds_linux.go", always: true, run: stepArguments}, // calls Config.Arguments
-	{name: "late namespaces", file: "latens_linux.go", run: withOptions(stepLateNamespaces)},
+	{name: "late namespaces", file: "latens_linux.go", opt: stepLateNamespaces},
 	{name: "mount", file: "mounts_linux.go", run: stepMounts},
 	{name: "sysctl", file: "sysctl_linux.go", run: stepSysctl},
 	{name: "mount finish", file: "mounts_linux.go", run: stepMountsFinish},
-	{name: "late namespaces all", file: "latens_linux.go", run: withOptions(stepLateNamespacesAll)},
-	{name: "hostname", file: "uts_linux.go", run: withOptions(stepUTS)},
-	{name: "network", file: "network_linux.go", run: withOptions(stepNetwork)},
-	{name: "oom", file: "oom_linux.go", run: withOptions(stepOOM)},
-	{name: "rlimit", file: "rlimit_linux.go", run: withOptions(stepRlimit)},
-	{name: "keyring", file: "keyring_linux.go", run: withOptions(stepKeyring)},
-	{name: "seccomp early", file: "seccomp_linux.go", run: withOptions(stepSeccompEarly)},
-	{name: "bounding", file: "bounding_linux.go", run: withOptions(stepBounding)},
-	{name: "report namespaces", file: "report_linux.go", run: withOptions(stepReportNamespaces)},
-	{name: "ids", file: "ids_linux.go", run: withOptions(stepIDs)},
-	{name: "pdeathsig", file: "pdeathsig_linux.go", run: withOptions(stepPdeathsig)},
-	{name: "cwd", file: "cwd_linux.go", run: withOptions(stepCwd)},
-	{name: "capabilities", file: "capabilities_linux.go", run: withOptions(stepCapabilities)},
-	{name: "no_new_privs", file: "nonewprivs_linux.go", run: withOptions(stepNoNewPrivs)},
-	{name: "threads", file: "threads_linux.go", run: withOptions(stepThreadsCheck)},
-	{name: "landlock", file: "landlock_linux.go", run: withOptions(stepLandlock)},
-	{name: "rlimit command", file: "rlimit_linux.go", run: withOptions(stepRlimitCommand)},
-	{name: "seccomp", file: "seccomp_linux.go", run: withOptions(stepSeccomp)},
-	{name: "report", file: "report_linux.go", run: withOptions(stepReport)},
+	{name: "late namespaces all", file: "latens_linux.go", opt: stepLateNamespacesAll},
+	{name: "hostname", file: "uts_linux.go", opt: stepUTS},
+	{name: "network", file: "network_linux.go", opt: stepNetwork},
+	{name: "oom", file: "oom_linux.go", opt: stepOOM},
+	{name: "rlimit", file: "rlimit_linux.go", opt: stepRlimit},
+	{name: "keyring", file: "keyring_linux.go", opt: stepKeyring},
+	{name: "seccomp early", file: "seccomp_linux.go", opt: stepSeccompEarly},
+	{name: "bounding", file: "bounding_linux.go", opt: stepBounding},
+	{name: "report namespaces", file: "report_linux.go", opt: stepReportNamespaces},
+	{name: "ids", file: "ids_linux.go", opt: stepIDs},
+	{name: "pdeathsig", file: "pdeathsig_linux.go", opt: stepPdeathsig},
+	{name: "cwd", file: "cwd_linux.go", opt: stepCwd},
+	{name: "capabilities", file: "capabilities_linux.go", opt: stepCapabilities},
+	{name: "no_new_privs", file: "nonewprivs_linux.go", opt: stepNoNewPrivs},
+	{name: "threads", file: "threads_linux.go", opt: stepThreadsCheck},
+	{name: "landlock", file: "landlock_linux.go", opt: stepLandlock},
+	{name: "rlimit command", file: "rlimit_linux.go", opt: stepRlimitCommand},
+	{name: "seccomp", file: "seccomp_linux.go", opt: stepSeccomp},
+	{name: "report", file: "report_linux.go", opt: stepReport},
 	{name: "setup fds", file: "fds_linux.go", run: stepSetupFDs},
 }
 
@@ -74,10 +78,12 @@ func (c *child) closeMounter() {
 	}
 }
 
-// withOptions adapts a step that needs only the options, the Config and
-// the report.
-func withOptions(f func(*sandbox.Options, Config, *Applied) error) func(*child) error {
-	return func(c *child) error { return f(c.o, c.cfg, c.a) }
+// do runs the step.
+func (s *step) do(c *child) error {
+	if s.opt != nil {
+		return s.opt(c.o, c.cfg, c.a)
+	}
+	return s.run(c)
 }
 
 // Setup runs the child's steps in the calling process: with o nil, the
@@ -91,11 +97,12 @@ func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	if o != nil {
 		c.a = &Applied{Applied: sandbox.Applied{Namespaces: map[string]string{}}}
 	}
-	for _, s := range steps {
+	for i := range steps {
+		s := &steps[i]
 		if o == nil && !s.always {
 			continue
 		}
-		if err := s.run(c); err != nil {
+		if err := s.do(c); err != nil {
 			return nil, err
 		}
 	}
