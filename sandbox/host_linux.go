@@ -7,6 +7,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/lookup"
 )
 
 var errNotNsfs = errors.New("not a namespace file (nsfs), such as /proc/PID/ns/net or a bind mount of one")
@@ -31,25 +33,25 @@ func nsType(path string) (specs.LinuxNamespaceType, error) {
 	if err != nil {
 		return "", nil // older kernel: the type is checked when joining
 	}
-	for typ, flag := range cloneFlags {
-		if uintptr(t) == flag {
-			return typ, nil
+	for _, p := range cloneFlags {
+		if uintptr(t) == p.Val {
+			return p.Key, nil
 		}
 	}
 	return "", fmt.Errorf("unknown namespace type %#x", t)
 }
 
 // procNSNames are the names under /proc/self/ns of the types ownNS compares.
-var procNSNames = map[specs.LinuxNamespaceType]string{
-	specs.IPCNamespace: "ipc", specs.NetworkNamespace: "net", specs.UTSNamespace: "uts",
-	specs.CgroupNamespace: "cgroup", specs.MountNamespace: "mnt", specs.PIDNamespace: "pid",
-	specs.TimeNamespace: "time", specs.UserNamespace: "user",
+var procNSNames = lookup.Table[specs.LinuxNamespaceType, string]{
+	{Key: specs.IPCNamespace, Val: "ipc"}, {Key: specs.NetworkNamespace, Val: "net"}, {Key: specs.UTSNamespace, Val: "uts"},
+	{Key: specs.CgroupNamespace, Val: "cgroup"}, {Key: specs.MountNamespace, Val: "mnt"}, {Key: specs.PIDNamespace, Val: "pid"},
+	{Key: specs.TimeNamespace, Val: "time"}, {Key: specs.UserNamespace, Val: "user"},
 }
 
 // ownNS reports whether the namespace file at path is the caller's own
 // namespace of type t (the same nsfs inode as /proc/self/ns/NAME).
 func ownNS(path string, t specs.LinuxNamespaceType) (bool, error) {
-	self := "/proc/self/ns/" + procNSNames[t]
+	self := "/proc/self/ns/" + procNSNames.Value(t)
 	var a, b unix.Stat_t
 	if err := unix.Stat(path, &a); err != nil {
 		return false, &fs.PathError{Op: "stat", Path: path, Err: err}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/internal/lookup"
 )
 
 // MountOptionKind says how nsfork applies an option of an OCI mount.
@@ -61,34 +63,35 @@ const (
 	MountOptionIDMap
 )
 
-// mountOptionKinds are the options nsfork knows by name. nsinit applies
-// exactly these; the two lists must change together.
-var mountOptionKinds = map[string]MountOptionKind{
-	"bind": MountOptionBind, "rbind": MountOptionBind,
+// mountOptionKinds are the options nsfork knows by name, besides
+// RecursiveMountOptions. nsinit applies exactly these; the two lists must
+// change together.
+var mountOptionKinds = lookup.Table[string, MountOptionKind]{
+	{Key: "bind", Val: MountOptionBind}, {Key: "rbind", Val: MountOptionBind},
 
-	"ro": MountOptionAttr, "rw": MountOptionAttr,
-	"nosuid": MountOptionAttr, "suid": MountOptionAttr,
-	"nodev": MountOptionAttr, "dev": MountOptionAttr,
-	"noexec": MountOptionAttr, "exec": MountOptionAttr,
-	"nosymfollow": MountOptionAttr, "symfollow": MountOptionAttr,
-	"nodiratime": MountOptionAttr, "diratime": MountOptionAttr,
+	{Key: "ro", Val: MountOptionAttr}, {Key: "rw", Val: MountOptionAttr},
+	{Key: "nosuid", Val: MountOptionAttr}, {Key: "suid", Val: MountOptionAttr},
+	{Key: "nodev", Val: MountOptionAttr}, {Key: "dev", Val: MountOptionAttr},
+	{Key: "noexec", Val: MountOptionAttr}, {Key: "exec", Val: MountOptionAttr},
+	{Key: "nosymfollow", Val: MountOptionAttr}, {Key: "symfollow", Val: MountOptionAttr},
+	{Key: "nodiratime", Val: MountOptionAttr}, {Key: "diratime", Val: MountOptionAttr},
 
-	"relatime": MountOptionAtime, "noatime": MountOptionAtime, "strictatime": MountOptionAtime,
-	"atime": MountOptionAtime, "norelatime": MountOptionAtime, "nostrictatime": MountOptionAtime,
+	{Key: "relatime", Val: MountOptionAtime}, {Key: "noatime", Val: MountOptionAtime}, {Key: "strictatime", Val: MountOptionAtime},
+	{Key: "atime", Val: MountOptionAtime}, {Key: "norelatime", Val: MountOptionAtime}, {Key: "nostrictatime", Val: MountOptionAtime},
 
-	"sync": MountOptionSuperblock, "dirsync": MountOptionSuperblock,
-	"lazytime": MountOptionSuperblock, "mand": MountOptionSuperblock,
+	{Key: "sync", Val: MountOptionSuperblock}, {Key: "dirsync", Val: MountOptionSuperblock},
+	{Key: "lazytime", Val: MountOptionSuperblock}, {Key: "mand", Val: MountOptionSuperblock},
 
-	"async": MountOptionNoop, "nomand": MountOptionNoop, "loud": MountOptionNoop, "silent": MountOptionNoop,
+	{Key: "async", Val: MountOptionNoop}, {Key: "nomand", Val: MountOptionNoop}, {Key: "loud", Val: MountOptionNoop}, {Key: "silent", Val: MountOptionNoop},
 
-	"shared": MountOptionPropagation, "rshared": MountOptionPropagation,
-	"slave": MountOptionPropagation, "rslave": MountOptionPropagation,
-	"private": MountOptionPropagation, "rprivate": MountOptionPropagation,
-	"unbindable": MountOptionPropagation, "runbindable": MountOptionPropagation,
+	{Key: "shared", Val: MountOptionPropagation}, {Key: "rshared", Val: MountOptionPropagation},
+	{Key: "slave", Val: MountOptionPropagation}, {Key: "rslave", Val: MountOptionPropagation},
+	{Key: "private", Val: MountOptionPropagation}, {Key: "rprivate", Val: MountOptionPropagation},
+	{Key: "unbindable", Val: MountOptionPropagation}, {Key: "runbindable", Val: MountOptionPropagation},
 
-	"tmpcopyup": MountOptionCopyUp,
+	{Key: "tmpcopyup", Val: MountOptionCopyUp},
 
-	"idmap": MountOptionIDMap, "ridmap": MountOptionIDMap,
+	{Key: "idmap", Val: MountOptionIDMap}, {Key: "ridmap", Val: MountOptionIDMap},
 }
 
 // mountIDMapsWhy says why a mount's own uidMappings/gidMappings are refused:
@@ -97,15 +100,15 @@ const mountIDMapsWhy = "a mount's own id mappings are not supported: an idmap or
 
 // unsupportedMountOptions are the options of the runtime-spec (and of runc
 // and crun) that nsfork does not apply, with the reason.
-var unsupportedMountOptions = map[string]string{
-	"remount":       "a remount is not a mount; list the options on the mount itself",
-	"defaults":      "is not applied by name; list the options meant",
-	"iversion":      "is not supported",
-	"noiversion":    "is not supported",
-	"nolazytime":    "is not supported",
-	"copy-symlink":  "is a crun extension nsfork does not implement",
-	"src-nofollow":  "is a crun extension nsfork does not implement",
-	"dest-nofollow": "is a crun extension nsfork does not implement",
+var unsupportedMountOptions = lookup.Table[string, string]{
+	{Key: "remount", Val: "a remount is not a mount; list the options on the mount itself"},
+	{Key: "defaults", Val: "is not applied by name; list the options meant"},
+	{Key: "iversion", Val: "is not supported"},
+	{Key: "noiversion", Val: "is not supported"},
+	{Key: "nolazytime", Val: "is not supported"},
+	{Key: "copy-symlink", Val: "is a crun extension nsfork does not implement"},
+	{Key: "src-nofollow", Val: "is a crun extension nsfork does not implement"},
+	{Key: "dest-nofollow", Val: "is a crun extension nsfork does not implement"},
 }
 
 // RecursiveMountOptions are the runtime-spec's recursive mount attributes:
@@ -114,12 +117,6 @@ var RecursiveMountOptions = []string{
 	"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
 	"rnosymfollow", "rsymfollow", "rnodiratime", "rdiratime",
 	"ratime", "rnoatime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
-}
-
-func init() {
-	for _, o := range RecursiveMountOptions {
-		mountOptionKinds[o] = MountOptionRecursive
-	}
 }
 
 // MountIDMap reports whether mount m asks to be id-mapped (idmap or
@@ -143,20 +140,20 @@ func MountIDMap(m specs.Mount) (mapped, recursiveMap, rbind bool) {
 // MountOptionNames lists, sorted, the mount options nsfork applies by name
 // (an option it does not know is a new file system's data).
 func MountOptionNames() []string {
-	names := make([]string, 0, len(mountOptionKinds))
-	for n := range mountOptionKinds {
-		names = append(names, n)
-	}
+	names := append(mountOptionKinds.Keys(), RecursiveMountOptions...)
 	slices.Sort(names)
 	return names
 }
 
 // MountOption returns how nsfork applies the OCI mount option opt.
 func MountOption(opt string) MountOptionKind {
-	if k, ok := mountOptionKinds[opt]; ok {
+	if k, ok := mountOptionKinds.Get(opt); ok {
 		return k
 	}
-	if _, ok := unsupportedMountOptions[opt]; ok {
+	if slices.Contains(RecursiveMountOptions, opt) {
+		return MountOptionRecursive
+	}
+	if _, ok := unsupportedMountOptions.Get(opt); ok {
 		return MountOptionUnsupported
 	}
 	return MountOptionData
@@ -173,7 +170,7 @@ func MountOptionSupported(opt string, bind, userns bool) (bool, string) {
 	}
 	switch MountOption(opt) {
 	case MountOptionUnsupported:
-		return false, unsupportedMountOptions[opt]
+		return false, unsupportedMountOptions.Value(opt)
 	case MountOptionSuperblock:
 		if bind {
 			return false, "is a flag of the file system, which a bind shares with its source and cannot set"

@@ -22,7 +22,7 @@ var rlimitNames = []string{
 // RLIMIT_* constant) for an OCI rlimit type such as "RLIMIT_NOFILE", and
 // false for a name it does not know or on a system without that limit.
 func RlimitResource(name string) (int, bool) {
-	r, ok := rlimitResources[name]
+	r, ok := rlimitResources.Get(name)
 	return r, ok
 }
 

@@ -3,39 +3,41 @@ package sandbox
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/lookup"
 )
 
 // cloneFlags maps each OCI namespace type to its clone(2) and setns(2) flag.
-var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+var cloneFlags = lookup.Table[specs.LinuxNamespaceType, uintptr]{
+	{Key: specs.UserNamespace, Val: unix.CLONE_NEWUSER},
+	{Key: specs.PIDNamespace, Val: unix.CLONE_NEWPID},
+	{Key: specs.MountNamespace, Val: unix.CLONE_NEWNS},
+	{Key: specs.NetworkNamespace, Val: unix.CLONE_NEWNET},
+	{Key: specs.UTSNamespace, Val: unix.CLONE_NEWUTS},
+	{Key: specs.IPCNamespace, Val: unix.CLONE_NEWIPC},
+	{Key: specs.CgroupNamespace, Val: unix.CLONE_NEWCGROUP},
+	{Key: specs.TimeNamespace, Val: unix.CLONE_NEWTIME},
 }
 
 // CloneFlag returns the clone(2)/setns(2) flag of namespace type t, 0 for
 // a type Linux does not have.
-func CloneFlag(t specs.LinuxNamespaceType) uintptr { return cloneFlags[t] }
+func CloneFlag(t specs.LinuxNamespaceType) uintptr { return cloneFlags.Value(t) }
 
-var rlimitResources = map[string]int{
-	"RLIMIT_AS":         unix.RLIMIT_AS,
-	"RLIMIT_CORE":       unix.RLIMIT_CORE,
-	"RLIMIT_CPU":        unix.RLIMIT_CPU,
-	"RLIMIT_DATA":       unix.RLIMIT_DATA,
-	"RLIMIT_FSIZE":      unix.RLIMIT_FSIZE,
-	"RLIMIT_LOCKS":      unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK":    unix.RLIMIT_MEMLOCK,
-	"RLIMIT_MSGQUEUE":   unix.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE":       unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE":     unix.RLIMIT_NOFILE,
-	"RLIMIT_NPROC":      unix.RLIMIT_NPROC,
-	"RLIMIT_RSS":        unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO":     unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME":     unix.RLIMIT_RTTIME,
-	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK":      unix.RLIMIT_STACK,
+var rlimitResources = lookup.Table[string, int]{
+	{Key: "RLIMIT_AS", Val: unix.RLIMIT_AS},
+	{Key: "RLIMIT_CORE", Val: unix.RLIMIT_CORE},
+	{Key: "RLIMIT_CPU", Val: unix.RLIMIT_CPU},
+	{Key: "RLIMIT_DATA", Val: unix.RLIMIT_DATA},
+	{Key: "RLIMIT_FSIZE", Val: unix.RLIMIT_FSIZE},
+	{Key: "RLIMIT_LOCKS", Val: unix.RLIMIT_LOCKS},
+	{Key: "RLIMIT_MEMLOCK", Val: unix.RLIMIT_MEMLOCK},
+	{Key: "RLIMIT_MSGQUEUE", Val: unix.RLIMIT_MSGQUEUE},
+	{Key: "RLIMIT_NICE", Val: unix.RLIMIT_NICE},
+	{Key: "RLIMIT_NOFILE", Val: unix.RLIMIT_NOFILE},
+	{Key: "RLIMIT_NPROC", Val: unix.RLIMIT_NPROC},
+	{Key: "RLIMIT_RSS", Val: unix.RLIMIT_RSS},
+	{Key: "RLIMIT_RTPRIO", Val: unix.RLIMIT_RTPRIO},
+	{Key: "RLIMIT_RTTIME", Val: unix.RLIMIT_RTTIME},
+	{Key: "RLIMIT_SIGPENDING", Val: unix.RLIMIT_SIGPENDING},
+	{Key: "RLIMIT_STACK", Val: unix.RLIMIT_STACK},
 }

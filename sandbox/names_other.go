@@ -2,5 +2,7 @@
 
 package sandbox
 
+import "github.com/nsfork/nsfork/internal/lookup"
+
 // rlimitResources is empty off Linux: nsfork applies no rlimits there.
-var rlimitResources = map[string]int{}
+var rlimitResources lookup.Table[string, int]

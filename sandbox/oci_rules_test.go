@@ -351,8 +351,9 @@ func TestMountOptions(t *testing.T) {
 		t.Errorf("tmpfs: %v", err)
 	}
 	// Every known option has a kind, and its name says it.
-	for opt, k := range mountOptionKinds {
-		if _, dup := unsupportedMountOptions[opt]; dup {
+	for _, p := range mountOptionKinds {
+		opt, k := p.Key, p.Val
+		if _, dup := unsupportedMountOptions.Get(opt); dup {
 			t.Errorf("%q is both %v and unsupported", opt, k)
 		}
 		if k.String() == "" || strings.HasPrefix(k.String(), "MountOptionKind(") {

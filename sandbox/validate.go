@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/internal/lookup"
 )
 
 // namespaceTypes are the namespace types Linux has, in the order nsfork
@@ -19,11 +21,11 @@ var namespaceTypes = []specs.LinuxNamespaceType{
 
 // joinUnsupported says why a namespace of a type cannot be joined by path
 // from a Go child. Every other type can.
-var joinUnsupported = map[specs.LinuxNamespaceType]string{
-	specs.MountNamespace: "joining a mount namespace by path is not supported: setns into a mount namespace needs a single-threaded caller and a Go child is multithreaded",
-	specs.UserNamespace:  "joining a user namespace by path is not supported: setns into a user namespace needs a single-threaded caller and a Go child is multithreaded",
-	specs.TimeNamespace:  "joining a time namespace by path is not supported: setns into a time namespace needs a single-threaded caller (the kernel returns EUSERS) and a Go child is multithreaded",
-	specs.PIDNamespace:   "joining a pid namespace by path is not supported: setns into a pid namespace moves only the caller's later children, never the caller",
+var joinUnsupported = lookup.Table[specs.LinuxNamespaceType, string]{
+	{Key: specs.MountNamespace, Val: "joining a mount namespace by path is not supported: setns into a mount namespace needs a single-threaded caller and a Go child is multithreaded"},
+	{Key: specs.UserNamespace, Val: "joining a user namespace by path is not supported: setns into a user namespace needs a single-threaded caller and a Go child is multithreaded"},
+	{Key: specs.TimeNamespace, Val: "joining a time namespace by path is not supported: setns into a time namespace needs a single-threaded caller (the kernel returns EUSERS) and a Go child is multithreaded"},
+	{Key: specs.PIDNamespace, Val: "joining a pid namespace by path is not supported: setns into a pid namespace moves only the caller's later children, never the caller"},
 }
 
 // mountTypes are the file system types nsfork mounts ("bind" stands for a
@@ -115,7 +117,7 @@ func (o *Options) validateNamespaces(errs *errList, h *host) {
 		}
 		joins = true
 		f += ".path"
-		if why, ok := joinUnsupported[ns.Type]; ok {
+		if why, ok := joinUnsupported.Get(ns.Type); ok {
 			errs.unsupported(f, ns.Path, why)
 			continue
 		}
