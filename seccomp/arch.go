@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/internal/lookup"
 )
 
 // AUDIT_ARCH_* values of <linux/audit.h>, as seccomp_data.arch holds them.
@@ -58,27 +60,27 @@ func knownName(name string) bool {
 	return ok
 }
 
-var arches = map[specs.Arch]*archInfo{
-	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: auditArchX86_64, table: &amd64Syscalls, lo: 0, hi: x32SyscallBit - 1},
-	specs.ArchX32:     {name: specs.ArchX32, audit: auditArchX86_64, table: &x32Syscalls, bits32: true, lo: x32SyscallBit, hi: 0xfffffffe},
-	specs.ArchX86:     {name: specs.ArchX86, audit: auditArchI386, table: &i386Syscalls, bits32: true, hi: 0xfffffffe},
-	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: auditArchAARCH64, table: &arm64Syscalls, hi: 0xfffffffe},
-	specs.ArchARM:     {name: specs.ArchARM, audit: auditArchARM, table: &armSyscalls, bits32: true, hi: 0xfffffffe},
+var arches = lookup.Table[specs.Arch, *archInfo]{
+	{Key: specs.ArchX86_64, Val: &archInfo{name: specs.ArchX86_64, audit: auditArchX86_64, table: &amd64Syscalls, lo: 0, hi: x32SyscallBit - 1}},
+	{Key: specs.ArchX32, Val: &archInfo{name: specs.ArchX32, audit: auditArchX86_64, table: &x32Syscalls, bits32: true, lo: x32SyscallBit, hi: 0xfffffffe}},
+	{Key: specs.ArchX86, Val: &archInfo{name: specs.ArchX86, audit: auditArchI386, table: &i386Syscalls, bits32: true, hi: 0xfffffffe}},
+	{Key: specs.ArchAARCH64, Val: &archInfo{name: specs.ArchAARCH64, audit: auditArchAARCH64, table: &arm64Syscalls, hi: 0xfffffffe}},
+	{Key: specs.ArchARM, Val: &archInfo{name: specs.ArchARM, audit: auditArchARM, table: &armSyscalls, bits32: true, hi: 0xfffffffe}},
 }
 
 // nativeArch maps a GOARCH to its seccomp architecture.
-var nativeArch = map[string]specs.Arch{
-	"amd64": specs.ArchX86_64,
-	"arm64": specs.ArchAARCH64,
+var nativeArch = lookup.Table[string, specs.Arch]{
+	{Key: "amd64", Val: specs.ArchX86_64},
+	{Key: "arm64", Val: specs.ArchAARCH64},
 }
 
 // goArchTables maps the names SyscallName accepts to tables.
-var goArchTables = map[string]specs.Arch{
-	"amd64": specs.ArchX86_64,
-	"386":   specs.ArchX86,
-	"x32":   specs.ArchX32,
-	"arm64": specs.ArchAARCH64,
-	"arm":   specs.ArchARM,
+var goArchTables = lookup.Table[string, specs.Arch]{
+	{Key: "amd64", Val: specs.ArchX86_64},
+	{Key: "386", Val: specs.ArchX86},
+	{Key: "x32", Val: specs.ArchX32},
+	{Key: "arm64", Val: specs.ArchAARCH64},
+	{Key: "arm", Val: specs.ArchARM},
 }
 
 var (
@@ -93,7 +95,8 @@ var (
 func SyscallName(arch string, nr int) string {
 	reverseOnce.Do(func() {
 		reverse = map[specs.Arch]map[int]string{}
-		for n, a := range arches {
+		for _, p := range arches {
+			n, a := p.Key, p.Val
 			m := make(map[int]string, len(a.table.entries))
 			// Sorted by name: of aliases the smallest name wins.
 			for _, e := range a.table.entries {
@@ -104,7 +107,7 @@ func SyscallName(arch string, nr int) string {
 			reverse[n] = m
 		}
 	})
-	if a, ok := goArchTables[arch]; ok {
+	if a, ok := goArchTables.Get(arch); ok {
 		if a == specs.ArchX86_64 && nr >= x32SyscallBit {
 			a = specs.ArchX32
 		}

@@ -133,7 +133,7 @@ func Compile(p *specs.LinuxSeccomp, arch string) ([]bpf.Instruction, error) {
 	if p == nil {
 		return nil, errorf("", "nil profile (unconfined needs no filter)")
 	}
-	native, ok := nativeArch[arch]
+	native, ok := nativeArch.Get(arch)
 	if !ok {
 		return nil, &CompileError{Field: "", Err: fmt.Errorf("native architecture %q: %w", arch, errors.ErrUnsupported)}
 	}
@@ -148,9 +148,9 @@ func Compile(p *specs.LinuxSeccomp, arch string) ([]bpf.Instruction, error) {
 		return nil, err
 	}
 	// The native architecture is always filtered, as runc and libseccomp do.
-	abis := []*archInfo{arches[native]}
+	abis := []*archInfo{arches.Value(native)}
 	for i, a := range p.Architectures {
-		info, ok := arches[a]
+		info, ok := arches.Get(a)
 		if !ok {
 			if strings.HasPrefix(string(a), "SCMP_ARCH_") {
 				return nil, &CompileError{Field: fmt.Sprintf("architectures[%d]", i), Err: fmt.Errorf("architecture %s: %w", a, errors.ErrUnsupported)}
@@ -239,7 +239,7 @@ func Compile(p *specs.LinuxSeccomp, arch string) ([]bpf.Instruction, error) {
 	for _, g := range groups {
 		var ss []segment
 		for _, cand := range []specs.Arch{specs.ArchX86_64, specs.ArchX32, specs.ArchX86, specs.ArchAARCH64, specs.ArchARM} {
-			info := arches[cand]
+			info := arches.Value(cand)
 			if info.audit != g {
 				continue
 			}

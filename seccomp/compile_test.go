@@ -166,7 +166,7 @@ func TestLoadProfileForms(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Docker %s: %v", arch, err)
 			}
-			if len(p.Syscalls) != c.n || len(p.Architectures) != 2 || p.Architectures[0] != nativeArch[arch] {
+			if len(p.Syscalls) != c.n || len(p.Architectures) != 2 || p.Architectures[0] != nativeArch.Value(arch) {
 				t.Errorf("Docker %s caps %v: %+v", arch, c.caps, p)
 			}
 		}

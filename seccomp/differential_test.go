@@ -256,7 +256,7 @@ func handProfiles() []diffCase {
 func abiOfInput(p *specs.LinuxSeccomp, native specs.Arch, audit, nr uint32) *archInfo {
 	list := append([]specs.Arch{native}, p.Architectures...)
 	for _, n := range list {
-		a := arches[n]
+		a := arches.Value(n)
 		if a.audit == audit && nr >= a.lo && nr <= a.hi {
 			return a
 		}
@@ -265,7 +265,7 @@ func abiOfInput(p *specs.LinuxSeccomp, native specs.Arch, audit, nr uint32) *arc
 }
 
 func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRuleNr int) int {
-	native := nativeArch[runtime.GOARCH]
+	native := nativeArch.Value(runtime.GOARCH)
 	mine, err := Compile(p, runtime.GOARCH)
 	if err != nil {
 		t.Fatalf("%s: Compile: %v", name, err)
@@ -286,8 +286,8 @@ func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRu
 	skip := map[[2]uint32]bool{}
 	for _, n := range rep.Unknown {
 		for _, a := range append([]specs.Arch{native}, p.Architectures...) {
-			if nr, ok := arches[a].table.lookup(n); ok {
-				skip[[2]uint32{arches[a].audit, uint32(nr)}] = true
+			if nr, ok := arches.Value(a).table.lookup(n); ok {
+				skip[[2]uint32{arches.Value(a).audit, uint32(nr)}] = true
 			}
 		}
 	}
@@ -298,8 +298,8 @@ func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRu
 		}
 		for _, n := range s.Names {
 			for _, a := range append([]specs.Arch{native}, p.Architectures...) {
-				if nr, ok := arches[a].table.lookup(n); ok {
-					ruleNrs[[2]uint32{arches[a].audit, uint32(nr)}] = true
+				if nr, ok := arches.Value(a).table.lookup(n); ok {
+					ruleNrs[[2]uint32{arches.Value(a).audit, uint32(nr)}] = true
 				}
 			}
 		}
@@ -317,7 +317,8 @@ func differential(t *testing.T, name string, p *specs.LinuxSeccomp, perNr, perRu
 		for nr := uint32(0); nr < 600; nr++ {
 			nrs = append(nrs, nr, nr|x32SyscallBit)
 		}
-		for _, a := range arches {
+		for _, p := range arches {
+			a := p.Val
 			if a.audit == audit {
 				for _, e := range a.table.entries {
 					nrs = append(nrs, uint32(e.nr))

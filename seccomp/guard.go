@@ -64,16 +64,16 @@ type alternative []test
 // front of a profile's, where that last instruction becomes "ask the
 // profile". It makes no system calls.
 func GuardProgram(g Guard, arch string, archs []specs.Arch) ([]bpf.Instruction, error) {
-	native, ok := nativeArch[arch]
+	native, ok := nativeArch.Get(arch)
 	if !ok {
 		return nil, &CompileError{Err: fmt.Errorf("native architecture %q: %w", arch, errors.ErrUnsupported)}
 	}
 	if len(g.Tasks) > MaxGuardTasks || len(g.Groups) > MaxGuardTasks {
 		return nil, &CompileError{Field: "guard", Err: fmt.Errorf("%d tasks and %d groups: at most %d of each", len(g.Tasks), len(g.Groups), MaxGuardTasks)}
 	}
-	abis := []*archInfo{arches[native]}
+	abis := []*archInfo{arches.Value(native)}
 	for _, a := range archs {
-		info, ok := arches[a]
+		info, ok := arches.Get(a)
 		if !ok {
 			return nil, &CompileError{Field: "architectures", Err: fmt.Errorf("architecture %s: %w", a, errors.ErrUnsupported)}
 		}

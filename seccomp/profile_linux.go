@@ -13,11 +13,13 @@ import (
 	mseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/lookup"
 )
 
 // libseccompArch is the architecture name Docker profiles use in
 // "includes"/"excludes" "arches", by GOARCH.
-var libseccompArch = map[string]string{"amd64": "amd64", "arm64": "arm64"}
+var libseccompArch = lookup.Table[string, string]{{Key: "amd64", Val: "amd64"}, {Key: "arm64", Val: "arm64"}}
 
 func capsSpec(caps []string) *specs.Spec {
 	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
@@ -26,7 +28,7 @@ func capsSpec(caps []string) *specs.Spec {
 }
 
 func checkArch(arch string) error {
-	if _, ok := nativeArch[arch]; !ok {
+	if _, ok := nativeArch.Get(arch); !ok {
 		return fmt.Errorf("seccomp: architecture %q: %w", arch, errors.ErrUnsupported)
 	}
 	return nil
@@ -116,14 +118,14 @@ func resolveDocker(cfg *mseccomp.Seccomp, caps []string, arch string) (*specs.Li
 	}
 	out := cfg.LinuxSeccomp
 	out.Syscalls = nil
-	native := nativeArch[arch]
+	native := nativeArch.Value(arch)
 	for _, a := range cfg.ArchMap {
 		if a.Arch == native {
 			out.Architectures = append(append(out.Architectures, a.Arch), a.SubArches...)
 			break
 		}
 	}
-	name := libseccompArch[arch]
+	name := libseccompArch.Value(arch)
 	kernel, err := kernelVersion()
 	if err != nil {
 		return nil, err

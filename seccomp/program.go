@@ -135,7 +135,7 @@ func (p *Program) Digest() string {
 // GOARCH, "386", or "x32" as for SyscallName) and returns the filter's
 // SECCOMP_RET_* value, as the kernel would.
 func (p *Program) Action(arch string, nr uint32, args ...uint64) (uint32, error) {
-	a, ok := goArchTables[arch]
+	a, ok := goArchTables.Get(arch)
 	if !ok {
 		return 0, fmt.Errorf("seccomp: unknown architecture %q", arch)
 	}
@@ -152,7 +152,7 @@ func (p *Program) Action(arch string, nr uint32, args ...uint64) (uint32, error)
 	// the kernel would.
 	data := make([]byte, 64)
 	binary.BigEndian.PutUint32(data[0:], nr)
-	binary.BigEndian.PutUint32(data[4:], arches[a].audit)
+	binary.BigEndian.PutUint32(data[4:], arches.Value(a).audit)
 	for i, v := range args {
 		binary.BigEndian.PutUint32(data[16+8*i:], uint32(v))
 		binary.BigEndian.PutUint32(data[20+8*i:], uint32(v>>32))

@@ -25,8 +25,8 @@ func TestTablesAgainstLibseccomp(t *testing.T) {
 		name string
 	}{{specs.ArchX86_64, "x86_64"}, {specs.ArchX86, "x86"}, {specs.ArchX32, "x32"}, {specs.ArchAARCH64, "aarch64"}, {specs.ArchARM, "arm"}} {
 		table := map[string]int{}
-		names := make([]string, 0, len(arches[tc.arch].table.entries))
-		for _, e := range arches[tc.arch].table.entries {
+		names := make([]string, 0, len(arches.Value(tc.arch).table.entries))
+		for _, e := range arches.Value(tc.arch).table.entries {
 			table[e.name] = e.nr
 			names = append(names, e.name)
 		}
@@ -122,7 +122,8 @@ func TestTablesCurrent(t *testing.T) {
 // be sorted by name with no name twice, and maxNr must be its highest
 // number.
 func TestTablesSorted(t *testing.T) {
-	for name, a := range arches {
+	for _, p := range arches {
+		name, a := p.Key, p.Val
 		es := a.table.entries
 		if !slices.IsSortedFunc(es, func(x, y sysEntry) int { return strings.Compare(x.name, y.name) }) {
 			t.Errorf("%s: table not sorted by name", name)
