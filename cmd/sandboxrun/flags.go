@@ -6,6 +6,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 
+	"github.com/nsfork/nsfork/internal/lookup"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -104,11 +105,11 @@ var unshareFlags = []struct {
 }
 
 // shareNames maps the names --share takes to namespace types.
-var shareNames = map[string]specs.LinuxNamespaceType{
-	"user": specs.UserNamespace, "pid": specs.PIDNamespace, "net": specs.NetworkNamespace,
-	"network": specs.NetworkNamespace, "ipc": specs.IPCNamespace, "uts": specs.UTSNamespace,
-	"cgroup": specs.CgroupNamespace, "time": specs.TimeNamespace, "mount": specs.MountNamespace,
-	"mnt": specs.MountNamespace,
+var shareNames = lookup.Table[string, specs.LinuxNamespaceType]{
+	{Key: "user", Val: specs.UserNamespace}, {Key: "pid", Val: specs.PIDNamespace}, {Key: "net", Val: specs.NetworkNamespace},
+	{Key: "network", Val: specs.NetworkNamespace}, {Key: "ipc", Val: specs.IPCNamespace}, {Key: "uts", Val: specs.UTSNamespace},
+	{Key: "cgroup", Val: specs.CgroupNamespace}, {Key: "time", Val: specs.TimeNamespace}, {Key: "mount", Val: specs.MountNamespace},
+	{Key: "mnt", Val: specs.MountNamespace},
 }
 
 func addRunFlags(fs *pflag.FlagSet) *runFlags {

@@ -71,7 +71,7 @@ func finishPreset(p *plan, preset, seccompName string, strict bool, environ []st
 			}
 		}
 		k, _, _ := strings.Cut(cmaOff, "=")
-		_, set := lookup(environ, k)
+		_, set := envLookup(environ, k)
 		if opts.NewNamespace("user") && !have(cmaOff) && !set {
 			opts.Env = append(opts.Env, cmaOff)
 		}
@@ -82,7 +82,7 @@ func finishPreset(p *plan, preset, seccompName string, strict bool, environ []st
 		// outside: munge stamps the host uid, which PMIx inside then
 		// refuses; the native check (SO_PEERCRED) sees the inside uid on
 		// both ends.
-		if _, set := lookup(append(slices.Clone(environ), opts.Env...), psecKey); !set {
+		if _, set := envLookup(append(slices.Clone(environ), opts.Env...), psecKey); !set {
 			opts.Env = append(opts.Env, psecKey+"=native")
 			p.notes = append(p.notes, "environment: "+psecKey+"=native (the uid inside is not the host uid, so munge authentication of PMIx would fail)")
 		}
@@ -140,7 +140,7 @@ func remapped(o *sandbox.Options) bool {
 	return false
 }
 
-func lookup(environ []string, key string) (string, bool) {
+func envLookup(environ []string, key string) (string, bool) {
 	for i := len(environ) - 1; i >= 0; i-- {
 		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
 			return v, true

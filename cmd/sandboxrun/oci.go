@@ -19,26 +19,46 @@ import (
 // It shares the binary with sandboxrun's own command line; ociCommand
 // decides which of the two an argument list is (docs/oci-runtime.md).
 
-// ociVerbs are runc's commands. Apart from run, none of them is a
-// sandboxrun command, so `sandboxrun state ID` is always the OCI form
-// (`sandboxrun -- state` still runs a program called state).
-var ociVerbs = map[string]func(*ociGlobal, []string) error{}
+// ociVerb returns the function of one of runc's commands, nil for
+// another word. Apart from run, none of them is a sandboxrun command, so
+// `sandboxrun state ID` is always the OCI form (`sandboxrun -- state`
+// still runs a program called state). A switch, not a map: a map would
+// be built at every start (and a table of these functions would be an
+// initialization cycle).
+func ociVerb(verb string) func(*ociGlobal, []string) error {
+	switch verb {
+	case "create":
+		return ociCreate
+	case "start":
+		return ociStart
+	case "run":
+		return ociRun
+	case "state":
+		return ociState
+	case "kill":
+		return ociKill
+	case "delete":
+		return ociDelete
+	case "list":
+		return ociList
+	case "ps":
+		return ociPs
+	case "features":
+		return ociFeatures
+	case "exec":
+		return ociExec
+	case monitorVerb:
+		return ociMonitor
+	case execJoinVerb:
+		return ociExecJoin
+	case execInitVerb:
+		return ociExecInit
+	}
+	return nil
+}
 
 // ociRefused are runc commands this runtime does not have.
 var ociRefused = []string{"pause", "resume", "events", "update", "checkpoint", "restore", "spec"}
-
-func init() {
-	ociVerbs["create"] = ociCreate
-	ociVerbs["start"] = ociStart
-	ociVerbs["run"] = ociRun
-	ociVerbs["state"] = ociState
-	ociVerbs["kill"] = ociKill
-	ociVerbs["delete"] = ociDelete
-	ociVerbs["list"] = ociList
-	ociVerbs["ps"] = ociPs
-	ociVerbs["features"] = ociFeatures
-	ociVerbs[monitorVerb] = ociMonitor
-}
 
 // ociGlobal is the global flags of runc and crun that their callers pass.
 type ociGlobal struct {
@@ -83,7 +103,7 @@ func ociCommand(args []string) (*ociGlobal, string, []string, bool) {
 	}
 	rest := fs.Args()
 	verb := rest[0]
-	if _, ok := ociVerbs[verb]; !ok && !slices.Contains(ociRefused, verb) {
+	if ociVerb(verb) == nil && !slices.Contains(ociRefused, verb) {
 		return nil, "", nil, false
 	}
 	global := false
@@ -127,7 +147,7 @@ func runOCI(g *ociGlobal, verb string, args []string, io stdio) int {
 	case slices.Contains(ociRefused, verb):
 		err = ociruntime.Fail(verb, "", "", "", "not supported by nsfork's runtime", nil)
 	default:
-		err = ociVerbs[verb](g, args)
+		err = ociVerb(verb)(g, args)
 	}
 	if err == nil {
 		return 0

@@ -29,12 +29,6 @@ const (
 	execInitVerb = "__execinit"
 )
 
-func init() {
-	ociVerbs["exec"] = ociExec
-	ociVerbs[execJoinVerb] = ociExecJoin
-	ociVerbs[execInitVerb] = ociExecInit
-}
-
 func ociExecJoin(_ *ociGlobal, args []string) error {
 	i := 0
 	for i < len(args) && args[i] != "--" {

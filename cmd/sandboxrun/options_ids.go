@@ -22,7 +22,7 @@ func (f *runFlags) namespaces(opts *sandbox.Options) error {
 		keep[specs.NetworkNamespace] = "--share-net"
 	}
 	for _, s := range f.share {
-		t, ok := shareNames[strings.ToLower(s)]
+		t, ok := shareNames.Get(strings.ToLower(s))
 		if !ok {
 			return fmt.Errorf("--share %q: not a namespace type (user, pid, net, ipc, uts, cgroup, time, mount)", s)
 		}
@@ -141,7 +141,7 @@ func (f *runFlags) checkHostRoot(opts *sandbox.Options, oci bool) error {
 
 func (f *runFlags) shareUser() bool {
 	for _, s := range f.share {
-		if shareNames[strings.ToLower(s)] == specs.UserNamespace {
+		if shareNames.Value(strings.ToLower(s)) == specs.UserNamespace {
 			return true
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/internal/lookup"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -187,10 +188,10 @@ func (r *reporter) write() error {
 }
 
 // procNames are the /proc/PID/ns names of the OCI namespace types.
-var procNames = map[specs.LinuxNamespaceType]string{
-	specs.UserNamespace: "user", specs.PIDNamespace: "pid", specs.MountNamespace: "mnt",
-	specs.NetworkNamespace: "net", specs.UTSNamespace: "uts", specs.IPCNamespace: "ipc",
-	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+var procNames = lookup.Table[specs.LinuxNamespaceType, string]{
+	{Key: specs.UserNamespace, Val: "user"}, {Key: specs.PIDNamespace, Val: "pid"}, {Key: specs.MountNamespace, Val: "mnt"},
+	{Key: specs.NetworkNamespace, Val: "net"}, {Key: specs.UTSNamespace, Val: "uts"}, {Key: specs.IPCNamespace, Val: "ipc"},
+	{Key: specs.CgroupNamespace, Val: "cgroup"}, {Key: specs.TimeNamespace, Val: "time"},
 }
 
 var nsOrder = []string{"user", "pid", "mnt", "net", "uts", "ipc", "cgroup", "time"}
@@ -241,7 +242,7 @@ func strictCheck(o *sandbox.Options, a *sandbox.Applied, pv *parentView) []strin
 	var miss []string
 	own := nsLinks("self")
 	for _, ns := range o.Namespaces {
-		n := procNames[ns.Type]
+		n := procNames.Value(ns.Type)
 		got := a.Namespaces[n]
 		switch {
 		case got == "":

@@ -58,7 +58,7 @@ func (f *runFlags) shareNamespaces(p *plan) error {
 		return errors.New("--share-ns cannot be combined with --die-with-parent=false (a rank always ends with its sandboxrun)")
 	}
 	for _, s := range f.share {
-		t := shareNames[strings.ToLower(s)]
+		t := shareNames.Value(strings.ToLower(s))
 		if slices.Contains(jobns.Required, t) {
 			return fmt.Errorf("--share-ns and --share %s contradict each other (a job has new user, pid, mount and ipc namespaces)", s)
 		}
