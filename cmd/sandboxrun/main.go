@@ -67,6 +67,7 @@ func run(args []string, io stdio) int {
 	}
 	code := 0
 	root := newRoot(io, &code)
+	root.CompletionOptions.DisableDefaultCmd = !completionReachable(args)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		printErr(io.err, oneLine(err.Error()))
