@@ -6,20 +6,23 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// completionReachable reports whether the command line args can show or
-// run cobra's default "completion" command: it names the command (or
-// help, or the shell's __complete request), or asks for help, before the
-// first "--". Building that command and its four shell subcommands
-// formats their help texts and allocates their flags, which a start that
-// never reaches it need not pay (sandboxrun -- CMD, and so each launch).
-// SilenceUsage keeps errors from listing the commands, and the root
-// takes arbitrary arguments, so no other command line shows it.
-func completionReachable(args []string) bool {
+// reachable reports whether the command line args can show or run the
+// subcommand called name, or its flags: it names it, help or the shell's
+// __complete request, or asks for help, before the first "--". What only
+// such a command line uses is built only then: cobra's default
+// "completion" command (four shell subcommands with formatted help texts
+// and flags), the run subcommand's copy of every run flag, and the flags'
+// completion functions. A start that never reaches them (sandboxrun --
+// CMD, and so each launch) need not pay for them. SilenceUsage keeps
+// errors from listing commands or flags, and the root takes arbitrary
+// arguments (no "unknown command" suggestions), so no other command line
+// shows them.
+func reachable(args []string, name string) bool {
 	for _, a := range args {
 		switch {
 		case a == "--":
 			return false
-		case a == "completion" || a == "help" || a == cobra.ShellCompRequestCmd || a == cobra.ShellCompNoDescRequestCmd:
+		case a == name || a == "help" || a == cobra.ShellCompRequestCmd || a == cobra.ShellCompNoDescRequestCmd:
 			return true
 		case strings.HasPrefix(a, "--help"):
 			return true

@@ -66,8 +66,7 @@ func run(args []string, io stdio) int {
 		return runOCI(g, verb, rest, io)
 	}
 	code := 0
-	root := newRoot(io, &code)
-	root.CompletionOptions.DisableDefaultCmd = !completionReachable(args)
+	root := newRoot(io, &code, args)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		printErr(io.err, oneLine(err.Error()))
@@ -78,7 +77,9 @@ func run(args []string, io stdio) int {
 	return code
 }
 
-func newRoot(io stdio, code *int) *cobra.Command {
+// newRoot builds the command line for args: what args cannot reach is
+// left out (see reachable).
+func newRoot(io stdio, code *int, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "sandboxrun [flags] [--] COMMAND [ARG...]",
 		Short: "Run a command in a sandbox",
@@ -102,6 +103,8 @@ step, path and errno).`,
 		SilenceUsage:      true,
 		DisableAutoGenTag: true,
 	}
+	root.CompletionOptions.DisableDefaultCmd = !reachable(args, "completion")
+	shell := reachable(args, cobra.ShellCompRequestCmd) || reachable(args, "completion")
 	root.SetIn(io.in)
 	root.SetOut(io.out)
 	root.SetErr(io.err)
@@ -111,7 +114,9 @@ step, path and errno).`,
 		*code = runCommand(rf, args, io)
 		return nil
 	}
-	complete(root)
+	if shell {
+		complete(root)
+	}
 
 	runCmd := &cobra.Command{
 		Use:   "run [flags] [--bundle DIR | --config FILE] [--] [COMMAND [ARG...]]",
@@ -128,13 +133,17 @@ cannot honour (hooks, apparmorProfile, linux.devices, ...) are an error.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	runCmd.Flags().SetInterspersed(false)
-	rrf := addRunFlags(runCmd.Flags())
-	runCmd.RunE = func(cmd *cobra.Command, args []string) error {
-		*code = runCommand(rrf, args, io)
-		return nil
+	if reachable(args, "run") {
+		runCmd.Flags().SetInterspersed(false)
+		rrf := addRunFlags(runCmd.Flags())
+		runCmd.RunE = func(cmd *cobra.Command, args []string) error {
+			*code = runCommand(rrf, args, io)
+			return nil
+		}
+		if shell {
+			complete(runCmd)
+		}
 	}
-	complete(runCmd)
 	root.AddCommand(runCmd)
 
 	var doctorJSON bool
