@@ -130,3 +130,23 @@ func TestHasInterpClassesAndOrders(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckStatic: sandboxrun exec refuses a dynamically linked binary
+// (the host's /bin/true) and takes a static one (the Go toolchain's go).
+func TestCheckStatic(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, wantErr := range map[string]bool{"/bin/true": true, goBin: false} {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkStatic(f)
+		f.Close()
+		if (err != nil) != wantErr || wantErr && !strings.Contains(err.Error(), "statically linked") {
+			t.Errorf("checkStatic(%s) = %v, want an error: %v", p, err, wantErr)
+		}
+	}
+}
