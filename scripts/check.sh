@@ -94,26 +94,31 @@ if [ "$(id -u)" = 0 ]; then
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" NSFORK_SANDBOXRUN_STATIC="$tmp/sandboxrun-static" NSFORK_CONFORMANCE_PROBE="$tmp/probe" NSFORK_README="$tmp/README.md" "./$bin" -test.count=1)
   done
 
-  step "unit tests of fork, jobns, internal/warm and internal/pidsig as uid 65534 (the pool, the holder, the warm server's peer checks: rootless)"
+  step "unit tests of fork, gofork, jobns, internal/warm, internal/pidsig and internal/passwd as uid 65534 (the pool, the holder, the warm server's peer checks: rootless)"
   go test -c -o "$tmp/fork.test" ./fork/
   go test -c -o "$tmp/jobns.test" ./jobns/
   go test -c -o "$tmp/warm.test" ./internal/warm/
   go test -c -o "$tmp/pidsig.test" ./internal/pidsig/
   go test -c -o "$tmp/sandbox.test" ./sandbox/
+  go test -c -o "$tmp/gofork.test" ./gofork/
+  go test -c -o "$tmp/passwd.test" ./internal/passwd/
   chmod 755 "$tmp"/*.test
   # The fork tests that build example programs need the module
   # (unreadable to uid 65534); they run above, as root.
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./fork.test -test.count=1 \
     -test.skip '^(TestGoForkReadmeExample|TestForgottenInit|TestGoForkCompat|TestForkOnlyDeps|TestForkOnlyInit|TestNoPSX)$')
-  for bin in jobns.test warm.test pidsig.test; do
+  (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+    env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./gofork.test -test.count=1 \
+    -test.skip '^(TestNoInit|TestCommOffLeader)$')
+  for bin in jobns.test warm.test pidsig.test passwd.test; do
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)
   done
   # Root of a user namespace is not host root (nor a spoofed /proc), host root is unmapped in its namespace (no ErrHostRoot), and user names resolve, seen from uid 65534 too.
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./sandbox.test -test.count=1 \
-    -test.run '^(TestRootInInitialUserNS|TestInitialUserNSFallback|TestNSRootIsRootless|TestRootInInitialUserNSSpoofedProc|TestPasswdName|TestUserNameMatchesOSUser|TestHostRootIDsKernel|TestRootID|TestValidateHostRoot)$')
+    -test.run '^(TestRootInInitialUserNS|TestInitialUserNSFallback|TestNSRootIsRootless|TestRootInInitialUserNSSpoofedProc|TestHostRootIDsKernel|TestRootID|TestValidateHostRoot)$')
 fi
 
 step "fuzz targets, $FUZZTIME each"
