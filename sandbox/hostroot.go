@@ -55,9 +55,16 @@ func HostRootIDs() RootIDs { return hostRootIDs() }
 // whose parent is the initial one); a map that has no overflow id means
 // host root is unmapped, unless the caller's own id is the overflow id
 // too: then the caller's own id is unmapped (it entered the namespace
-// keeping its credentials) and might be host root itself. An unreadable
-// map fails closed.
-func rootID(seen uint32, overflow func() uint32, own int, readMap func() ([]byte, error)) *uint32 {
+// keeping its credentials) and might be host root itself. A map that
+// sends the overflow id to a non-zero parent id is exact only one level
+// deep: nested deeper, the parent may map that id to host root, so the
+// kernel is asked (owns, see ownsUserNS: the caller is host root, or
+// holds CAP_FOWNER in a namespace mapping host root's uid and gid); where
+// it says no, the overflow id is host root's only if it is the caller's
+// own id and ownTested is false (the kernel's owner test compares uids,
+// so it tells a caller's own gid nothing). An unreadable map fails
+// closed.
+func rootID(seen uint32, overflow func() uint32, own int, readMap func() ([]byte, error), owns func() bool, ownTested bool) *uint32 {
 	if seen == 0 {
 		return &seen
 	}
@@ -76,6 +83,12 @@ func rootID(seen uint32, overflow func() uint32, own int, readMap func() ([]byte
 	for _, l := range lines {
 		if uint64(of) >= uint64(l.ContainerID) && uint64(of) < uint64(l.ContainerID)+uint64(l.Size) {
 			if l.HostID+(of-l.ContainerID) == 0 {
+				return &seen
+			}
+			// The parent id is a host id only where the parent is the
+			// initial namespace; two deep, a parent that maps host root
+			// to a non-zero id may map that onto the overflow id here.
+			if owns() || int64(own) == int64(of) && !ownTested {
 				return &seen
 			}
 			return nil

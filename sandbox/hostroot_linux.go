@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -23,8 +24,8 @@ func detectHostRootIDs() RootIDs {
 	}
 	file := func(name string) func() ([]byte, error) { return func() ([]byte, error) { return os.ReadFile(name) } }
 	return RootIDs{
-		UID:  rootID(st.Uid, func() uint32 { return overflowID("overflowuid") }, os.Geteuid(), file("/proc/self/uid_map")),
-		GID:  rootID(st.Gid, func() uint32 { return overflowID("overflowgid") }, os.Getegid(), file("/proc/self/gid_map")),
+		UID:  rootID(st.Uid, func() uint32 { return overflowID("overflowuid") }, os.Geteuid(), file("/proc/self/uid_map"), ownsUserNS, true),
+		GID:  rootID(st.Gid, func() uint32 { return overflowID("overflowgid") }, os.Getegid(), file("/proc/self/gid_map"), ownsUserNS, false),
 		From: from,
 	}
 }
@@ -56,4 +57,33 @@ func overflowID(name string) uint32 {
 		}
 	}
 	return 65534
+}
+
+// ownsUserNS reports whether the kernel lets the caller open its user
+// namespace file with O_NOATIME, which it allows only the file's owner
+// (host root: the caller's fsuid is host uid 0) or a holder of CAP_FOWNER
+// in a namespace that maps the owner's uid and gid (host root's). The
+// file is /proc/self/ns/user opened O_PATH, checked to be the namespace a
+// pidfd of the caller's own names (where the kernel has the ioctl), then
+// reopened. Only EPERM says no; anything else says yes (fail closed).
+func ownsUserNS() bool {
+	path, err := unix.Open("/proc/self/ns/user", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(path)
+	var fs unix.Statfs_t
+	var st unix.Stat_t
+	if unix.Fstatfs(path, &fs) != nil || fs.Type != unix.NSFS_MAGIC || unix.Fstat(path, &st) != nil {
+		return true
+	}
+	if own, ok := ownUserNSOnce(); ok && (own.Ino != st.Ino || own.Dev != st.Dev) {
+		return true
+	}
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(path), unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return !errors.Is(err, unix.EPERM)
+	}
+	unix.Close(fd)
+	return true
 }
