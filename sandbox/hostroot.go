@@ -116,9 +116,10 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 		given       bool
 		runsAs      []uint32
 		cap         string
+		capBit      uint
 	}{
-		{"uid", "uidMappings", h.rootIDs.UID, uidMap, len(o.UIDMappings) > 0, []uint32{o.User.UID}, "CAP_SETUID"},
-		{"gid", "gidMappings", h.rootIDs.GID, gidMap, len(o.GIDMappings) > 0, append([]uint32{o.User.GID}, o.User.AdditionalGids...), "CAP_SETGID"},
+		{"uid", "uidMappings", h.rootIDs.UID, uidMap, len(o.UIDMappings) > 0, []uint32{o.User.UID}, "CAP_SETUID", 7},
+		{"gid", "gidMappings", h.rootIDs.GID, gidMap, len(o.GIDMappings) > 0, append([]uint32{o.User.GID}, o.User.AdditionalGids...), "CAP_SETGID", 6},
 	} {
 		if c.root == nil {
 			continue
@@ -147,7 +148,7 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 			switch {
 			case slices.Contains(runsAs, r):
 				field, how = "user."+c.kind, fmt.Sprintf("without a user namespace of its own the sandbox runs as your %s %d", c.kind, r)
-			case h.euid == 0 && keepsCap(o, c.cap):
+			case keepsCap(o, c.cap) && h.holdsCap(c.capBit):
 				field, how = "capabilities.bounding", fmt.Sprintf("without a user namespace of its own the sandbox keeps %s and may become your %s %d", c.cap, c.kind, r)
 			}
 		}

@@ -62,6 +62,19 @@ func TestValidateHostRoot(t *testing.T) {
 		return h
 	}
 	hostRootMapped := nsRoot(id(0), id(0))
+	// capHolder is h as uid 7 of its namespace with /proc/self/status
+	// (CAP_SYS_ADMIN effective, to create namespaces without a user one).
+	capHolder := func(h *host, status string) *host {
+		c := *h
+		c.euid, c.egid = 7, 7
+		c.readFile = func(name string) ([]byte, error) {
+			if name == "/proc/self/status" {
+				return []byte(status), nil
+			}
+			return h.readFile(name)
+		}
+		return &c
+	}
 	rootAt5 := nsRoot(id(5), nil)
 	user1000 := testHost(1000, 1000, nil) // initial namespace: host root is 0
 	trusted := rootless(0, 0, false)
@@ -88,6 +101,8 @@ func TestValidateHostRoot(t *testing.T) {
 		{"host root is 5: no user namespace, runs as 5", noUserNS(specs.User{UID: 5}, &specs.LinuxCapabilities{}), rootAt5, "user.uid"},
 		{"host root is 5: no user namespace, keeps CAP_SETUID", noUserNS(specs.User{UID: 7}, &specs.LinuxCapabilities{Bounding: []string{"CAP_SETUID"}}), rootAt5, "capabilities.bounding"},
 		{"host root is 5: no user namespace, no capabilities", noUserNS(specs.User{UID: 7}, &specs.LinuxCapabilities{}), rootAt5, ""},
+		{"host root is 5: uid 7 holding CAP_SETUID (permitted), no user namespace, keeps it", noUserNS(specs.User{UID: 7, GID: 7}, &specs.LinuxCapabilities{Bounding: []string{"CAP_SETUID"}}), capHolder(rootAt5, "CapEff:\t0000000000200000\nCapPrm:\t0000000000200080\n"), "capabilities.bounding"},
+		{"host root is 5: uid 7 without CAP_SETUID, no user namespace", noUserNS(specs.User{UID: 7, GID: 7}, &specs.LinuxCapabilities{Bounding: []string{"CAP_SETUID"}}), capHolder(rootAt5, "CapEff:\t0000000000200000\nCapPrm:\t0000000000200040\n"), ""},
 		{"uid 65534 under unshare -r (root unmapped)", rootless(0, 0, false), nsRootHost, ""},
 		{"uid 1000 in the initial namespace", rootless(1000, 1000, false), user1000, ""},
 		{"host root", Root(), rootHost, ""},
