@@ -38,8 +38,9 @@ type RootIDs struct {
 // caller itself (root of its namespace, with a mount namespace of its own)
 // could mount another file on. An overflow id is read as "not mapped"
 // only where the caller's own uid_map (gid_map) shows the overflow id is
-// no id host root has, or where it is no id at all and the caller's own
-// id is another (see rootID). Where the kernel tells nothing, host root
+// no id host root has (and, nested two deep, the kernel's owner test
+// agrees), or where it is no id at all and the caller's own id is
+// another (see rootID). Where the kernel tells nothing, host root
 // is taken to be mapped to 0 (fail closed: only root of a namespace is
 // then refused). The namespace is read once per process.
 func HostRootIDs() RootIDs { return hostRootIDs() }
