@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/nsfork/nsfork/internal/testreq"
 )
 
 // nestedOverflowChain is host root's id reaching the overflow id two user
@@ -72,4 +76,92 @@ func TestHostRootNested(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHostRootCapHolder: host root makes a user namespace that maps host
+// root to 1000 (and 0 to an unprivileged id), and runs the launcher in it
+// as uid 5 holding CAP_SETUID (ambient, as a service would be given it).
+// A sandbox without a user namespace of its own, given CAP_SETUID, could
+// become 1000, host uid 0: the control (setpriv --reuid=1000 cat) reads
+// a root-owned 0600 file; sandboxrun refuses that config (exit 125,
+// capabilities.bounding, host uid 0).
+func TestHostRootCapHolder(t *testing.T) {
+	testreq.RootOnly(t, "host root makes the user namespace and writes its maps")
+	needUnshare(t)
+	setpriv, err := exec.LookPath("setpriv")
+	testreq.Need(t, err == nil, "setpriv (util-linux) is needed")
+	cat, err := exec.LookPath("cat")
+	testreq.Need(t, err == nil, "cat is needed")
+	bin := sandboxrunBin(t)
+	dir := tempDir(t)
+	file, secret := filepath.Join(dir, "secret"), fmt.Sprintf("nsfork cap holder secret %d\n", os.Getpid())
+	if err := os.WriteFile(file, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("unshare", "-U", "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	idMap := []byte("0 100000 1000\n1000 0 1\n1001 101001 64535\n")
+	for _, f := range []string{"uid_map", "gid_map"} {
+		// One write: the kernel takes a map only whole.
+		if err := waitWrite(fmt.Sprintf("/proc/%d/%s", holder.Process.Pid, f), idMap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caps := "+setuid,+setgid,+sys_admin,+setpcap"
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(holder.Process.Pid), "-U",
+			"setpriv", "--reuid=5", "--regid=5", "--clear-groups", "--inh-caps=" + caps, "--ambient-caps=" + caps}, args...)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return out.String(), errb.String(), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), 0
+	}
+	payload := []string{setpriv, "--reuid=1000", cat, file}
+	if out, errs, code := run(payload...); code != 0 || out != secret {
+		t.Fatalf("control: uid 5 with CAP_SETUID: %v: exit %d %q %q, want the secret: the attack does not work here", payload, code, out, errs)
+	}
+	c := map[string]any{
+		"ociVersion": "1.0.2",
+		"process": map[string]any{
+			"user": map[string]any{"uid": 5, "gid": 5}, "args": payload, "cwd": "/",
+			"capabilities": map[string]any{"bounding": []string{"CAP_SETUID"}, "effective": []string{"CAP_SETUID"},
+				"permitted": []string{"CAP_SETUID"}, "inheritable": []string{"CAP_SETUID"}, "ambient": []string{"CAP_SETUID"}},
+		},
+		"linux": map[string]any{"namespaces": []map[string]string{{"type": "pid"}, {"type": "mount"}}},
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(config, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := run(bin, "--config", config)
+	if code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, "capabilities.bounding") || !strings.Contains(errs, "host uid 0") {
+		t.Errorf("uid 5 holding CAP_SETUID: sandboxrun --config (no user namespace, CAP_SETUID kept): exit %d, stdout %q, stderr %q: want exit 125 naming capabilities.bounding and host uid 0", code, out, errs)
+	}
+}
+
+// waitWrite writes b to path in one write, retrying while the process
+// that owns path has not yet made its namespace.
+func waitWrite(path string, b []byte) error {
+	var err error
+	for range 100 {
+		if err = os.WriteFile(path, b, 0); err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
 }
