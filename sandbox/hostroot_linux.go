@@ -65,7 +65,8 @@ func overflowID(name string) uint32 {
 // in a namespace that maps the owner's uid and gid (host root's). The
 // file is /proc/self/ns/user opened O_PATH, checked to be the namespace a
 // pidfd of the caller's own names (where the kernel has the ioctl), then
-// reopened. Only EPERM says no; anything else says yes (fail closed).
+// reopened, once plainly (which must work) and once O_NOATIME. Only EPERM
+// from the second says no; anything else says yes (fail closed).
 func ownsUserNS() bool {
 	path, err := unix.Open("/proc/self/ns/user", unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -80,7 +81,15 @@ func ownsUserNS() bool {
 	if own, ok := ownUserNSOnce(); ok && (own.Ino != st.Ino || own.Dev != st.Dev) {
 		return true
 	}
-	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(path), unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
+	reopen := "/proc/self/fd/" + strconv.Itoa(path)
+	// The control: an open without O_NOATIME must succeed, else the EPERM
+	// below might be a filter's or an LSM's, not the owner test's.
+	fd, err := unix.Open(reopen, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	unix.Close(fd)
+	fd, err = unix.Open(reopen, unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return !errors.Is(err, unix.EPERM)
 	}
