@@ -2,8 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,19 +21,22 @@ import (
 // maps 1000 to 65534, so the second namespace's own uid_map reads
 // "65534 1000 1" and the owner of its namespace file (host root) shows as
 // 65534, the id every unmapped owner shows as.
-func nestedOverflowChain(cred *syscall.Credential, args ...string) (string, string, int, error) {
+func nestedOverflowChain(t *testing.T, cred *syscall.Credential, args ...string) (string, string, int) {
 	cmd := exec.Command("unshare", append([]string{"--map-user=1000", "--map-group=1000", "unshare", "--map-user=65534", "--map-group=65534"}, args...)...)
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
+	return runExit(t, cmd)
+}
+
+// runExit runs cmd and returns its stdout, stderr and exit status; it
+// fails t where cmd could not run at all.
+func runExit(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return out.String(), errb.String(), ee.ExitCode(), nil
-	}
-	return out.String(), errb.String(), 0, err
+	code := exitOf(t, cmd.Args, cmd.Run(), context.Background())
+	return out.String(), errb.String(), code
 }
 
 // TestHostRootNested: as host root, the nested chain's control cat reads a
@@ -45,9 +48,9 @@ func TestHostRootNested(t *testing.T) {
 	needUnshare(t)
 	bin := sandboxrunBin(t)
 	if !root() {
-		out, errs, code, err := nestedOverflowChain(nil, bin, "--", "cat", "/etc/shadow")
-		if err != nil || strings.Contains(errs, "host uid 0") || strings.Contains(out, "root:") {
-			t.Errorf("uid 65534, nested: sandboxrun -- cat /etc/shadow: exit %d %q %q %v: want no refusal naming host uid 0 (the overflow id is 65534's own)", code, out, errs, err)
+		out, errs, code := nestedOverflowChain(t, nil, bin, "--", "cat", "/etc/shadow")
+		if strings.Contains(errs, "host uid 0") || strings.Contains(out, "root:") {
+			t.Errorf("uid 65534, nested: sandboxrun -- cat /etc/shadow: exit %d %q %q: want no refusal naming host uid 0 (the overflow id is 65534's own)", code, out, errs)
 		}
 		return
 	}
@@ -66,13 +69,13 @@ func TestHostRootNested(t *testing.T) {
 		if err := os.WriteFile(file, []byte(secret), c.mode); err != nil {
 			t.Fatal(err)
 		}
-		if out, errs, code, err := nestedOverflowChain(c.cred, "cat", file); err != nil || code != 0 || out != secret {
-			t.Fatalf("%s: control: nested cat %s: exit %d %q %q %v, want the secret: the attack does not work here", c.name, file, code, out, errs, err)
+		if out, errs, code := nestedOverflowChain(t, c.cred, "cat", file); code != 0 || out != secret {
+			t.Fatalf("%s: control: nested cat %s: exit %d %q %q, want the secret: the attack does not work here", c.name, file, code, out, errs)
 		}
 		for _, args := range [][]string{{}, {"--share", "user"}} {
-			out, errs, code, err := nestedOverflowChain(c.cred, append(append([]string{bin}, args...), "--", "cat", file)...)
-			if err != nil || code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, c.want) || !strings.Contains(errs, "--host-root") {
-				t.Errorf("%s: nested sandboxrun %v -- cat %s: exit %d, stdout %q, stderr %q, %v: want exit 125 naming %s and --host-root", c.name, args, file, code, out, errs, err, c.want)
+			out, errs, code := nestedOverflowChain(t, c.cred, append(append([]string{bin}, args...), "--", "cat", file)...)
+			if code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, c.want) || !strings.Contains(errs, "--host-root") {
+				t.Errorf("%s: nested sandboxrun %v -- cat %s: exit %d, stdout %q, stderr %q: want exit 125 naming %s and --host-root", c.name, args, file, code, out, errs, c.want)
 			}
 		}
 	}
@@ -112,19 +115,8 @@ func TestHostRootCapHolder(t *testing.T) {
 	}
 	caps := "+setuid,+setgid,+sys_admin,+setpcap"
 	run := func(args ...string) (string, string, int) {
-		cmd := exec.Command("nsenter", append([]string{"-t", fmt.Sprint(holder.Process.Pid), "-U",
-			"setpriv", "--reuid=5", "--regid=5", "--clear-groups", "--inh-caps=" + caps, "--ambient-caps=" + caps}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return out.String(), errb.String(), ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), 0
+		return runExit(t, exec.Command("nsenter", append([]string{"-t", fmt.Sprint(holder.Process.Pid), "-U",
+			"setpriv", "--reuid=5", "--regid=5", "--clear-groups", "--inh-caps=" + caps, "--ambient-caps=" + caps}, args...)...))
 	}
 	payload := []string{setpriv, "--reuid=1000", cat, file}
 	if out, errs, code := run(payload...); code != 0 || out != secret {
@@ -164,4 +156,74 @@ func waitWrite(path string, b []byte) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return err
+}
+
+// TestHostRootNestedFowner: two deep, the owner test through CAP_FOWNER.
+// Host root makes A (its 1000 is host root, 0 an unprivileged id, no
+// host gid 0) and in it B, whose 65534 is A's 1000: B's own uid_map reads
+// "65534 1000 1", the overflow id sent to a non-zero parent id. B's root
+// is not host root but holds CAP_SETUID: the control (setpriv
+// --reuid=65534 cat) reads a root-owned 0600 file, and sandboxrun
+// --share user --uid 65534 is refused naming host uid 0.
+func TestHostRootNestedFowner(t *testing.T) {
+	testreq.RootOnly(t, "host root makes the user namespaces and writes their maps")
+	needUnshare(t)
+	setpriv, err := exec.LookPath("setpriv")
+	testreq.Need(t, err == nil, "setpriv (util-linux) is needed")
+	bin := sandboxrunBin(t)
+	dir := tempDir(t)
+	file, secret := filepath.Join(dir, "secret"), fmt.Sprintf("nsfork fowner secret %d\n", os.Getpid())
+	if err := os.WriteFile(file, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	holder := func(args ...string) int {
+		c := exec.Command(args[0], args[1:]...)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		return c.Process.Pid
+	}
+	maps := func(pid int, uid, gid string) {
+		for f, m := range map[string]string{"uid_map": uid, "gid_map": gid} {
+			if err := waitWrite(fmt.Sprintf("/proc/%d/%s", pid, f), []byte(m)); err != nil {
+				t.Fatalf("%s of %d: %v", f, pid, err)
+			}
+		}
+	}
+	a := holder("unshare", "-U", "sleep", "600")
+	maps(a, "0 100000 1000\n1000 0 1\n1001 101001 64535\n", "0 100000 65536\n")
+	// B in A. Only a process in A (or B) may write B's maps, in A's ids:
+	// B's 0 is A's 0 and B's 65534 is A's 1000, host uid 0.
+	b := holder("nsenter", "-t", fmt.Sprint(a), "-U", "unshare", "-U", "sleep", "600")
+	for f, m := range map[string]string{"uid_map": "0 0 1\n65534 1000 1\n", "gid_map": "0 0 65536\n"} {
+		var err error
+		for range 100 {
+			// dd writes its one block in one write, as the kernel wants it.
+			w := exec.Command("nsenter", "-t", fmt.Sprint(a), "-U", "dd", fmt.Sprintf("of=/proc/%d/%s", b, f), "bs=4096", "status=none")
+			w.Stdin = strings.NewReader(m)
+			var out []byte
+			if out, err = w.CombinedOutput(); err == nil {
+				break
+			}
+			err = fmt.Errorf("%v: %s", err, out)
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%s of B: %v", f, err)
+		}
+	}
+	run := func(args ...string) (string, string, int) {
+		return runExit(t, exec.Command("nsenter", append([]string{"-t", fmt.Sprint(b), "-U"}, args...)...))
+	}
+	if out, _, _ := run("cat", "/proc/self/uid_map"); !strings.Contains(strings.Join(strings.Fields(out), " "), "65534 1000 1") {
+		t.Fatalf("B's uid_map as B sees it: %q, want 65534 sent to A's 1000", out)
+	}
+	if out, errs, code := run(setpriv, "--reuid=65534", "cat", file); code != 0 || out != secret {
+		t.Fatalf("control: B's root, setpriv --reuid=65534 cat %s: exit %d %q %q, want the secret: the attack does not work here", file, code, out, errs)
+	}
+	out, errs, code := run(bin, "--share", "user", "--uid", "65534", "--", "cat", file)
+	if code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, "host uid 0") || !strings.Contains(errs, "--host-root") {
+		t.Errorf("B's root: sandboxrun --share user --uid 65534 -- cat: exit %d, stdout %q, stderr %q: want exit 125 naming host uid 0 and --host-root", code, out, errs)
+	}
 }

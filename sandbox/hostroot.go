@@ -60,7 +60,7 @@ func HostRootIDs() RootIDs { return hostRootIDs() }
 // sends the overflow id to a non-zero parent id is exact only one level
 // deep: nested deeper, the parent may map that id to host root, so the
 // kernel is asked (owns, see ownsUserNS: the caller is host root, or
-// holds CAP_FOWNER in a namespace mapping host root's uid and gid); where
+// holds CAP_FOWNER in a namespace mapping host root's uid); where
 // it says no, the overflow id is host root's only if it is the caller's
 // own id and ownTested is false (the kernel's owner test compares uids,
 // so it tells a caller's own gid nothing). An unreadable map fails

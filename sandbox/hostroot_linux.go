@@ -62,7 +62,8 @@ func overflowID(name string) uint32 {
 // ownsUserNS reports whether the kernel lets the caller open its user
 // namespace file with O_NOATIME, which it allows only the file's owner
 // (host root: the caller's fsuid is host uid 0) or a holder of CAP_FOWNER
-// in a namespace that maps the owner's uid and gid (host root's). The
+// in a namespace that maps the owner's uid (host root's; its gid is not
+// asked: inode_owner_or_capable). The
 // file is /proc/self/ns/user opened O_PATH, checked to be the namespace a
 // pidfd of the caller's own names (where the kernel has the ioctl), then
 // reopened, once plainly (which must work) and once O_NOATIME. Only EPERM
