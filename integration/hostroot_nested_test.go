@@ -158,24 +158,68 @@ func waitWrite(path string, b []byte) error {
 	return err
 }
 
-// TestHostRootNestedFowner: two deep, the owner test through CAP_FOWNER.
-// Host root makes A (its 1000 is host root, 0 an unprivileged id, no
-// host gid 0) and in it B, whose 65534 is A's 1000: B's own uid_map reads
-// "65534 1000 1", the overflow id sent to a non-zero parent id. B's root
-// is not host root but holds CAP_SETUID: the control (setpriv
-// --reuid=65534 cat) reads a root-owned 0600 file, and sandboxrun
-// --share user --uid 65534 is refused naming host uid 0.
+// TestHostRootNestedFowner: two deep, where only the kernel's owner test
+// can tell. Host root makes A (its 1000 is host root's uid, or gid; 0 an
+// unprivileged id) and in it B, whose 65534 is A's 1000: B's own map
+// reads "65534 1000 1", the overflow id sent to a non-zero parent id. B's
+// root is not host root but holds CAP_SETUID and CAP_SETGID: the control
+// (setpriv to 65534, cat) reads a root-owned file, and sandboxrun --share
+// user as 65534 is refused naming host uid 0. The gid case is a known
+// gap: the owner test asks only for uids (NSFORK_REDTEAM_KNOWN=1).
 func TestHostRootNestedFowner(t *testing.T) {
 	testreq.RootOnly(t, "host root makes the user namespaces and writes their maps")
 	needUnshare(t)
 	setpriv, err := exec.LookPath("setpriv")
 	testreq.Need(t, err == nil, "setpriv (util-linux) is needed")
 	bin := sandboxrunBin(t)
-	dir := tempDir(t)
-	file, secret := filepath.Join(dir, "secret"), fmt.Sprintf("nsfork fowner secret %d\n", os.Getpid())
-	if err := os.WriteFile(file, []byte(secret), 0o600); err != nil {
-		t.Fatal(err)
+	const (
+		plain    = "0 100000 65536\n"
+		rootAt   = "0 100000 1000\n1000 0 1\n1001 101001 64535\n" // A's 1000 is host id 0
+		bPlain   = "0 0 65536\n"
+		bOverflo = "0 0 1000\n65534 1000 1\n" // B's 65534 is A's 1000
+	)
+	for _, c := range []struct {
+		kind, aUID, aGID, bUID, bGID string
+		mode                         os.FileMode
+		control, flags               []string
+		known                        string
+	}{
+		{"uid", rootAt, plain, bOverflo, bPlain, 0o600, []string{"--reuid=65534"}, []string{"--uid", "65534"}, ""},
+		{"gid", plain, rootAt, bPlain, bOverflo, 0o640, []string{"--regid=65534", "--clear-groups"}, []string{"--gid", "65534"},
+			"known limitation: two namespaces deep, host gid 0 at the overflow gid is not told from an unmapped one for a caller holding CAP_SETGID (the owner test asks only for uids)"},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			if c.known != "" {
+				testreq.OptIn(t, "NSFORK_REDTEAM_KNOWN", c.known)
+			}
+			file, secret := filepath.Join(tempDir(t), "secret"), fmt.Sprintf("nsfork fowner %s secret %d\n", c.kind, os.Getpid())
+			if err := os.WriteFile(file, []byte(secret), c.mode); err != nil {
+				t.Fatal(err)
+			}
+			b := twoDeep(t, c.aUID, c.aGID, c.bUID, c.bGID)
+			run := func(args ...string) (string, string, int) {
+				return runExit(t, exec.Command("nsenter", append([]string{"-t", fmt.Sprint(b), "-U"}, args...)...))
+			}
+			if out, _, _ := run("cat", "/proc/self/"+c.kind+"_map"); !strings.Contains(strings.Join(strings.Fields(out), " "), "65534 1000 1") {
+				t.Fatalf("B's %s_map as B sees it: %q, want 65534 sent to A's 1000", c.kind, out)
+			}
+			control := append(append([]string{setpriv}, c.control...), "cat", file)
+			if out, errs, code := run(control...); code != 0 || out != secret {
+				t.Fatalf("control: B's root, %v: exit %d %q %q, want the secret: the attack does not work here", control, code, out, errs)
+			}
+			args := append(append([]string{bin, "--share", "user"}, c.flags...), "--", "cat", file)
+			out, errs, code := run(args...)
+			if code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, "host "+c.kind+" 0") || !strings.Contains(errs, "--host-root") {
+				t.Errorf("B's root: %v: exit %d, stdout %q, stderr %q: want exit 125 naming host %s 0 and --host-root", args, code, out, errs, c.kind)
+			}
+		})
 	}
+}
+
+// twoDeep makes user namespace A (maps aUID, aGID, written by host root)
+// and B in it (maps bUID, bGID in A's ids) and returns the pid of B's
+// holder. Only a process in A (or B) may write B's maps.
+func twoDeep(t *testing.T, aUID, aGID, bUID, bGID string) int {
 	holder := func(args ...string) int {
 		c := exec.Command(args[0], args[1:]...)
 		if err := c.Start(); err != nil {
@@ -184,19 +228,14 @@ func TestHostRootNestedFowner(t *testing.T) {
 		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
 		return c.Process.Pid
 	}
-	maps := func(pid int, uid, gid string) {
-		for f, m := range map[string]string{"uid_map": uid, "gid_map": gid} {
-			if err := waitWrite(fmt.Sprintf("/proc/%d/%s", pid, f), []byte(m)); err != nil {
-				t.Fatalf("%s of %d: %v", f, pid, err)
-			}
+	a := holder("unshare", "-U", "sleep", "600")
+	for f, m := range map[string]string{"uid_map": aUID, "gid_map": aGID} {
+		if err := waitWrite(fmt.Sprintf("/proc/%d/%s", a, f), []byte(m)); err != nil {
+			t.Fatalf("%s of A: %v", f, err)
 		}
 	}
-	a := holder("unshare", "-U", "sleep", "600")
-	maps(a, "0 100000 1000\n1000 0 1\n1001 101001 64535\n", "0 100000 65536\n")
-	// B in A. Only a process in A (or B) may write B's maps, in A's ids:
-	// B's 0 is A's 0 and B's 65534 is A's 1000, host uid 0.
 	b := holder("nsenter", "-t", fmt.Sprint(a), "-U", "unshare", "-U", "sleep", "600")
-	for f, m := range map[string]string{"uid_map": "0 0 1\n65534 1000 1\n", "gid_map": "0 0 65536\n"} {
+	for f, m := range map[string]string{"uid_map": bUID, "gid_map": bGID} {
 		var err error
 		for range 100 {
 			// dd writes its one block in one write, as the kernel wants it.
@@ -213,17 +252,5 @@ func TestHostRootNestedFowner(t *testing.T) {
 			t.Fatalf("%s of B: %v", f, err)
 		}
 	}
-	run := func(args ...string) (string, string, int) {
-		return runExit(t, exec.Command("nsenter", append([]string{"-t", fmt.Sprint(b), "-U"}, args...)...))
-	}
-	if out, _, _ := run("cat", "/proc/self/uid_map"); !strings.Contains(strings.Join(strings.Fields(out), " "), "65534 1000 1") {
-		t.Fatalf("B's uid_map as B sees it: %q, want 65534 sent to A's 1000", out)
-	}
-	if out, errs, code := run(setpriv, "--reuid=65534", "cat", file); code != 0 || out != secret {
-		t.Fatalf("control: B's root, setpriv --reuid=65534 cat %s: exit %d %q %q, want the secret: the attack does not work here", file, code, out, errs)
-	}
-	out, errs, code := run(bin, "--share", "user", "--uid", "65534", "--", "cat", file)
-	if code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, "host uid 0") || !strings.Contains(errs, "--host-root") {
-		t.Errorf("B's root: sandboxrun --share user --uid 65534 -- cat: exit %d, stdout %q, stderr %q: want exit 125 naming host uid 0 and --host-root", code, out, errs)
-	}
+	return b
 }
