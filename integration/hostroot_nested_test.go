@@ -164,8 +164,10 @@ func waitWrite(path string, b []byte) error {
 // reads "65534 1000 1", the overflow id sent to a non-zero parent id. B's
 // root is not host root but holds CAP_SETUID and CAP_SETGID: the control
 // (setpriv to 65534, cat) reads a root-owned file, and sandboxrun --share
-// user as 65534 is refused naming host uid 0. The gid case is a known
-// gap: the owner test asks only for uids (NSFORK_REDTEAM_KNOWN=1).
+// user as 65534 is refused naming host uid 0, also where the launcher
+// lacks CAP_FOWNER (no owner test: it holds CAP_SETUID, so fail closed).
+// The gid case is a known gap: the owner test asks only for uids
+// (NSFORK_REDTEAM_KNOWN=1).
 func TestHostRootNestedFowner(t *testing.T) {
 	testreq.RootOnly(t, "host root makes the user namespaces and writes their maps")
 	needUnshare(t)
@@ -182,13 +184,20 @@ func TestHostRootNestedFowner(t *testing.T) {
 		kind, aUID, aGID, bUID, bGID string
 		mode                         os.FileMode
 		control, flags               []string
+		launcher                     []string // before sandboxrun
 		known                        string
 	}{
-		{"uid", rootAt, plain, bOverflo, bPlain, 0o600, []string{"--reuid=65534"}, []string{"--uid", "65534"}, ""},
-		{"gid", plain, rootAt, bPlain, bOverflo, 0o640, []string{"--regid=65534", "--clear-groups"}, []string{"--gid", "65534"},
+		{"uid", rootAt, plain, bOverflo, bPlain, 0o600, []string{"--reuid=65534"}, []string{"--uid", "65534"}, nil, ""},
+		{"gid", plain, rootAt, bPlain, bOverflo, 0o640, []string{"--regid=65534", "--clear-groups"}, []string{"--gid", "65534"}, nil,
 			"known limitation: two namespaces deep, host gid 0 at the overflow gid is not told from an unmapped one for a caller holding CAP_SETGID (the owner test asks only for uids)"},
+		{"uid", rootAt, plain, bOverflo, bPlain, 0o600, []string{"--reuid=65534"}, []string{"--uid", "65534"},
+			[]string{setpriv, "--bounding-set=-fowner", "--inh-caps=-fowner"}, ""},
 	} {
-		t.Run(c.kind, func(t *testing.T) {
+		name := c.kind
+		if c.launcher != nil {
+			name += "-without-CAP_FOWNER"
+		}
+		t.Run(name, func(t *testing.T) {
 			if c.known != "" {
 				testreq.OptIn(t, "NSFORK_REDTEAM_KNOWN", c.known)
 			}
@@ -207,7 +216,7 @@ func TestHostRootNestedFowner(t *testing.T) {
 			if out, errs, code := run(control...); code != 0 || out != secret {
 				t.Fatalf("control: B's root, %v: exit %d %q %q, want the secret: the attack does not work here", control, code, out, errs)
 			}
-			args := append(append([]string{bin, "--share", "user"}, c.flags...), "--", "cat", file)
+			args := append(append(append(append([]string{}, c.launcher...), bin, "--share", "user"), c.flags...), "--", "cat", file)
 			out, errs, code := run(args...)
 			if code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, "host "+c.kind+" 0") || !strings.Contains(errs, "--host-root") {
 				t.Errorf("B's root: %v: exit %d, stdout %q, stderr %q: want exit 125 naming host %s 0 and --host-root", args, code, out, errs, c.kind)

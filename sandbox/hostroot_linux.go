@@ -24,7 +24,7 @@ func detectHostRootIDs() RootIDs {
 	}
 	file := func(name string) func() ([]byte, error) { return func() ([]byte, error) { return os.ReadFile(name) } }
 	return RootIDs{
-		UID:  rootID(st.Uid, func() uint32 { return overflowID("overflowuid") }, os.Geteuid(), file("/proc/self/uid_map"), ownsUserNS, true),
+		UID:  rootID(st.Uid, func() uint32 { return overflowID("overflowuid") }, os.Geteuid(), file("/proc/self/uid_map"), ownsOrCannotTell, true),
 		GID:  rootID(st.Gid, func() uint32 { return overflowID("overflowgid") }, os.Getegid(), file("/proc/self/gid_map"), ownsUserNS, false),
 		From: from,
 	}
@@ -57,6 +57,21 @@ func overflowID(name string) uint32 {
 		}
 	}
 	return 65534
+}
+
+// ownsOrCannotTell is ownsUserNS for uids, failing closed where the
+// owner test cannot answer: for a caller without CAP_FOWNER (effective)
+// that holds CAP_SETUID, a failed test says only that its own uid is not
+// host root's, yet it could make its sandbox any uid of its namespace.
+func ownsOrCannotTell() bool {
+	if ownsUserNS() {
+		return true
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return true
+	}
+	return !hasCap(b, "CapEff:", unix.CAP_FOWNER) && (hasCap(b, "CapEff:", unix.CAP_SETUID) || hasCap(b, "CapPrm:", unix.CAP_SETUID))
 }
 
 // ownsUserNS reports whether the kernel lets the caller open its user
