@@ -81,11 +81,25 @@ func (h *host) privileged() bool {
 	return hasEffectiveCap(b, capSysAdmin)
 }
 
+// holdsCap reports whether the caller is root or holds capability bit in
+// its effective or permitted set (which it may raise to effective).
+func (h *host) holdsCap(bit uint) bool {
+	if h.euid == 0 {
+		return true
+	}
+	b, err := h.readFile("/proc/self/status")
+	return err == nil && (hasCap(b, "CapEff:", bit) || hasCap(b, "CapPrm:", bit))
+}
+
 // hasEffectiveCap reads the CapEff line of a /proc/PID/status file.
-func hasEffectiveCap(status []byte, bit uint) bool {
+func hasEffectiveCap(status []byte, bit uint) bool { return hasCap(status, "CapEff:", bit) }
+
+// hasCap reads the line of a /proc/PID/status file that starts with field
+// (CapEff:, CapPrm:).
+func hasCap(status []byte, field string, bit uint) bool {
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), "CapEff:")
+		v, ok := strings.CutPrefix(sc.Text(), field)
 		if !ok {
 			continue
 		}

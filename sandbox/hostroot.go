@@ -38,8 +38,9 @@ type RootIDs struct {
 // caller itself (root of its namespace, with a mount namespace of its own)
 // could mount another file on. An overflow id is read as "not mapped"
 // only where the caller's own uid_map (gid_map) shows the overflow id is
-// no id host root has, or where it is no id at all and the caller's own
-// id is another (see rootID). Where the kernel tells nothing, host root
+// no id host root has (and, nested two deep, the kernel's owner test
+// agrees), or where it is no id at all and the caller's own id is
+// another (see rootID). Where the kernel tells nothing, host root
 // is taken to be mapped to 0 (fail closed: only root of a namespace is
 // then refused). The namespace is read once per process.
 func HostRootIDs() RootIDs { return hostRootIDs() }
@@ -55,9 +56,16 @@ func HostRootIDs() RootIDs { return hostRootIDs() }
 // whose parent is the initial one); a map that has no overflow id means
 // host root is unmapped, unless the caller's own id is the overflow id
 // too: then the caller's own id is unmapped (it entered the namespace
-// keeping its credentials) and might be host root itself. An unreadable
-// map fails closed.
-func rootID(seen uint32, overflow func() uint32, own int, readMap func() ([]byte, error)) *uint32 {
+// keeping its credentials) and might be host root itself. A map that
+// sends the overflow id to a non-zero parent id is exact only one level
+// deep: nested deeper, the parent may map that id to host root, so the
+// kernel is asked (owns, see ownsUserNS: the caller is host root, or
+// holds CAP_FOWNER in a namespace mapping host root's uid); where
+// it says no, the overflow id is host root's only if it is the caller's
+// own id and ownTested is false (the kernel's owner test compares uids,
+// so it tells a caller's own gid nothing). An unreadable map fails
+// closed.
+func rootID(seen uint32, overflow func() uint32, own int, readMap func() ([]byte, error), owns func() bool, ownTested bool) *uint32 {
 	if seen == 0 {
 		return &seen
 	}
@@ -76,6 +84,12 @@ func rootID(seen uint32, overflow func() uint32, own int, readMap func() ([]byte
 	for _, l := range lines {
 		if uint64(of) >= uint64(l.ContainerID) && uint64(of) < uint64(l.ContainerID)+uint64(l.Size) {
 			if l.HostID+(of-l.ContainerID) == 0 {
+				return &seen
+			}
+			// The parent id is a host id only where the parent is the
+			// initial namespace; two deep, a parent that maps host root
+			// to a non-zero id may map that onto the overflow id here.
+			if owns() || int64(own) == int64(of) && !ownTested {
 				return &seen
 			}
 			return nil
@@ -103,9 +117,10 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 		given       bool
 		runsAs      []uint32
 		cap         string
+		capBit      uint
 	}{
-		{"uid", "uidMappings", h.rootIDs.UID, uidMap, len(o.UIDMappings) > 0, []uint32{o.User.UID}, "CAP_SETUID"},
-		{"gid", "gidMappings", h.rootIDs.GID, gidMap, len(o.GIDMappings) > 0, append([]uint32{o.User.GID}, o.User.AdditionalGids...), "CAP_SETGID"},
+		{"uid", "uidMappings", h.rootIDs.UID, uidMap, len(o.UIDMappings) > 0, []uint32{o.User.UID}, "CAP_SETUID", 7},
+		{"gid", "gidMappings", h.rootIDs.GID, gidMap, len(o.GIDMappings) > 0, append([]uint32{o.User.GID}, o.User.AdditionalGids...), "CAP_SETGID", 6},
 	} {
 		if c.root == nil {
 			continue
@@ -134,7 +149,7 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 			switch {
 			case slices.Contains(runsAs, r):
 				field, how = "user."+c.kind, fmt.Sprintf("without a user namespace of its own the sandbox runs as your %s %d", c.kind, r)
-			case h.euid == 0 && keepsCap(o, c.cap):
+			case keepsCap(o, c.cap) && h.holdsCap(c.capBit):
 				field, how = "capabilities.bounding", fmt.Sprintf("without a user namespace of its own the sandbox keeps %s and may become your %s %d", c.cap, c.kind, r)
 			}
 		}

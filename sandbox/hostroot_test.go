@@ -21,24 +21,31 @@ func TestRootID(t *testing.T) {
 		err   error
 		want  int64 // -1: unmapped
 		story string
+		owns  bool // the kernel's owner test (ownsUserNS) passes
+		gid   bool // a gid: the owner test tells nothing of the caller's own
 	}{
-		{"host root under unshare -r", 0, 0, "0 0 1\n", nil, 0, "a mapped id is host root's"},
-		{"host root mapped to 1000", 1000, 0, "0 5000 1\n1000 0 1\n", nil, 1000, "any id other than the overflow one is exact"},
-		{"uid 65534 under unshare -r", of, 0, "0 65534 1\n", nil, -1, "the overflow id is no id of the namespace: root is unmapped"},
-		{"euid 65534 in a namespace of subordinate ids", of, of, "0 1000 1\n1 100000 65536\n", nil, -1, "65534 is 165533 outside, not 0"},
-		{"overflow id mapped onto host root", of, 0, "65534 0 1\n", nil, of, "host root is the overflow id itself"},
-		{"own id unmapped (credentials kept)", of, of, "0 1000 1\n", nil, of, "the caller's own id is unknown: it may be host root"},
-		{"unreadable map", of, 0, "", unreadable, of, "fail closed"},
-		{"garbled map", of, 0, "0 x 1\n", nil, of, "fail closed"},
-		{"0 needs no map", 0, 0, "", unreadable, 0, "0 is host root's (or an overflow id of 0: refuse more)"},
+		{"host root under unshare -r", 0, 0, "0 0 1\n", nil, 0, "a mapped id is host root's", false, false},
+		{"host root mapped to 1000", 1000, 0, "0 5000 1\n1000 0 1\n", nil, 1000, "any id other than the overflow one is exact", false, false},
+		{"uid 65534 under unshare -r", of, 0, "0 65534 1\n", nil, -1, "the overflow id is no id of the namespace: root is unmapped", false, false},
+		{"euid 65534 in a namespace of subordinate ids", of, of, "0 1000 1\n1 100000 65536\n", nil, -1, "65534 is 165533 outside, not 0", false, false},
+		{"overflow id mapped onto host root", of, 0, "65534 0 1\n", nil, of, "host root is the overflow id itself", false, false},
+		{"own id unmapped (credentials kept)", of, of, "0 1000 1\n", nil, of, "the caller's own id is unknown: it may be host root", false, false},
+		{"unreadable map", of, 0, "", unreadable, of, "fail closed", false, false},
+		{"garbled map", of, 0, "0 x 1\n", nil, of, "fail closed", false, false},
+		{"0 needs no map", 0, 0, "", unreadable, 0, "0 is host root's (or an overflow id of 0: refuse more)", false, false},
+		{"two deep: host root is the overflow id (host root, unshare --map-user=1000, then --map-user=65534)", of, of, "65534 1000 1\n", nil, of, "the parent's 1000 is host root: the owner test says so", true, false},
+		{"two deep: the overflow id is another user's", of, of, "65534 1000 1\n", nil, -1, "the owner test fails: the caller's own uid is not host root's", false, false},
+		{"two deep, gid: the caller's own gid may be host gid 0", of, of, "65534 1000 1\n", nil, of, "the owner test compares uids: fail closed", false, true},
+		{"two deep, gid: the owner test passes", of, 5, "5 7 1\n65534 1000 1\n", nil, of, "host root's uid is mapped (or is the caller's): its gid is taken to be too (fail closed)", true, true},
+		{"gid of subordinate ids, own gid not the overflow id", of, 0, "0 1000 1\n1 100000 65536\n", nil, -1, "rootless podman's root: no owner", false, true},
 	} {
-		got := rootID(tc.seen, func() uint32 { return of }, tc.own, func() ([]byte, error) { return []byte(tc.m), tc.err })
+		got := rootID(tc.seen, func() uint32 { return of }, tc.own, func() ([]byte, error) { return []byte(tc.m), tc.err }, func() bool { return tc.owns }, !tc.gid)
 		g := int64(-1)
 		if got != nil {
 			g = int64(*got)
 		}
 		if g != tc.want {
-			t.Errorf("%s: rootID(%d, own %d, map %q, %v) = %d, want %d (%s)", tc.name, tc.seen, tc.own, tc.m, tc.err, g, tc.want, tc.story)
+			t.Errorf("%s: rootID(%d, own %d, map %q, %v, owner test %v, gid %v) = %d, want %d (%s)", tc.name, tc.seen, tc.own, tc.m, tc.err, tc.owns, tc.gid, g, tc.want, tc.story)
 		}
 	}
 }
@@ -55,6 +62,19 @@ func TestValidateHostRoot(t *testing.T) {
 		return h
 	}
 	hostRootMapped := nsRoot(id(0), id(0))
+	// capHolder is h as uid 7 of its namespace with /proc/self/status
+	// (CAP_SYS_ADMIN effective, to create namespaces without a user one).
+	capHolder := func(h *host, status string) *host {
+		c := *h
+		c.euid, c.egid = 7, 7
+		c.readFile = func(name string) ([]byte, error) {
+			if name == "/proc/self/status" {
+				return []byte(status), nil
+			}
+			return h.readFile(name)
+		}
+		return &c
+	}
 	rootAt5 := nsRoot(id(5), nil)
 	user1000 := testHost(1000, 1000, nil) // initial namespace: host root is 0
 	trusted := rootless(0, 0, false)
@@ -81,6 +101,8 @@ func TestValidateHostRoot(t *testing.T) {
 		{"host root is 5: no user namespace, runs as 5", noUserNS(specs.User{UID: 5}, &specs.LinuxCapabilities{}), rootAt5, "user.uid"},
 		{"host root is 5: no user namespace, keeps CAP_SETUID", noUserNS(specs.User{UID: 7}, &specs.LinuxCapabilities{Bounding: []string{"CAP_SETUID"}}), rootAt5, "capabilities.bounding"},
 		{"host root is 5: no user namespace, no capabilities", noUserNS(specs.User{UID: 7}, &specs.LinuxCapabilities{}), rootAt5, ""},
+		{"host root is 5: uid 7 holding CAP_SETUID (permitted), no user namespace, keeps it", noUserNS(specs.User{UID: 7, GID: 7}, &specs.LinuxCapabilities{Bounding: []string{"CAP_SETUID"}}), capHolder(rootAt5, "CapEff:\t0000000000200000\nCapPrm:\t0000000000200080\n"), "capabilities.bounding"},
+		{"host root is 5: uid 7 without CAP_SETUID, no user namespace", noUserNS(specs.User{UID: 7, GID: 7}, &specs.LinuxCapabilities{Bounding: []string{"CAP_SETUID"}}), capHolder(rootAt5, "CapEff:\t0000000000200000\nCapPrm:\t0000000000200040\n"), ""},
 		{"uid 65534 under unshare -r (root unmapped)", rootless(0, 0, false), nsRootHost, ""},
 		{"uid 1000 in the initial namespace", rootless(1000, 1000, false), user1000, ""},
 		{"host root", Root(), rootHost, ""},
