@@ -161,8 +161,8 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 		return
 	}
 	errs.addErr(strings.Join(fields, ", "), "", strings.Join(hows, "; ")+
-		": you are not host root, but your user namespace maps host root (as `unshare -r` run by host root does), and the sandbox would have the owner's rights on every root-owned file and unix socket it can reach. "+
-		"Run the launcher as a user, or as host root outside the user namespace, or opt in, for trusted code only, with sandboxrun --host-root (Go: Options.TrustedHostRoot)",
+		": you are not host root, but that id is host root's as your user namespace shows it (root of a user namespace that maps host root, as `unshare -r` run by host root makes; a user whose group is gid 0; or an id the kernel leaves unmapped, which may be host root's), and the sandbox would have root's owner or group rights on every root-owned file and unix socket it can reach. "+
+		"Run the launcher as a user whose ids are not host root's, or as host root outside any user namespace, or opt in, for trusted code only, with sandboxrun --host-root (Go: Options.TrustedHostRoot)",
 		ErrHostRoot)
 }
 
