@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/passwd"
+	"github.com/nsfork/nsfork/sandbox"
 )
 
 // maxName bounds a job name, so that DIR/NAME.sock fits in a sockaddr_un.
@@ -93,22 +94,27 @@ func NameFromEnv(environ []string) (string, error) {
 //     of the caller's that nobody else can reach (mode 0700);
 //   - /run/user/UID/nsfork-jobns, when /run/user/UID is one (systemd's
 //     per-user runtime directory, which no other user can create);
-//   - /tmp/nsfork-jobns-UID, in the shared /tmp: another user can create
-//     that name first, and ensureDir then refuses it naming that user.
+//   - /tmp/nsfork-jobns-UID, in the shared /tmp (outside the initial user
+//     namespace /tmp/nsfork-jobns-UID-nsINODE, INODE its user
+//     namespace's): another user can create that name first, and
+//     ensureDir then refuses it naming that user.
 //
 // Callers must agree on it: ranks of one job inherit one environment.
 func RuntimeDir() string {
-	return runtimeDir(os.Getenv("XDG_RUNTIME_DIR"), "/run/user", os.TempDir(), os.Geteuid())
+	return runtimeDir(os.Getenv("XDG_RUNTIME_DIR"), "/run/user", os.TempDir(), os.Geteuid(), sandbox.UserNSTag())
 }
 
-func runtimeDir(xdg, runUser, tmp string, uid int) string {
+// runtimeDir: nsTag (sandbox.UserNSTag) tells uid N of one user namespace
+// from uid N of another in the shared /tmp (root of every `unshare -r` is
+// uid 0).
+func runtimeDir(xdg, runUser, tmp string, uid int, nsTag string) string {
 	if xdg != "" && filepath.IsAbs(xdg) && private(xdg, uid) {
 		return filepath.Join(xdg, "nsfork-jobns")
 	}
 	if r := filepath.Join(runUser, strconv.Itoa(uid)); private(r, uid) {
 		return filepath.Join(r, "nsfork-jobns")
 	}
-	return filepath.Join(tmp, "nsfork-jobns-"+strconv.Itoa(uid))
+	return filepath.Join(tmp, "nsfork-jobns-"+strconv.Itoa(uid)+nsTag)
 }
 
 // private reports whether dir is a directory (not a symbolic link) of uid

@@ -255,7 +255,7 @@ func TestRuntimeDirOrder(t *testing.T) {
 		{"relative", noRunUser, filepath.Join(tmp, "nsfork-jobns-"+strconv.Itoa(uid))},
 		{"", noRunUser, filepath.Join(tmp, "nsfork-jobns-"+strconv.Itoa(uid))},
 	} {
-		if got := runtimeDir(c.xdg, c.runUser, tmp, uid); got != c.want {
+		if got := runtimeDir(c.xdg, c.runUser, tmp, uid, ""); got != c.want {
 			t.Errorf("runtimeDir(%q, %q) = %q, want %q", c.xdg, c.runUser, got, c.want)
 		}
 	}
@@ -312,7 +312,7 @@ func TestSquattedRuntimeDirJob(t *testing.T) {
 	}
 	// The choice RuntimeDir makes on a host without XDG_RUNTIME_DIR and
 	// /run/user/0, with tmp as its /tmp.
-	dir := runtimeDir("", filepath.Join(tmp, "no-run-user"), tmp, 0)
+	dir := runtimeDir("", filepath.Join(tmp, "no-run-user"), tmp, 0, "")
 	if dir != victim {
 		t.Fatalf("the rendezvous is %s, want the squatted %s", dir, victim)
 	}

@@ -27,3 +27,11 @@ package sandbox
 // The namespace is read once per process (a multi-threaded Go program
 // cannot change its user namespace); the euid on every call.
 func RootInInitialUserNS() bool { return rootInInitialUserNS() }
+
+// UserNSTag is "" in the initial user namespace and "-ns" followed by the
+// inode number of the caller's user namespace in any other (read as
+// RootInInitialUserNS reads it). Per-user names in a directory shared
+// across user namespaces (the temporary directory) take it, so that uid N
+// of one namespace never takes, or is refused, uid N's name of another:
+// root of every `unshare -r` is uid 0.
+func UserNSTag() string { return userNSTag() }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +61,20 @@ func ownUserNS() (st unix.Stat_t, ok bool) {
 		return st, false
 	}
 	return st, true
+}
+
+func userNSTag() string {
+	if inInitialUserNS() {
+		return ""
+	}
+	st, ok := ownUserNSOnce()
+	if !ok {
+		var fs unix.Statfs_t
+		if unix.Statfs("/proc/self/ns/user", &fs) != nil || fs.Type != unix.NSFS_MAGIC || unix.Stat("/proc/self/ns/user", &st) != nil {
+			return "-ns"
+		}
+	}
+	return "-ns" + strconv.FormatUint(st.Ino, 10)
 }
 
 func rootInInitialUserNS() bool { return os.Geteuid() == 0 && inInitialUserNS() }

@@ -44,7 +44,8 @@ func Dir() (string, error) {
 		}
 		dir = "/run/nsfork/warm/0"
 	default:
-		dir = filepath.Join(os.TempDir(), "nsfork-warm-"+strconv.Itoa(uid))
+		// The namespace's tag: uid 0 of every `unshare -r` is 0.
+		dir = filepath.Join(os.TempDir(), "nsfork-warm-"+strconv.Itoa(uid)+sandbox.UserNSTag())
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("warm: mkdir %s: %w", dir, err)
