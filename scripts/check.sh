@@ -107,7 +107,7 @@ if [ "$(id -u)" = 0 ]; then
   # (unreadable to uid 65534); they run above, as root.
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./fork.test -test.count=1 \
-    -test.skip '^(TestGoForkReadmeExample|TestForgottenInit|TestGoForkCompat|TestForkOnlyDeps|TestForkOnlyInit|TestNoPSX)$')
+    -test.skip '^(TestGoForkReadmeExample|TestForgottenInit|TestGoForkCompat|TestForkOnlyDeps|TestForkOnlyInit|TestNoPSX|TestGoForkOnlyDeps|TestGoForkOnlyInit|TestForkAndGoFork)$')
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./gofork.test -test.count=1 \
     -test.skip '^(TestNoInit|TestCommOffLeader)$')
