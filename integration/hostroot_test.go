@@ -201,3 +201,58 @@ func asNSRootUser(cmd *exec.Cmd) *exec.Cmd {
 	}
 	return cmd
 }
+
+// TestHostGroupRefused: a user whose supplementary groups include host gid
+// 0 cannot drop them in a sandbox of its own (the user namespace it makes
+// denies setgroups), so the sandbox would have root's group rights on
+// every root-owned file: a root:root mode 0640 file, which the user
+// itself reads (the control), is refused by default (exit 125, saying
+// host gid 0 and --host-root), read with the opt-in, and a user without
+// group 0 runs, denied.
+func TestHostGroupRefused(t *testing.T) {
+	testreq.RootOnly(t, "runs sandboxrun as uid 65534 with supplementary group 0")
+	bin := sandboxrunBin(t)
+	dir := tempDir(t)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "group-secret")
+	secret := fmt.Sprintf("nsfork group secret %d\n", os.Getpid())
+	if err := os.WriteFile(file, []byte(secret), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	run := func(groups []uint32, args ...string) (stdout, stderr string, code int) {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: rootlessPodmanUID, Gid: rootlessPodmanUID, Groups: groups}}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	root0 := []uint32{0}
+	if out, errs, code := run(root0, "cat", file); code != 0 || out != secret {
+		t.Fatalf("control: cat %s with group 0: exit %d %q %q, want the secret: the attack does not work here", file, code, out, errs)
+	}
+	for _, args := range [][]string{{}, {"--share", "user"}, {"--warm"}} {
+		out, errs, code := run(root0, append(append([]string{bin}, args...), "--", "cat", file)...)
+		if code != 125 || strings.Contains(out, secret) || !strings.Contains(errs, "host gid 0") || !strings.Contains(errs, "--host-root") {
+			t.Errorf("group 0: sandboxrun %v -- cat: exit %d, stdout %q, stderr %q: want exit 125 saying host gid 0 and --host-root", args, code, out, errs)
+		}
+	}
+	if out, errs, code := run(root0, bin, "--host-root", "--", "cat", file); code != 0 || out != secret {
+		t.Errorf("group 0: sandboxrun --host-root -- cat: exit %d %q %q, want the opt-in to keep the group", code, out, errs)
+	}
+	if out, errs, code := run([]uint32{100}, bin, "--", "cat", file); code != 1 || out != "" || !strings.Contains(errs, "Permission denied") {
+		t.Errorf("without group 0: sandboxrun -- cat: exit %d %q %q, want it to run, denied", code, out, errs)
+	}
+	if _, errs, code := run([]uint32{100}, bin, "--host-root", "--", "true"); code != 125 || !strings.Contains(errs, "none of your ids is host root's") {
+		t.Errorf("without group 0: sandboxrun --host-root: exit %d %q, want it refused", code, errs)
+	}
+}

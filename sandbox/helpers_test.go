@@ -15,6 +15,7 @@ import (
 func testHost(euid, egid int, files map[string]string) *host {
 	h := liveHost()
 	h.euid, h.egid, h.hostRoot = euid, egid, euid == 0
+	h.groups = nil
 	zero := uint32(0)
 	h.rootIDs = RootIDs{UID: &zero, GID: &zero} // in the initial user namespace
 	h.userName = func(uid int) string {

@@ -18,6 +18,8 @@ import (
 // functions so that tests can stand in for it. None of them changes anything.
 type host struct {
 	euid, egid int
+	// groups: the caller's supplementary groups (getgroups).
+	groups []int
 	// hostRoot: root in the initial user namespace (RootInInitialUserNS).
 	// Root of another user namespace is rootless here (nsRoot).
 	hostRoot bool
@@ -44,6 +46,7 @@ func liveHost() *host {
 	return &host{
 		euid:         os.Geteuid(),
 		egid:         os.Getegid(),
+		groups:       supplementaryGroups(),
 		hostRoot:     RootInInitialUserNS(),
 		rootIDs:      HostRootIDs(),
 		userName:     passwd.Name,
@@ -107,4 +110,13 @@ func hasCap(status []byte, field string, bit uint) bool {
 		return err == nil && n&(1<<bit) != 0
 	}
 	return false
+}
+
+// supplementaryGroups is getgroups(2); nil where it fails.
+func supplementaryGroups() []int {
+	g, err := os.Getgroups()
+	if err != nil {
+		return nil
+	}
+	return g
 }

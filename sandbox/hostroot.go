@@ -153,6 +153,13 @@ func (o *Options) validateHostRoot(errs *errList, h *host) {
 				field, how = "capabilities.bounding", fmt.Sprintf("without a user namespace of its own the sandbox keeps %s and may become your %s %d", c.cap, c.kind, r)
 			}
 		}
+		if how == "" && c.kind == "gid" && slices.Contains(h.groups, int(r)) {
+			// A caller that is not host root cannot drop its
+			// supplementary groups in the sandbox: the user namespace
+			// it makes denies setgroups, and without one the sandbox
+			// keeps the caller's groups.
+			field, how = "groups", fmt.Sprintf("the sandbox keeps your supplementary groups, which it cannot drop, and one is gid %d", r)
+		}
 		if how != "" {
 			fields, hows = append(fields, field), append(hows, how+fmt.Sprintf(" (host %s 0)", c.kind))
 		}

@@ -76,6 +76,11 @@ func TestValidateHostRoot(t *testing.T) {
 		return &c
 	}
 	rootAt5 := nsRoot(id(5), nil)
+	withGroups := func(h *host, groups ...int) *host {
+		c := *h
+		c.groups = groups
+		return &c
+	}
 	user1000 := testHost(1000, 1000, nil) // initial namespace: host root is 0
 	trusted := rootless(0, 0, false)
 	trusted.TrustedHostRoot = true
@@ -105,6 +110,9 @@ func TestValidateHostRoot(t *testing.T) {
 		{"host root is 5: uid 7 without CAP_SETUID, no user namespace", noUserNS(specs.User{UID: 7, GID: 7}, &specs.LinuxCapabilities{Bounding: []string{"CAP_SETUID"}}), capHolder(rootAt5, "CapEff:\t0000000000200000\nCapPrm:\t0000000000200040\n"), ""},
 		{"uid 65534 under unshare -r (root unmapped)", rootless(0, 0, false), nsRootHost, ""},
 		{"uid 1000 in the initial namespace", rootless(1000, 1000, false), user1000, ""},
+		{"uid 1000 in the initial namespace, supplementary group 0", rootless(1000, 1000, false), withGroups(user1000, 27, 0), "groups"},
+		{"uid 1000 in the initial namespace, supplementary groups without 0", rootless(1000, 1000, false), withGroups(user1000, 27, 100), ""},
+		{"uid 1000, supplementary group 0, TrustedHostRoot", trusted, withGroups(user1000, 0), ""},
 		{"host root", Root(), rootHost, ""},
 	} {
 		err := tc.o.validate(tc.h)

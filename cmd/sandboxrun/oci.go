@@ -142,7 +142,7 @@ func runOCI(g *ociGlobal, verb string, args []string, io stdio) int {
 		err = ociruntime.Fail("--systemd-cgroup", "", "", "", "not supported: nsfork writes cgroupfs directly (leave --systemd-cgroup off)", nil)
 	case g.rootless != "" && g.rootless != "true" && g.rootless != "false" && g.rootless != "auto":
 		err = ociruntime.Fail("--rootless", "", "", "", fmt.Sprintf("%q: true, false or auto", g.rootless), nil)
-	case g.hostRoot && !hasHostRootUID():
+	case g.hostRoot && !hasHostRootID():
 		err = ociruntime.Fail("--host-root", "", "", "", strings.TrimPrefix(noHostRootToGive, "--host-root: "), nil)
 	case slices.Contains(ociRefused, verb):
 		err = ociruntime.Fail(verb, "", "", "", "not supported by nsfork's runtime", nil)

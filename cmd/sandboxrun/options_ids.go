@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -129,7 +130,7 @@ func (f *runFlags) identity(opts *sandbox.Options, oci bool) error {
 // without --host-root.)
 func (f *runFlags) checkHostRoot(opts *sandbox.Options, oci bool) error {
 	hostRoot := sandbox.RootInInitialUserNS()
-	if f.hostRoot && !hasHostRootUID() {
+	if f.hostRoot && !hasHostRootID() {
 		return errors.New(noHostRootToGive)
 	}
 
@@ -148,18 +149,27 @@ func (f *runFlags) shareUser() bool {
 	return false
 }
 
-// noHostRootToGive is the refusal of --host-root for a caller whose uid is
-// not host root's.
-const noHostRootToGive = "--host-root: your uid is not host root's (only host root, or root of a user namespace that maps host root to it, as `unshare -r` run by host root, has the host's root to give)"
+// noHostRootToGive is the refusal of --host-root for a caller none of
+// whose ids is host root's.
+const noHostRootToGive = "--host-root: none of your ids is host root's (only host root, root of a user namespace that maps host root to it, as `unshare -r` run by host root, or a caller whose group or supplementary groups include host gid 0 has host root's ids to give)"
 
-// hasHostRootUID reports whether the caller's euid is host root's uid:
-// host root, or root of a user namespace that maps host root to it.
-func hasHostRootUID() bool {
+// hasHostRootID reports whether one of the caller's ids is host root's:
+// host root, root of a user namespace that maps host root to it, or a
+// caller whose gid or supplementary groups include host root's gid (for
+// whom --host-root is the opt-in to keeping it, sandbox.ErrHostRoot).
+func hasHostRootID() bool {
 	if sandbox.RootInInitialUserNS() {
 		return true
 	}
-	r := sandbox.HostRootIDs().UID
-	return r != nil && int64(*r) == int64(os.Geteuid())
+	ids := sandbox.HostRootIDs()
+	if ids.UID != nil && int64(*ids.UID) == int64(os.Geteuid()) {
+		return true
+	}
+	if ids.GID == nil {
+		return false
+	}
+	groups, _ := os.Getgroups()
+	return int64(*ids.GID) == int64(os.Getegid()) || slices.Contains(groups, int(*ids.GID))
 }
 
 // mapsHostRoot reports whether m maps some id onto host id 0.
