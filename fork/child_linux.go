@@ -190,6 +190,7 @@ func child(mv string) int {
 		// The parent's death shows as the end of this read; afterwards
 		// the parent-death signal (set again after the id change) covers
 		// it, as no second reader may share the channel meanwhile.
+		warmCallPath() // an error only means a colder call
 		send(wire.KindIdle, nil)
 		// The wait is a blocking recvmsg on this thread, to which the
 		// goroutine is locked: the call wakes it directly, not through
