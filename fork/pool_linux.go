@@ -198,10 +198,17 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 		var child *Process
 		select {
 		case child = <-p.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-p.done:
-			return nil, ErrPoolClosed
+		default:
+			// None ready: the replacements start now, not when the
+			// children handed over end.
+			p.refill()
+			select {
+			case child = <-p.ready:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-p.done:
+				return nil, ErrPoolClosed
+			}
 		}
 		select {
 		case <-child.readDone: // died while waiting: replace, never hand out
@@ -311,12 +318,19 @@ func (p *Pool) Call(ctx context.Context, name string, args ...any) ([]any, error
 	return res, ferr
 }
 
-// refillDelay is how long after a hand-over the replacement starts: a
-// start is a clone and an exec and a Go runtime coming up, CPU the call just
-// handed over would otherwise compete with (on 2 vCPUs, starting it at once
-// gave a call-to-running p50 of 168-196 µs against 145-161 µs, in 5
-// interleaved runs of each).
-const refillDelay = 2 * time.Millisecond
+// When the replacement of a child handed over starts: refillSettle after
+// the child ended (its call or command done), at most refillAfter after the
+// hand-over, and at once when a caller finds no child ready (start). A
+// start is a fork of this process, an exec and a Go runtime coming up: CPU
+// the call or command just handed over, and what its caller does with the
+// outcome, would otherwise compete with (on 2 vCPUs, starting it 2 ms after
+// the hand-over made a warm sandboxrun launch 43.6-44.7 ms at p50, and the
+// one right after it 51.7-53.0 ms; 40 ms after it, 34.8-37.0 and
+// 41.9-43.8 ms: docs/speed.md).
+var (
+	refillSettle = 25 * time.Millisecond
+	refillAfter  = 60 * time.Millisecond
+)
 
 // handOver says how the pool let go of a child it had taken from ready.
 type handOver uint8
@@ -328,7 +342,7 @@ const (
 )
 
 // watch starts the goroutine that, once the child is let go of, asks for
-// its replacement refillDelay later and, for Call, reaps it (Close waits
+// its replacement (refillSettle, refillAfter) and, for Call, reaps it (Close waits
 // for that). It starts when the child goes into ready, so the hand-over
 // itself starts no goroutine and no timer: on the call's clock a send on a
 // buffered channel is all that is left of both.
@@ -358,17 +372,35 @@ func (p *Pool) watch(child *Process) {
 		if how == dropped {
 			return
 		}
-		t := time.NewTimer(refillDelay)
-		select {
-		case <-t.C:
+		if p.refillDue(child) {
 			p.refill()
-		case <-p.done:
-			t.Stop()
 		}
 		if how == reaped {
 			child.Wait()
 		}
 	}()
+}
+
+// refillDue waits until the replacement of child, which was handed over,
+// is due; false: the pool closed meanwhile.
+func (p *Pool) refillDue(child *Process) bool {
+	after := time.NewTimer(refillAfter)
+	defer after.Stop()
+	select {
+	case <-child.readDone:
+	case <-after.C:
+		return true
+	case <-p.done:
+		return false
+	}
+	settle := time.NewTimer(refillSettle)
+	defer settle.Stop()
+	select {
+	case <-settle.C:
+		return true
+	case <-p.done:
+		return false
+	}
 }
 
 // letGo tells child's watch goroutine how the pool let go of it; every child
