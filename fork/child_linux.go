@@ -92,6 +92,11 @@ func child(mv string) int {
 	if !bytes.Equal(req.Token, m.Token) {
 		return refuse(wire.ExitProtocol, "request", "check token", errors.New("request token does not match the marker"))
 	}
+	if req.Flags&wire.FlagCommand != 0 && req.Flags&(wire.FlagPooled|wire.FlagHold) == 0 && os.Getpid() == 1 {
+		// A command's pid 1 (runAsInit); not while a pooled child idles,
+		// nor while a held one waits for its start (signals end those).
+		startInitSignals()
+	}
 	var opts *sandbox.Options
 	var filter *seccomp.Program
 	if len(req.Sandbox) > 0 {

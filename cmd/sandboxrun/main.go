@@ -198,6 +198,8 @@ its cgroup itself when it exits; this is for launchers that were killed.`,
 
 // runCommand builds the sandbox from the flags and runs it.
 func runCommand(rf *runFlags, args []string, io stdio) int {
+	sigs := notifyLaunch()
+	defer sigs.stop()
 	pl, err := rf.build(args)
 	if err != nil {
 		printErr(io.err, oneLine(err.Error()))
@@ -207,6 +209,7 @@ func runCommand(rf *runFlags, args []string, io stdio) int {
 		printErr(io.err, validationMessage(err))
 		return exitLauncher
 	}
+	pl.signals = sigs
 	return execute(pl, rf, io)
 }
 

@@ -28,6 +28,9 @@ type plan struct {
 	terminal bool   // the OCI config asked for process.terminal
 	notes    []string
 	jobName  string // --share-ns: the job namespace set to join
+	// signals: the forwarded signals, registered while the plan is
+	// built (runCommand).
+	signals *launchSignals
 }
 
 // dropRootAmbient removes ambient capabilities from an OCI config whose

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -15,10 +14,6 @@ import (
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/sandbox"
 )
-
-// forwarded are the signals sandboxrun passes on to the sandbox.
-var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT}
 
 type stdio struct {
 	in       io.Reader
@@ -51,9 +46,7 @@ func executeCold(pl *plan, f *runFlags, io stdio) int {
 	}
 	// Signals that arrive while the sandbox starts are kept and passed on
 	// once it exists; none of them ends sandboxrun itself.
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+	sigs := pl.signals.channel()
 
 	cfg := &fork.Config{Stdin: io.in, Stdout: io.out, Stderr: io.err, KeepAlive: !pl.opts.DieWithParent}
 	// The sandbox's record of what it applied arrives after its setup and

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -142,9 +141,7 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 	}
 	defer conn.Close()
 
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+	sigs := pl.signals.channel()
 	req := &warm.Request{Options: canon, Argv: pl.argv, Env: os.Environ(), Dir: wd}
 	if _, err := conn.Start(req, in, out, errf); err != nil {
 		if code, msg, ok := warm.Outcome(err); ok {
