@@ -1,6 +1,7 @@
 package fork
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -102,6 +103,10 @@ type Process struct {
 	childErr error // setup, protocol, panic or function error from a frame
 	readErr  error // the control channel broke
 	applied  *sandbox.Applied
+	// appliedJSON is the child's report until Applied decodes it: most
+	// launches never read it, and decoding runtime-spec's types the first
+	// time in a process costs 0.6-0.75 ms.
+	appliedJSON []byte
 }
 
 // Start runs the registered function name in a new process with args and
@@ -164,6 +169,17 @@ func (p *Process) Results() []any {
 func (p *Process) Applied() *sandbox.Applied {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.appliedJSON != nil {
+		a := new(sandbox.Applied)
+		if err := json.Unmarshal(p.appliedJSON, a); err != nil {
+			if p.childErr == nil {
+				p.childErr = &ProtocolError{Err: fmt.Errorf("%s frame: %w", wire.KindApplied, err)}
+			}
+		} else {
+			p.applied = a
+		}
+		p.appliedJSON = nil
+	}
 	return p.applied
 }
 
@@ -356,12 +372,12 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 			p.idleOnce.Do(func() { close(p.idle) })
 		}
 	case wire.KindApplied:
-		a := new(sandbox.Applied)
-		if err := json.Unmarshal(payload, a); err != nil {
-			bad(err)
+		// Checked now, decoded when asked for (Applied).
+		if !json.Valid(payload) {
+			bad(errors.New("the report is not JSON"))
 			return
 		}
-		p.applied = a
+		p.applied, p.appliedJSON = nil, bytes.Clone(payload)
 	case wire.KindResult:
 		vals, err := wire.DecodeValues(payload)
 		if err != nil {
