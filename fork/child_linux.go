@@ -196,6 +196,10 @@ func child(mv string) int {
 		// the parent-death signal (set again after the id change) covers
 		// it, as no second reader may share the channel meanwhile.
 		warmCallPath() // an error only means a colder call
+		commandArrived := func() {}
+		if req.Flags&wire.FlagCommand != 0 && os.Getpid() == 1 {
+			commandArrived = idleInitSignals()
+		}
 		send(wire.KindIdle, nil)
 		// The wait is a blocking recvmsg on this thread, to which the
 		// goroutine is locked: the call wakes it directly, not through
@@ -204,6 +208,7 @@ func child(mv string) int {
 		unix.SetNonblock(m.FD, false)
 		k, payload, err := wire.ReadFrame(rr, maxRequest)
 		unix.SetNonblock(m.FD, true)
+		commandArrived()
 		if err != nil {
 			closeAll(rr.fds)
 			if errors.Is(err, io.EOF) {

@@ -180,7 +180,10 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 			break
 		}
 	}
-	signal.Stop(sigs)
+	// The signals stay registered (releasing them is another round trip
+	// to the runtime's signal thread per signal, on the command's clock):
+	// what arrives from here on waits in sigs, unread, and this process
+	// exits with the command's status, not from a signal's default action.
 	close(done)
 	<-forwarded
 	var ws syscall.WaitStatus
@@ -231,4 +234,39 @@ func initSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, initForwarded...)
 	return sigs
+}
+
+// idleInitSignals registers initForwarded (startInitSignals) in a pooled
+// command child's pid 1 before it goes idle, so that the registration is
+// not on its command's clock. Until the returned function is called (the
+// command arrived), those signals end the child as their default actions
+// would (SIGWINCH and SIGCONT are ignored); from then on they wait for the
+// command.
+func idleInitSignals() (commandArrived func()) {
+	startInitSignals()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-earlyInit.done:
+		case <-stop:
+			return
+		}
+		for {
+			select {
+			case s := <-earlyInit.ch:
+				sig := s.(syscall.Signal)
+				if sig == syscall.SIGWINCH || sig == syscall.SIGCONT {
+					continue
+				}
+				os.Exit(128 + int(sig))
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-stopped
+	}
 }
