@@ -92,10 +92,13 @@ func child(mv string) int {
 	if !bytes.Equal(req.Token, m.Token) {
 		return refuse(wire.ExitProtocol, "request", "check token", errors.New("request token does not match the marker"))
 	}
+	if os.Getpid() == 1 {
+		earlyReaper.start(syscall.SIGCHLD) // startReaper, below
+	}
 	if req.Flags&wire.FlagCommand != 0 && req.Flags&(wire.FlagPooled|wire.FlagHold) == 0 && os.Getpid() == 1 {
 		// A command's pid 1 (runAsInit); not while a pooled child idles,
 		// nor while a held one waits for its start (signals end those).
-		startInitSignals()
+		earlyInit.start(initForwarded...)
 	}
 	var opts *sandbox.Options
 	var filter *seccomp.Program

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"syscall"
 
@@ -125,7 +124,7 @@ func execFailed(send func(wire.Kind, []byte), op, path string, err error) int {
 // start in a process first forks a throwaway child to check that pidfds
 // work, which would be on every sandbox's clock here.
 func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail func(string, string, error) int, term *os.File) int {
-	sigs := initSignals()
+	sigs := earlyInit.channel(initForwarded...)
 	// The command shares our ids and capabilities: without this it could
 	// ptrace us or read /proc/1/mem and reach the channel to the caller.
 	// Its own execve makes it dumpable again.
@@ -204,46 +203,20 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 var initForwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT}
 
-// earlyInit is the signal registration a command-mode pid 1 started with
-// its setup (startInitSignals); nil when it did not.
-var earlyInit struct {
-	ch   chan os.Signal
-	done chan struct{}
-}
+// earlyInit is the registration of initForwarded by a command's pid 1,
+// started with its setup (child), or before it goes idle in a pool
+// (idleInitSignals). Signals that arrive from then on wait for the command
+// instead of ending the setup with the Go runtime's default action.
+var earlyInit earlySignals
 
-// startInitSignals registers initForwarded on a goroutine of its own while
-// the setup runs: each registration is a round trip to the Go runtime's
-// signal thread (0.6-1.1 ms for the eight on this project's VM), which
-// would otherwise be on the command's clock. Signals that arrive from then
-// on wait for the command, instead of ending the setup with the Go
-// runtime's default action.
-func startInitSignals() {
-	earlyInit.ch, earlyInit.done = make(chan os.Signal, 32), make(chan struct{})
-	go func() {
-		signal.Notify(earlyInit.ch, initForwarded...)
-		close(earlyInit.done)
-	}()
-}
-
-// initSignals returns the channel of initForwarded, registered.
-func initSignals() chan os.Signal {
-	if earlyInit.ch != nil {
-		<-earlyInit.done
-		return earlyInit.ch
-	}
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, initForwarded...)
-	return sigs
-}
-
-// idleInitSignals registers initForwarded (startInitSignals) in a pooled
+// idleInitSignals registers initForwarded (earlyInit) in a pooled
 // command child's pid 1 before it goes idle, so that the registration is
 // not on its command's clock. Until the returned function is called (the
 // command arrived), those signals end the child as their default actions
 // would (SIGWINCH and SIGCONT are ignored); from then on they wait for the
 // command.
 func idleInitSignals() (commandArrived func()) {
-	startInitSignals()
+	earlyInit.start(initForwarded...)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)

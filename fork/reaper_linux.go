@@ -2,7 +2,6 @@ package fork
 
 import (
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,8 +19,7 @@ import (
 // takes a zombie that a pidfd of this process refers to, so their exit status
 // is never stolen.
 func startReaper() {
-	ch := make(chan os.Signal, 16)
-	signal.Notify(ch, syscall.SIGCHLD)
+	ch := earlyReaper.channel(syscall.SIGCHLD)
 	go func() {
 		for range ch {
 			reapOrphans()
@@ -29,6 +27,10 @@ func startReaper() {
 	}()
 	reapOrphans() // any that died before Notify
 }
+
+// earlyReaper is SIGCHLD's registration for the reaper, started with the
+// setup (child) when the child is a pid 1.
+var earlyReaper earlySignals
 
 // siginfoPid reads si_pid, which sits after three int32s and a pad.
 func siginfoPid(info *unix.Siginfo) int32 {
