@@ -318,15 +318,17 @@ func (p *Pool) Call(ctx context.Context, name string, args ...any) ([]any, error
 	return res, ferr
 }
 
-// When the replacement of a child handed over starts: refillSettle after
-// the child ended (its call or command done), at most refillAfter after the
-// hand-over, and at once when a caller finds no child ready (start). A
-// start is a fork of this process, an exec and a Go runtime coming up: CPU
-// the call or command just handed over, and what its caller does with the
-// outcome, would otherwise compete with (on 2 vCPUs, starting it 2 ms after
-// the hand-over made a warm sandboxrun launch 43.6-44.7 ms at p50, and the
-// one right after it 51.7-53.0 ms; 40 ms after it, 34.8-37.0 and
-// 41.9-43.8 ms: docs/speed.md).
+// When the replacement of a child handed over starts: once that child
+// ended (its call, function or command done; in a pool of commands
+// refillSettle later, as the caller still hands the outcome on: sandboxrun
+// --warm's server to its client, which then exits), at most refillAfter
+// after the hand-over, and at once when a caller finds no child ready
+// (start). A start is a fork of this process, an exec and a Go runtime
+// coming up: CPU the function or command just handed over would otherwise
+// compete with. On 2 vCPUs, starting it 2 ms after the hand-over made a
+// warm sandboxrun launch after a pause 46.3-47.5 ms at p50, starting it
+// 25 ms after the command 34.0-39.3 ms (docs/speed.md). The start's CPU is
+// the same either way: what runs next pays it instead.
 var (
 	refillSettle = 25 * time.Millisecond
 	refillAfter  = 60 * time.Millisecond
@@ -392,6 +394,9 @@ func (p *Pool) refillDue(child *Process) bool {
 		return true
 	case <-p.done:
 		return false
+	}
+	if p.argv == nil {
+		return true
 	}
 	settle := time.NewTimer(refillSettle)
 	defer settle.Stop()
