@@ -107,6 +107,10 @@ type Process struct {
 	// launches never read it, and decoding runtime-spec's types the first
 	// time in a process costs 0.6-0.75 ms.
 	appliedJSON []byte
+	// gotApplied: the setup's report arrived. It is the only one taken,
+	// and only before the function runs: what comes after is the
+	// function's, which could claim anything.
+	gotApplied bool
 }
 
 // Start runs the registered function name in a new process with args and
@@ -331,8 +335,7 @@ func (p *Process) read(max uint32) {
 			}
 			return
 		}
-		p.take(k, payload)
-		if k == wire.KindApplied && p.onApplied != nil {
+		if p.take(k, payload) && p.onApplied != nil {
 			err := errors.New("the report of the applied settings cannot be read")
 			if a := p.Applied(); a != nil {
 				err = p.onApplied(p, a)
@@ -353,7 +356,9 @@ func (p *Process) reported() {
 	}
 }
 
-func (p *Process) take(k wire.Kind, payload []byte) {
+// take records the frame; true: it was the setup's report of what it
+// applied (for OnApplied).
+func (p *Process) take(k wire.Kind, payload []byte) (setupReport bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	bad := func(err error) {
@@ -372,12 +377,18 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 			p.idleOnce.Do(func() { close(p.idle) })
 		}
 	case wire.KindApplied:
+		if p.gotApplied || p.ready {
+			bad(errors.New("a report after the setup's, or after the function started"))
+			return false
+		}
+		p.gotApplied = true
 		// Checked now, decoded when asked for (Applied).
 		if !json.Valid(payload) {
 			bad(errors.New("the report is not JSON"))
-			return
+			return false
 		}
 		p.applied, p.appliedJSON = nil, bytes.Clone(payload)
+		return true
 	case wire.KindResult:
 		vals, err := wire.DecodeValues(payload)
 		if err != nil {
@@ -435,6 +446,7 @@ func (p *Process) take(k wire.Kind, payload []byte) {
 	default:
 		bad(fmt.Errorf("unexpected frame"))
 	}
+	return false
 }
 
 // resultsInto copies p's results into pointers, for Call.
