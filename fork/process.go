@@ -81,6 +81,7 @@ type Process struct {
 	readDone  chan struct{}
 	release   chan struct{} // lets a namespace-joining start thread exit
 	command   bool          // StartCommand: no results, the command's status
+	sigHold   signalHold    // a pid 1's command: Signal waits for KindReady
 	cgroup    *cgroups.Cgroup
 	lease     *idLease // the sandbox's range of host ids, see idlease_linux.go
 	usage     *Usage
@@ -222,9 +223,6 @@ func (p *Process) CgroupPaths() map[string]string {
 	}
 	return p.cgroup.Paths()
 }
-
-// Signal sends sig to the child.
-func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Kill kills the child (and, in a new pid namespace, everything in it).
 func (p *Process) Kill() error { return p.cmd.Process.Kill() }
@@ -369,6 +367,9 @@ func (p *Process) take(k wire.Kind, payload []byte) (setupReport bool) {
 	switch k {
 	case wire.KindReady:
 		p.ready = true
+		if p.sigHold.on {
+			p.sigHold.release(p.cmd.Process)
+		}
 		if p.readyCh != nil {
 			p.readyOnce.Do(func() { close(p.readyCh) })
 		}

@@ -234,6 +234,10 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if opts != nil {
 		p.onApplied = c.OnApplied
 	}
+	// The child's pid 1 registers its forwarded signals early in these
+	// cases too (child): a signal waits for its command, here and there.
+	p.sigHold.on = req.Flags&wire.FlagCommand != 0 && req.Flags&(wire.FlagPooled|wire.FlagHold) == 0 &&
+		plan != nil && plan.cloneflags&unix.CLONE_NEWPID != 0
 	if c.pooled {
 		p.idle = make(chan struct{})
 		p.readyCh = make(chan struct{})
