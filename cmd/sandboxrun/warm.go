@@ -93,6 +93,10 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 		printErr(io.err, validationMessage(err))
 		return exitLauncher
 	}
+	// The forwarded signals are registered first: a registration takes
+	// over a signal this process ignores (SigIgn, in the caller's context),
+	// and the pool checks the context again when the command comes.
+	sigs := pl.signals.channel()
 	ctx, err := warm.CallerContext(os.Getpid())
 	if err != nil {
 		printErr(io.err, err.Error())
@@ -141,7 +145,6 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 	}
 	defer conn.Close()
 
-	sigs := pl.signals.channel()
 	req := &warm.Request{Options: canon, Argv: pl.argv, Env: os.Environ(), Dir: wd}
 	if _, err := conn.Start(req, in, out, errf); err != nil {
 		if code, msg, ok := warm.Outcome(err); ok {
