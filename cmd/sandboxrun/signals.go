@@ -25,7 +25,18 @@ type launchSignals struct {
 func notifyLaunch() *launchSignals {
 	s := &launchSignals{ch: make(chan os.Signal, 32), done: make(chan struct{})}
 	go func() {
-		signal.Notify(s.ch, forwarded...)
+		// One that sandboxrun was started with ignored (nohup: SIGHUP; a
+		// script's background job: SIGINT, SIGQUIT) stays ignored and is
+		// not passed on, as with the command run directly.
+		var sigs []os.Signal
+		for _, sig := range forwarded {
+			if !signal.Ignored(sig) {
+				sigs = append(sigs, sig)
+			}
+		}
+		if len(sigs) > 0 { // none would be every signal
+			signal.Notify(s.ch, sigs...)
+		}
 		close(s.done)
 	}()
 	return s
