@@ -3,6 +3,7 @@ package fork_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -12,9 +13,12 @@ import (
 )
 
 // A terminating signal sent to an idle pooled command child as its command
-// is handed over: either the child ended before its command ran (the pool
-// hands the command to another) or the command got the signal. The launch
-// neither fails nor hangs, and never reports the signal as the pool's.
+// is handed over: the command got the signal, or the child ended before
+// its command ran (a pool of commands never hands a command on: it may
+// have started; Wait says the child ended before running it, exit 143
+// from the idle child's handler or 2 from the Go runtime's default action
+// before that handler is registered). The launch neither fails nor hangs,
+// and the replacement never gets the signal.
 func TestCommandPoolSignalAtHandOver(t *testing.T) {
 	pool, err := (&fork.Config{}).NewCommandPool(sandbox.Default(), 1)
 	if err != nil {
@@ -49,7 +53,7 @@ func TestCommandPoolSignalAtHandOver(t *testing.T) {
 		t.Logf("round %d: idle %d, served by %d: %v", i, pid, p.Pid, werr)
 		switch {
 		case werr == nil:
-		case errors.As(werr, &ee) && (ee.ExitCode() == 143 || ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGTERM):
+		case errors.As(werr, &ee) && (ee.ExitCode() == 143 || strings.Contains(werr.Error(), "ended before running")):
 			if p.Pid != pid {
 				t.Errorf("round %d: the replacement %d got the SIGTERM sent to %d", i, p.Pid, pid)
 			}
