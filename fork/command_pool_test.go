@@ -120,6 +120,13 @@ func TestCommandPoolIdleSignals(t *testing.T) {
 	if !gone(pid) {
 		t.Fatal("SIGTERM did not end an idle child")
 	}
+	// Once the pool has seen the end (a command handed to a child as it
+	// ends is lost, not handed on: TestCommandPoolSignalAtHandOver).
+	for deadline := time.Now().Add(10 * time.Second); fork.PoolReadyEnded(pool) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool did not see its idle child end")
+		}
+	}
 
 	// The pool replaces it, and the replacement runs a command that
 	// reports SIGTERM: the signal, sent to pid 1, is the command's.

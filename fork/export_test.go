@@ -44,3 +44,29 @@ func PoolIdlePids(p *Pool) []int {
 	}
 	return pids
 }
+
+// PoolReadyEnded counts the children waiting in p whose end the pool has
+// seen (their channel closed): start replaces those instead of handing
+// them a call.
+func PoolReadyEnded(p *Pool) int {
+	var ps []*Process
+	for {
+		select {
+		case c := <-p.ready:
+			ps = append(ps, c)
+			continue
+		default:
+		}
+		break
+	}
+	n := 0
+	for _, c := range ps {
+		select {
+		case <-c.readDone:
+			n++
+		default:
+		}
+		p.ready <- c
+	}
+	return n
+}
