@@ -93,12 +93,12 @@ func child(mv string) int {
 		return refuse(wire.ExitProtocol, "request", "check token", errors.New("request token does not match the marker"))
 	}
 	if os.Getpid() == 1 {
-		earlyReaper.start(syscall.SIGCHLD) // startReaper, below
+		earlyReaper.Start(syscall.SIGCHLD) // startReaper, below
 	}
 	if req.Flags&wire.FlagCommand != 0 && req.Flags&(wire.FlagPooled|wire.FlagHold) == 0 && os.Getpid() == 1 {
 		// A command's pid 1 (runAsInit); not while a pooled child idles,
 		// nor while a held one waits for its start (signals end those).
-		earlyInit.start(initForwarded...)
+		earlyInit.Start(initForwarded...)
 	}
 	var opts *sandbox.Options
 	var filter *seccomp.Program

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/console"
+	"github.com/nsfork/nsfork/internal/earlysig"
 	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
@@ -124,7 +125,7 @@ func execFailed(send func(wire.Kind, []byte), op, path string, err error) int {
 // start in a process first forks a throwaway child to check that pidfds
 // work, which would be on every sandbox's clock here.
 func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail func(string, string, error) int, term *os.File) int {
-	sigs := earlyInit.channel(initForwarded...)
+	sigs := earlyInit.Channel(initForwarded...)
 	// The command shares our ids and capabilities: without this it could
 	// ptrace us or read /proc/1/mem and reach the channel to the caller.
 	// Its own execve makes it dumpable again.
@@ -200,14 +201,13 @@ func runAsInit(path string, argv []string, send func(wire.Kind, []byte), fail fu
 }
 
 // initForwarded are the signals a command-mode pid 1 passes on.
-var initForwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT}
+var initForwarded = earlysig.Forwarded
 
 // earlyInit is the registration of initForwarded by a command's pid 1,
 // started with its setup (child), or before it goes idle in a pool
 // (idleInitSignals). Signals that arrive from then on wait for the command
 // instead of ending the setup with the Go runtime's default action.
-var earlyInit earlySignals
+var earlyInit earlysig.Set
 
 // idleInitSignals registers initForwarded (earlyInit) in a pooled
 // command child's pid 1 before it goes idle, so that the registration is
@@ -216,18 +216,19 @@ var earlyInit earlySignals
 // would (SIGWINCH and SIGCONT are ignored); from then on they wait for the
 // command.
 func idleInitSignals() (commandArrived func()) {
-	earlyInit.start(initForwarded...)
+	earlyInit.Start(initForwarded...)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
 		select {
-		case <-earlyInit.done:
+		case <-earlyInit.Registered():
 		case <-stop:
 			return
 		}
+		sigs := earlyInit.Channel()
 		for {
 			select {
-			case s := <-earlyInit.ch:
+			case s := <-sigs:
 				sig := s.(syscall.Signal)
 				if sig == syscall.SIGWINCH || sig == syscall.SIGCONT {
 					continue

@@ -25,8 +25,8 @@ func ForgedRequestArgs(name string, token []byte, gobs [][]byte) []byte {
 	return b
 }
 
-// PoolIdlePids lists the pids of the children waiting in p.
-func PoolIdlePids(p *Pool) []int {
+// poolReady calls f for each child waiting in p, which keep waiting.
+func poolReady(p *Pool, f func(*Process)) {
 	var ps []*Process
 	for {
 		select {
@@ -37,11 +37,16 @@ func PoolIdlePids(p *Pool) []int {
 		}
 		break
 	}
-	var pids []int
 	for _, c := range ps {
-		pids = append(pids, c.Pid)
+		f(c)
 		p.ready <- c
 	}
+}
+
+// PoolIdlePids lists the pids of the children waiting in p.
+func PoolIdlePids(p *Pool) []int {
+	var pids []int
+	poolReady(p, func(c *Process) { pids = append(pids, c.Pid) })
 	return pids
 }
 
@@ -49,24 +54,13 @@ func PoolIdlePids(p *Pool) []int {
 // seen (their channel closed): start replaces those instead of handing
 // them a call.
 func PoolReadyEnded(p *Pool) int {
-	var ps []*Process
-	for {
-		select {
-		case c := <-p.ready:
-			ps = append(ps, c)
-			continue
-		default:
-		}
-		break
-	}
 	n := 0
-	for _, c := range ps {
+	poolReady(p, func(c *Process) {
 		select {
 		case <-c.readDone:
 			n++
 		default:
 		}
-		p.ready <- c
-	}
+	})
 	return n
 }

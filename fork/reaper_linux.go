@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/earlysig"
 	"github.com/nsfork/nsfork/internal/forkchild"
 )
 
@@ -19,7 +20,7 @@ import (
 // takes a zombie that a pidfd of this process refers to, so their exit status
 // is never stolen.
 func startReaper() {
-	ch := earlyReaper.channel(syscall.SIGCHLD)
+	ch := earlyReaper.Channel(syscall.SIGCHLD)
 	go func() {
 		for range ch {
 			reapOrphans()
@@ -30,7 +31,7 @@ func startReaper() {
 
 // earlyReaper is SIGCHLD's registration for the reaper, started with the
 // setup (child) when the child is a pid 1.
-var earlyReaper earlySignals
+var earlyReaper earlysig.Set
 
 // siginfoPid reads si_pid, which sits after three int32s and a pad.
 func siginfoPid(info *unix.Siginfo) int32 {

@@ -49,7 +49,7 @@ func init() { RegisterFunc("threadStates", threadStates) }
 
 // Every thread of a sandboxed function has the sandbox's ids,
 // capabilities, no_new_privs and seccomp filter, in a pid 1 that
-// registers its signals while its setup runs (earlySignals: the runtime's
+// registers its signals while its setup runs (internal/earlysig: the runtime's
 // signal thread may start during the setup) as well as in a pooled one.
 func TestThreadsShareSandboxState(t *testing.T) {
 	opts := sandbox.Default()

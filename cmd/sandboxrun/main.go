@@ -199,7 +199,7 @@ its cgroup itself when it exits; this is for launchers that were killed.`,
 // runCommand builds the sandbox from the flags and runs it.
 func runCommand(rf *runFlags, args []string, io stdio) int {
 	sigs := notifyLaunch()
-	defer sigs.stop()
+	defer sigs.StopAsync()
 	pl, err := rf.build(args)
 	if err != nil {
 		printErr(io.err, oneLine(err.Error()))

@@ -16,6 +16,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/nsfork/nsfork/internal/earlysig"
 	"github.com/nsfork/nsfork/sandbox"
 	"github.com/nsfork/nsfork/seccomp"
 )
@@ -30,7 +31,7 @@ type plan struct {
 	jobName  string // --share-ns: the job namespace set to join
 	// signals: the forwarded signals, registered while the plan is
 	// built (runCommand).
-	signals *launchSignals
+	signals *earlysig.Set
 }
 
 // dropRootAmbient removes ambient capabilities from an OCI config whose

@@ -46,7 +46,7 @@ func executeCold(pl *plan, f *runFlags, io stdio) int {
 	}
 	// Signals that arrive while the sandbox starts are kept and passed on
 	// once it exists; none of them ends sandboxrun itself.
-	sigs := pl.signals.channel()
+	sigs := pl.signals.Channel()
 
 	cfg := &fork.Config{Stdin: io.in, Stdout: io.out, Stderr: io.err, KeepAlive: !pl.opts.DieWithParent}
 	// The sandbox's record of what it applied arrives after its setup and

@@ -96,7 +96,7 @@ func executeWarm(pl *plan, f *runFlags, io stdio) int {
 	// The forwarded signals are registered first: a registration takes
 	// over a signal this process ignores (SigIgn, in the caller's context),
 	// and the pool checks the context again when the command comes.
-	sigs := pl.signals.channel()
+	sigs := pl.signals.Channel()
 	ctx, err := warm.CallerContext(os.Getpid())
 	if err != nil {
 		printErr(io.err, err.Error())
