@@ -114,6 +114,13 @@ func child(mv string) int {
 			}
 		}
 	}
+	if req.Flags&wire.FlagMapsAfter != 0 {
+		// The parent wrote the id maps before the request.
+		if op, err := afterMaps(req.Flags&wire.FlagRootAfter != 0); err != nil {
+			send(wire.KindSetup, setupFrame(sandbox.NewSetupError("ids", op, "", err)))
+			return wire.ExitSetup
+		}
+	}
 	console := -1
 	if req.Flags&wire.FlagConsole != 0 && req.Flags&wire.FlagCommand != 0 {
 		// Config.Console: the last passed descriptor, not an argument.
@@ -132,7 +139,8 @@ func child(mv string) int {
 	applied, err := nsinit.Setup(opts, nsinit.Config{
 		Ctrl: m.FD, FirstFD: m.FD, NumFDs: m.NFDs, Staged: m.Staged,
 		DieWithParent: req.Flags&wire.FlagDieWithParent != 0, Filter: filter, Exec: req.Flags&wire.FlagCommand != 0,
-		Stage: func() ([]string, error) { return stageRequest(m, payload) },
+		CarriedCaps: req.Flags&wire.FlagMapsAfter != 0,
+		Stage:       func() ([]string, error) { return stageRequest(m, payload) },
 		Arguments: func() error {
 			f, in, code, argErr = dispatch(req, fdValue(passed))
 			return argErr

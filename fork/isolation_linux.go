@@ -27,6 +27,8 @@ type isolation struct {
 	gidMaps    []syscall.SysProcIDMap
 	setgroups  bool
 	helper     bool // maps written by newuidmap/newgidmap after the start
+	mapsAfter  bool // maps written by the parent after the exec (mapsafter_linux.go)
+	rootAfter  bool // with mapsAfter: the child becomes root of its namespace then
 	credential *syscall.Credential
 	ambient    []uintptr
 	joins      []specs.LinuxNamespace
@@ -111,6 +113,7 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	default:
 		p.ambient = allCaps()
 	}
+	p.planMapsAfter()
 	return p, nil
 }
 
@@ -158,9 +161,15 @@ func (p *isolation) apply(a *syscall.SysProcAttr) {
 		}
 	}
 	a.Cloneflags |= p.cloneflags
-	a.UidMappings = p.uidMaps
-	a.GidMappings = p.gidMaps
-	a.GidMappingsEnableSetgroups = p.setgroups
+	if p.mapsAfter {
+		// The start shares this process's memory until the exec; the
+		// maps follow it (afterStart).
+		a.Cloneflags |= unix.CLONE_VM | unix.CLONE_VFORK
+	} else {
+		a.UidMappings = p.uidMaps
+		a.GidMappings = p.gidMaps
+		a.GidMappingsEnableSetgroups = p.setgroups
+	}
 	if p.credential != nil {
 		a.Credential = p.credential
 	}
@@ -174,14 +183,19 @@ func (p *isolation) apply(a *syscall.SysProcAttr) {
 // parentSteps reports whether the parent has work to do between the start
 // and the request.
 func (p *isolation) parentSteps() bool {
-	return p.helper || len(p.opts.Rlimits) > 0 || (p.cgroup != nil && !p.cgroupFD) || len(p.idmaps) > 0
+	return p.helper || p.mapsAfter || len(p.opts.Rlimits) > 0 || (p.cgroup != nil && !p.cgroupFD) || len(p.idmaps) > 0
 }
 
-// afterStart writes the id maps through the setuid helpers, sets the
+// afterStart writes the id maps (itself, or through the setuid helpers), sets the
 // rlimits with prlimit, which can raise a hard limit the child itself could
 // no longer raise, and makes the id-mapped binds' clones once the child's
 // user namespace has its maps.
 func (p *isolation) afterStart(pid int, command bool) error {
+	if p.mapsAfter {
+		if err := writeIDMaps(pid, p.uidMaps, p.gidMaps, p.setgroups); err != nil {
+			return err
+		}
+	}
 	if p.cgroup != nil && !p.cgroupFD {
 		// cgroup v1: placed before the child gets its request, so before
 		// any of the function's code runs.

@@ -98,6 +98,12 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	if c.pooled {
 		req.Flags |= wire.FlagPooled
 	}
+	if plan != nil && plan.mapsAfter {
+		req.Flags |= wire.FlagMapsAfter
+		if plan.rootAfter {
+			req.Flags |= wire.FlagRootAfter
+		}
+	}
 	if opts != nil && c.OnApplied != nil {
 		req.Flags |= wire.FlagWaitGo
 		if c.Hold {

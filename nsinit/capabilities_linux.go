@@ -41,13 +41,16 @@ type capData struct {
 // the ambient set exactly, on every thread. Without Capabilities in the
 // options only the ambient set is cleared (the launcher may have raised it
 // to carry capabilities across the exec into a user namespace).
-func stepCapabilities(o *sandbox.Options, _ Config, a *Applied) error {
+func stepCapabilities(o *sandbox.Options, cfg Config, a *Applied) error {
 	if ownStatus().capAmb != 0 {
 		if err := allThreadsPrctl("prctl PR_CAP_AMBIENT_CLEAR_ALL", unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
 			return err
 		}
 	}
 	if !wantCaps(o) {
+		if cfg.CarriedCaps {
+			return clearInheritable()
+		}
 		return nil
 	}
 	c := o.Capabilities
@@ -91,6 +94,31 @@ func stepCapabilities(o *sandbox.Options, _ Config, a *Applied) error {
 	a.Capabilities = map[string]string{
 		"effective": fmt.Sprintf("%#x", sets[0]), "permitted": fmt.Sprintf("%#x", sets[1]),
 		"inheritable": fmt.Sprintf("%#x", sets[2]), "ambient": fmt.Sprintf("%#x", sets[3]),
+	}
+	return nil
+}
+
+// clearInheritable empties the inheritable set on every thread, keeping
+// the effective and permitted sets: what a start that carried the
+// capabilities over the exec raised (Config.CarriedCaps), where a start
+// with the maps before the exec leaves the caller's, which the fork
+// package then knows to be empty.
+func clearInheritable() error {
+	const op = "capset inheritable 0"
+	if err := psxUsable(op); err != nil {
+		return err
+	}
+	hdr := capHeader{version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]capData
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPGET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return fail("capabilities", "capget", "", e)
+	}
+	data[0].inheritable, data[1].inheritable = 0, 0
+	_, _, e := allthreads.Syscall6(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0, 0, 0, 0)
+	runtime.KeepAlive(&hdr)
+	runtime.KeepAlive(&data)
+	if e != 0 {
+		return fail("capabilities", op+" on every thread", "", e)
 	}
 	return nil
 }

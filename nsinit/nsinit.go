@@ -82,4 +82,10 @@ type Config struct {
 	// no_new_privs, and which never execs again. That is
 	// one prctl per capability instead of a stop of every thread each.
 	Exec bool
+	// CarriedCaps says the start raised the inheritable and ambient sets
+	// to carry the capabilities over the exec into a user namespace whose
+	// id maps were written after it (fork/mapsafter_linux.go): the
+	// capability step clears both also where the options leave the sets
+	// as the start gave them.
+	CarriedCaps bool
 }

@@ -55,6 +55,8 @@ const (
 	FlagOneProc       uint32 = 1 << 4 // GOMAXPROCS=1 was added for setup: drop it after
 	FlagHold          uint32 = 1 << 5 // with FlagWaitGo: wait for the verdict without a time limit
 	FlagConsole       uint32 = 1 << 6 // command mode: the last passed descriptor is a console socket
+	FlagMapsAfter     uint32 = 1 << 7 // the id maps were written after the exec (fork/mapsafter_linux.go)
+	FlagRootAfter     uint32 = 1 << 8 // with FlagMapsAfter: become root of the user namespace first
 )
 
 // Panic is a recovered panic in the child.

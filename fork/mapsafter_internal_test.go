@@ -1,0 +1,221 @@
+package fork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+func init() { RegisterFunc("credState", credState) }
+
+// credState is what a sandboxed function holds of credentials: each
+// thread's ids, groups, capability sets, no_new_privs and seccomp mode
+// (the distinct states, sorted: every thread should have the same), the
+// namespace's maps with their host ids left out (a leased range may differ
+// from start to start) and whether a host id of 0 is among them, and
+// setgroups.
+func credState() (string, error) {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return "", err
+	}
+	var states []string
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/status")
+		if err != nil {
+			return "", err
+		}
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			k, _, _ := strings.Cut(l, ":")
+			switch k {
+			case "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp":
+				keep = append(keep, strings.Join(strings.Fields(l), " "))
+			}
+		}
+		if s := strings.Join(keep, "; "); !slices.Contains(states, s) {
+			states = append(states, s)
+		}
+	}
+	slices.Sort(states)
+	out := strings.Join(states, "\n  | ")
+	for _, f := range []string{"uid_map", "gid_map"} {
+		b, err := os.ReadFile("/proc/self/" + f)
+		if err != nil {
+			return "", err
+		}
+		hostRoot := false
+		var inside []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			fs := strings.Fields(l)
+			if len(fs) != 3 {
+				return "", fmt.Errorf("%s: %q", f, l)
+			}
+			in, _ := strconv.ParseUint(fs[0], 10, 32)
+			host, _ := strconv.ParseUint(fs[1], 10, 32)
+			n, _ := strconv.ParseUint(fs[2], 10, 32)
+			hostRoot = hostRoot || (host == 0 && n > 0) || (host < 1 && host+n > 0) || (in == 0 && host == 0)
+			inside = append(inside, fs[0]+"+"+fs[2])
+		}
+		out += fmt.Sprintf("\n  %s inside %v host 0 mapped %v", f, inside, hostRoot)
+	}
+	sg, err := os.ReadFile("/proc/self/setgroups")
+	if err != nil {
+		return "", err
+	}
+	return out + "\n  setgroups " + strings.TrimSpace(string(sg)), nil
+}
+
+// TestMapsAfterSameCredentials: a start whose maps come after the exec
+// (the vfork start, mapsafter_linux.go) gives the sandboxed function the
+// credentials a start with the maps before the exec gives it, on every
+// thread, for each preset this caller can start, with and without
+// capabilities in the options. The fork start is the reference; the test
+// also checks that the plan did take the new start, so that it cannot
+// pass by comparing the old start with itself.
+func TestMapsAfterSameCredentials(t *testing.T) {
+	noCaps := func() *sandbox.Options { o := sandbox.Rootless(); o.Capabilities = nil; return o }
+	presets := []struct {
+		name string
+		opts func() *sandbox.Options
+	}{
+		{"Default", sandbox.Default},
+		{"Rootless", sandbox.Rootless},
+		{"Root", sandbox.Root},
+		{"Rootless without Capabilities", noCaps},
+	}
+	ran := 0
+	for _, pr := range presets {
+		t.Run(pr.name, func(t *testing.T) {
+			plan, err := planIsolation(pr.opts())
+			if err != nil {
+				t.Skipf("%s cannot start here: %v", pr.name, err) // the caller's kind decides, not the machine
+			}
+			if !plan.mapsAfter {
+				t.Fatalf("%s: the plan writes the maps before the exec (mapsAfter false): the start this test is about is not used", pr.name)
+			}
+			state := func(after bool) string {
+				defer func(v bool) { mapsAfterStart = v }(mapsAfterStart)
+				mapsAfterStart = after
+				got, err := Call[string](context.Background(), "credState", pr.opts())
+				if err != nil {
+					t.Fatalf("mapsAfterStart=%v: %v", after, err)
+				}
+				return got
+			}
+			before, after := state(false), state(true)
+			if before != after {
+				t.Errorf("credentials differ:\n maps before the exec (fork):\n  %s\n maps after the exec (vfork):\n  %s", before, after)
+			}
+			if strings.Contains(after, "\n  | ") {
+				t.Errorf("the threads do not share their credentials:\n  %s", after)
+			}
+			if strings.Contains(after, "host 0 mapped true") {
+				t.Errorf("host id 0 is mapped into the sandbox:\n  %s", after)
+			}
+			for _, set := range []string{"CapAmb:", "CapInh:"} {
+				i := strings.Index(after, set)
+				if i < 0 || !strings.HasPrefix(after[i:], set+" 0000000000000000") {
+					t.Errorf("%s is not empty in the function:\n  %s", set, after)
+				}
+			}
+			ran++
+		})
+	}
+	if ran == 0 {
+		t.Fatal("no preset could start here")
+	}
+}
+
+// TestStartSharesMemory: a start into a new user namespace no longer
+// forks the caller. After a fork every private page of the caller is
+// copy-on-write, and the first write to each afterwards is a page fault;
+// after a start that shares the caller's memory until the exec, none is.
+// The fork start is the control: without it the count could not tell.
+func TestStartSharesMemory(t *testing.T) {
+	const pages = 4096 // 16 MiB
+	size := pages * os.Getpagesize()
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	// 4 KiB pages: a huge page takes one fault for 512 of them.
+	if err := unix.Madvise(mem, unix.MADV_NOHUGEPAGE); err != nil {
+		t.Fatal(err)
+	}
+	touch := func() {
+		for i := 0; i < size; i += os.Getpagesize() {
+			mem[i]++
+		}
+	}
+	faultsAfterStart := func(after bool) int64 {
+		defer func(v bool) { mapsAfterStart = v }(mapsAfterStart)
+		mapsAfterStart = after
+		touch()
+		if err := runNoop(sandbox.Default()); err != nil {
+			t.Fatalf("mapsAfterStart=%v: %v", after, err)
+		}
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var r0, r1 syscall.Rusage
+		syscall.Getrusage(unix.RUSAGE_THREAD, &r0)
+		touch()
+		syscall.Getrusage(unix.RUSAGE_THREAD, &r1)
+		return r1.Minflt - r0.Minflt
+	}
+	forked := faultsAfterStart(false)
+	shared := faultsAfterStart(true)
+	t.Logf("faults writing %d pages after a start: %d after the fork start, %d after the start sharing memory", pages, forked, shared)
+	if forked < pages/2 {
+		t.Fatalf("control failed: after a fork start writing %d pages took only %d faults (the measurement cannot tell the starts apart here)", pages, forked)
+	}
+	if shared > pages/16 {
+		t.Fatalf("after the start with the maps after the exec writing %d pages took %d faults: the caller was forked", pages, shared)
+	}
+}
+
+// TestMapsAfterWriteFails: when the parent cannot write the maps, the
+// launch fails with an error naming the step, the operation, the file and
+// the errno, and the child is gone. The test writes the uid map first
+// (through the hook between the start and the parent's steps), so the
+// parent's own write is refused (a map is written once).
+func TestMapsAfterWriteFails(t *testing.T) {
+	var child int
+	testHookAfterStart = func(pid int) {
+		child = pid
+		os.WriteFile(fmt.Sprintf("/proc/%d/uid_map", pid), []byte(fmt.Sprintf("0 %d 1\n", os.Geteuid())), 0)
+	}
+	defer func() { testHookAfterStart = nil }()
+	err := runNoop(sandbox.Default())
+	var se *SetupError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a *SetupError", err)
+	}
+	want := fmt.Sprintf("/proc/%d/uid_map", child)
+	if se.Step != "idmap" || se.Path != want || se.Errno != syscall.EPERM || !strings.Contains(se.Op, "write") {
+		t.Fatalf("got step %q op %q path %q errno %v (%v), want step idmap, a write of %s, EPERM", se.Step, se.Op, se.Path, se.Errno, err, want)
+	}
+	if err := syscall.Kill(child, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("the child %d is still there after the failed launch (kill 0: %v)", child, err)
+	}
+}
+
+func runNoop(o *sandbox.Options) error {
+	p, err := ForkIsolated("noop", o)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}

@@ -1,0 +1,164 @@
+package fork
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsfork/nsfork/internal/allthreads"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// A start into a new user namespace with the id maps written after the
+// exec, so that the start shares this process's address space.
+//
+// The syscall package starts a child with CLONE_VM|CLONE_VFORK (the child
+// borrows the caller's memory until its exec) except when it has to write
+// the child's id maps itself: the child then waits for them before its
+// exec, which a caller suspended by CLONE_VFORK could never write, so the
+// start is a fork. A fork copies the caller's page tables (the more memory
+// the caller has, the longer) and leaves every page of the caller
+// copy-on-write: each page the caller writes afterwards takes a fault
+// (docs/speed.md, "A start without a fork").
+//
+// Here the child is cloned with CLONE_VM|CLONE_VFORK and its new user
+// namespace, and execs with no maps yet: the kernel then sees it as no user
+// of that namespace, so the capabilities it has there would be lost at the
+// exec; they are carried over it in the ambient set, as for the maps the
+// setuid helpers write. Once the start returns, the parent writes uid_map,
+// setgroups and gid_map (writeIDMaps), and only then sends the request,
+// which the child waits for before it does anything else. The child then
+// becomes root of the namespace where the maps do not make it so already
+// (afterMaps; what syscall.Credential did before the exec); nsinit's
+// capability step clears the ambient set, and the inheritable set the
+// carry raised, and sets the others from the options, as on every start.
+//
+// Until the maps are written the child's ids are unmapped: its Go runtime
+// and the package initialisation of its program run as the overflow id
+// inside (what os.Getuid returns there), with the caller's host ids. No
+// code of the sandbox's runs before afterMaps.
+//
+// Not used (the fork stays) when the sandbox runs as a host user's ids
+// (they are set before the exec, with the capabilities carried), when the
+// maps go through newuidmap/newgidmap (written after the exec already),
+// and when the process cannot change every thread (a cgo build without
+// package psx: the ambient set could not be cleared).
+
+// mapsAfterStart switches the start described above on; the tests turn it
+// off to compare with the fork.
+var mapsAfterStart = true
+
+// planMapsAfter decides whether this start writes the maps after the exec.
+// It runs at the end of planIsolation, for a new user namespace whose maps
+// the syscall package would have written.
+func (p *isolation) planMapsAfter() {
+	if !mapsAfterStart || allthreads.Available() != nil {
+		return
+	}
+	root := false
+	switch c := p.credential; {
+	case c == nil:
+	case c.Uid == 0 && c.Gid == 0:
+		root = true
+	default:
+		return
+	}
+	if p.opts.Capabilities == nil && callerInheritable() != 0 {
+		return // the child could not know what to restore
+	}
+	p.mapsAfter, p.rootAfter = true, root
+	p.credential = nil
+	p.ambient = allCaps()
+}
+
+// writeIDMaps writes the child's id maps as the syscall package would have
+// between its clone and its exec: uid_map, then setgroups ("deny" where the
+// kernel demands it before a gid map, see setgroupsEnabled), then gid_map.
+func writeIDMaps(pid int, uids, gids []syscall.SysProcIDMap, setgroups bool) error {
+	sg := "deny"
+	if setgroups {
+		sg = "allow"
+	}
+	for _, w := range []struct{ file, data string }{
+		{"uid_map", formatIDMap(uids)},
+		{"setgroups", sg},
+		{"gid_map", formatIDMap(gids)},
+	} {
+		path := "/proc/" + strconv.Itoa(pid) + "/" + w.file
+		if err := writeProcFile(path, w.data); err != nil {
+			return sandbox.NewSetupError("idmap", fmt.Sprintf("write %q", strings.TrimSpace(w.data)), path, err)
+		}
+	}
+	return nil
+}
+
+func formatIDMap(m []syscall.SysProcIDMap) string {
+	var b strings.Builder
+	for _, e := range m {
+		fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+	}
+	return b.String()
+}
+
+// writeProcFile writes data with one write(2), as the kernel wants for a
+// map: a short write is an error.
+func writeProcFile(path, data string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	n, err := unix.Write(fd, []byte(data))
+	if err != nil {
+		return err
+	}
+	if n != len(data) {
+		return fmt.Errorf("short write: %d of %d bytes", n, len(data))
+	}
+	return nil
+}
+
+// afterMaps is the child's half, run once the request arrived (so the
+// maps are written): with root, it becomes uid and gid 0 of its namespace
+// on every thread (the syscall package's Setresuid family does every
+// thread, without libpsx), as syscall.Credential did before the exec.
+// The inheritable set the carry raised is cleared by nsinit's capability
+// step (nsinit.Config.CarriedCaps), once /proc is the sandbox's: libpsx
+// finds the threads there.
+func afterMaps(root bool) (op string, err error) {
+	if !root {
+		return "", nil
+	}
+	// Every thread has this thread's ids until something changes them:
+	// where the maps made them 0 already (the caller's own ids mapped to
+	// root) there is nothing to do.
+	if r, e, s := unix.Getresgid(); r != 0 || e != 0 || s != 0 {
+		if err := syscall.Setresgid(0, 0, 0); err != nil {
+			return "setresgid 0 0 0", err
+		}
+	}
+	if r, e, s := unix.Getresuid(); r != 0 || e != 0 || s != 0 {
+		if err := syscall.Setresuid(0, 0, 0); err != nil {
+			return "setresuid 0 0 0", err
+		}
+	}
+	return "", nil
+}
+
+// callerInheritable is the calling thread's inheritable set (all bits set
+// when it cannot be read).
+func callerInheritable() uint64 {
+	hdr := struct {
+		version uint32
+		pid     int32
+	}{version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]struct{ effective, permitted, inheritable uint32 }
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPGET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return ^uint64(0)
+	}
+	return uint64(data[0].inheritable) | uint64(data[1].inheritable)<<32
+}
