@@ -92,6 +92,13 @@ func child(mv string) int {
 	if !bytes.Equal(req.Token, m.Token) {
 		return refuse(wire.ExitProtocol, "request", "check token", errors.New("request token does not match the marker"))
 	}
+	if req.Flags&wire.FlagMapsAfter != 0 {
+		// The parent wrote the id maps before the request.
+		if op, err := afterMaps(req.Flags&wire.FlagRootAfter != 0); err != nil {
+			send(wire.KindSetup, setupFrame(sandbox.NewSetupError("ids", op, "", err)))
+			return wire.ExitSetup
+		}
+	}
 	if os.Getpid() == 1 {
 		earlyReaper.Start(syscall.SIGCHLD) // startReaper, below
 	}
@@ -112,13 +119,6 @@ func child(mv string) int {
 			if err := filter.UnmarshalBinary(req.Filter); err != nil {
 				return refuse(wire.ExitProtocol, "sandbox", "decode seccomp filter", err)
 			}
-		}
-	}
-	if req.Flags&wire.FlagMapsAfter != 0 {
-		// The parent wrote the id maps before the request.
-		if op, err := afterMaps(req.Flags&wire.FlagRootAfter != 0); err != nil {
-			send(wire.KindSetup, setupFrame(sandbox.NewSetupError("ids", op, "", err)))
-			return wire.ExitSetup
 		}
 	}
 	console := -1
