@@ -28,6 +28,7 @@ type isolation struct {
 	setgroups  bool
 	helper     bool // maps written by newuidmap/newgidmap after the start
 	mapsAfter  bool // maps written by the parent after the exec (mapsafter_linux.go)
+	vfork      bool // the start shares this process's memory until the exec (mapsAfter, or helper)
 	rootAfter  bool // with mapsAfter: the child becomes root of its namespace then
 	credential *syscall.Credential
 	ambient    []uintptr
@@ -113,7 +114,6 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	default:
 		p.ambient = allCaps()
 	}
-	p.planMapsAfter()
 	return p, nil
 }
 
@@ -161,10 +161,13 @@ func (p *isolation) apply(a *syscall.SysProcAttr) {
 		}
 	}
 	a.Cloneflags |= p.cloneflags
-	if p.mapsAfter {
+	if p.vfork {
 		// The start shares this process's memory until the exec; the
 		// maps follow it (afterStart).
 		a.Cloneflags |= unix.CLONE_VM | unix.CLONE_VFORK
+	}
+	if p.mapsAfter {
+		a.UidMappings, a.GidMappings = nil, nil
 	} else {
 		a.UidMappings = p.uidMaps
 		a.GidMappings = p.gidMaps

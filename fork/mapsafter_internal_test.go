@@ -102,6 +102,7 @@ func TestMapsAfterSameCredentials(t *testing.T) {
 			if err != nil {
 				t.Skipf("%s cannot start here: %v", pr.name, err) // the caller's kind decides, not the machine
 			}
+			plan.planMapsAfter(nil)
 			if !plan.mapsAfter {
 				t.Fatalf("%s: the plan writes the maps before the exec (mapsAfter false): the start this test is about is not used", pr.name)
 			}

@@ -44,19 +44,32 @@ import (
 //
 // Not used (the fork stays) when the sandbox runs as a host user's ids
 // (they are set before the exec, with the capabilities carried), when the
-// maps go through newuidmap/newgidmap (written after the exec already),
-// and when the process cannot change every thread (a cgo build without
-// package psx: the ambient set could not be cleared).
+// caller's own SysProcAttr asks for ids or maps before the exec, and when
+// the process cannot change every thread (a cgo build without package
+// psx: the ambient set could not be cleared). Maps that go through
+// newuidmap/newgidmap are written after the exec already; such a start
+// loses only its fork.
 
 // mapsAfterStart switches the start described above on; the tests turn it
 // off to compare with the fork.
 var mapsAfterStart = true
 
-// planMapsAfter decides whether this start writes the maps after the exec.
-// It runs at the end of planIsolation, for a new user namespace whose maps
-// the syscall package would have written.
-func (p *isolation) planMapsAfter() {
-	if !mapsAfterStart || allthreads.Available() != nil {
+// planMapsAfter decides whether this start writes the maps after the exec:
+// for a new user namespace whose maps the syscall package would have
+// written, unless the caller's own SysProcAttr (Config.SysProcAttr) asks
+// the syscall package for ids or maps before the exec, which a start
+// suspending the caller until the exec cannot give.
+func (p *isolation) planMapsAfter(own *syscall.SysProcAttr) {
+	if !mapsAfterStart || allthreads.Available() != nil || p.cloneflags&unix.CLONE_NEWUSER == 0 {
+		return
+	}
+	if own != nil && (own.Credential != nil || own.UidMappings != nil || own.GidMappings != nil || own.Unshareflags&unix.CLONE_NEWUSER != 0) {
+		return
+	}
+	if p.helper {
+		// newuidmap's maps come after the exec already: only the fork
+		// goes.
+		p.vfork = true
 		return
 	}
 	root := false
@@ -70,7 +83,7 @@ func (p *isolation) planMapsAfter() {
 	if p.opts.Capabilities == nil && callerInheritable() != 0 {
 		return // the child could not know what to restore
 	}
-	p.mapsAfter, p.rootAfter = true, root
+	p.mapsAfter, p.rootAfter, p.vfork = true, root, true
 	p.credential = nil
 	p.ambient = allCaps()
 }

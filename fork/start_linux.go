@@ -49,6 +49,7 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 		if plan, err = planIsolation(opts); err != nil {
 			return nil, err
 		}
+		plan.planMapsAfter(c.SysProcAttr)
 		if err := plan.checkAllThreads(argv != nil); err != nil {
 			return nil, err
 		}
