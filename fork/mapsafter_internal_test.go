@@ -220,3 +220,30 @@ func runNoop(o *sandbox.Options) error {
 	}
 	return p.Wait()
 }
+
+// TestMapsAfterNotWithOwnIDs: a caller whose own SysProcAttr asks the
+// syscall package for ids or maps before the exec keeps the fork start: a
+// start that suspends the caller until the exec would wait forever for
+// maps only the suspended caller could write.
+func TestMapsAfterNotWithOwnIDs(t *testing.T) {
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+	for name, own := range map[string]*syscall.SysProcAttr{
+		"Credential":          {Credential: &syscall.Credential{}},
+		"UidMappings":         {UidMappings: m},
+		"GidMappings":         {GidMappings: m},
+		"Unshareflags userns": {Unshareflags: syscall.CLONE_NEWUSER},
+		"none":                nil,
+	} {
+		plan, err := planIsolation(sandbox.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan.planMapsAfter(own)
+		var a syscall.SysProcAttr
+		plan.apply(&a)
+		vfork := a.Cloneflags&unix.CLONE_VFORK != 0
+		if want := own == nil; plan.mapsAfter != want || vfork != want {
+			t.Errorf("%s: mapsAfter %v, CLONE_VFORK %v, want %v", name, plan.mapsAfter, vfork, want)
+		}
+	}
+}
