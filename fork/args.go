@@ -133,11 +133,11 @@ func encodeArgs(name string, ft reflect.Type, args []any, firstFD int) (*outgoin
 		case pt.Kind() == reflect.Func || pt.Kind() == reflect.Chan || pt.Kind() == reflect.UnsafePointer:
 			return fail(i, "a %s cannot be sent to another process", pt.Kind())
 		default:
-			data, err := wire.GobValue(av, pt)
+			a, err := wire.EncodeValue(av, pt)
 			if err != nil {
 				return fail(i, "%v", err)
 			}
-			o.args[i] = wire.Arg{Kind: wire.ArgGob, Data: data}
+			o.args[i] = a
 		}
 	}
 	return o, nil

@@ -9,8 +9,8 @@ import (
 )
 
 // warmCallPath runs, in a pooled child before it reports idle, what every
-// call runs once it arrives (decoding the call frame and a gob argument, a
-// reflect call, encoding and framing the result) on values of its own,
+// call runs once it arrives (decoding the call frame, a word and a gob
+// argument, a reflect call, encoding and framing the results) on values of its own,
 // then collects the garbage, so that the call's own allocations reuse
 // memory this touched. Where the first touch of a fresh page traps to the
 // hypervisor (this project's VM: 20-30 µs a page) each fresh page was on
@@ -18,24 +18,37 @@ import (
 // registered function runs and nothing is sent. An error means the
 // warm-up did not go the whole way; the child goes on without it.
 func warmCallPath() error {
-	t := reflect.TypeFor[int64]()
-	a, err := wire.EncodeValue(reflect.ValueOf(int64(41)), t)
-	if err != nil {
-		return err
+	// An int64 travels as a word, a []int64 through gob: both paths.
+	it, st := reflect.TypeFor[int64](), reflect.TypeFor[[]int64]()
+	var args []wire.Arg
+	for _, v := range []reflect.Value{reflect.ValueOf(int64(41)), reflect.ValueOf([]int64{1, 2})} {
+		a, err := wire.EncodeValue(v, v.Type())
+		if err != nil {
+			return err
+		}
+		args = append(args, a)
 	}
-	frame := wire.EncodeRequest(&wire.Request{Version: wire.Version, Name: "nsfork:warm", Args: []wire.Arg{a}})
+	if args[0].Kind != wire.ArgWord || args[1].Kind != wire.ArgGob {
+		return errors.New("the warm-up's arguments do not take the word and the gob paths")
+	}
+	frame := wire.EncodeRequest(&wire.Request{Version: wire.Version, Name: "nsfork:warm", Args: args})
 	req, err := wire.DecodeRequest(frame)
 	if err != nil {
 		return err
 	}
-	if len(req.Args) != 1 {
-		return errors.New("the call frame lost its argument")
+	if len(req.Args) != 2 {
+		return errors.New("the call frame lost an argument")
 	}
-	v, err := decodeValue(&req.Args[0], t, nil)
-	if err != nil {
-		return err
+	var in []reflect.Value
+	for i, t := range []reflect.Type{it, st} {
+		v, err := decodeValue(&req.Args[i], t, nil)
+		if err != nil {
+			return err
+		}
+		in = append(in, v)
 	}
-	out := reflect.ValueOf(func(n int64) int64 { return n + 1 }).Call([]reflect.Value{v})
+	fn := func(n int64, xs []int64) (int64, []int64) { return n + 1, append(xs, n) }
+	out := reflect.ValueOf(fn).Call(in)
 	vals, err := encodeResults(out)
 	if err != nil {
 		return err
@@ -44,11 +57,18 @@ func warmCallPath() error {
 	if err != nil {
 		return err
 	}
-	r, err := wire.DecodeValue(&back[0], t)
+	if len(back) != 2 {
+		return errors.New("the result frame lost a value")
+	}
+	r, err := wire.DecodeValue(&back[0], it)
 	if err != nil {
 		return err
 	}
-	if r.Int() != 42 {
+	xs, err := wire.DecodeValue(&back[1], st)
+	if err != nil {
+		return err
+	}
+	if r.Int() != 42 || xs.Len() != 3 || xs.Index(2).Int() != 41 {
 		return errors.New("the warm-up's round trip gave a wrong result")
 	}
 	runtime.GC()

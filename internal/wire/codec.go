@@ -24,6 +24,7 @@ const (
 	ArgBytes ArgKind = 3 // a []byte (or string) of Len bytes in the blob at FD
 	ArgFile  ArgKind = 4 // an *os.File passed as the inherited descriptor FD
 	ArgRaw   ArgKind = 5 // a []byte or string carried inline in Data
+	ArgWord  ArgKind = 6 // a bool, integer or float in 8 bytes of Data (ScalarKind)
 )
 
 // Arg is one argument or result value.
@@ -158,7 +159,7 @@ func encodeArgs(e *enc, args []Arg) {
 	for _, a := range args {
 		e.u8(uint8(a.Kind))
 		switch a.Kind {
-		case ArgGob, ArgRaw:
+		case ArgGob, ArgRaw, ArgWord:
 			e.bytes(a.Data)
 		case ArgBytes:
 			e.u32(a.FD)
@@ -185,7 +186,7 @@ func decodeArgs(d *dec) []Arg {
 		a := &args[i]
 		a.Kind = ArgKind(d.u8("argument kind"))
 		switch a.Kind {
-		case ArgGob, ArgRaw:
+		case ArgGob, ArgRaw, ArgWord:
 			a.Data = d.bytes("argument data")
 		case ArgNil:
 		case ArgBytes:

@@ -8,9 +8,10 @@ import (
 )
 
 // The encoding of one argument or result value that needs no descriptor:
-// nil (ArgNil), a []byte or string inline (ArgRaw), anything else through
-// encoding/gob (ArgGob). fork and gofork both use it; fork adds
-// descriptors (ArgFile) and big byte slices in pipes (ArgBytes).
+// nil (ArgNil), a []byte or string inline (ArgRaw), a bool, integer or
+// float in one 8-byte word (ArgWord), anything else through encoding/gob
+// (ArgGob). fork and gofork both use it; fork adds descriptors (ArgFile)
+// and big byte slices in pipes (ArgBytes).
 
 // Nillable reports whether a value of kind k can be nil.
 func Nillable(k reflect.Kind) bool {
@@ -80,6 +81,9 @@ func EncodeValue(v reflect.Value, t reflect.Type) (Arg, error) {
 	case t.Kind() == reflect.Func || t.Kind() == reflect.Chan || t.Kind() == reflect.UnsafePointer:
 		return Arg{}, fmt.Errorf("a %s cannot be sent to another process", t.Kind())
 	}
+	if w, ok := wordOf(v, t); ok {
+		return Arg{Kind: ArgWord, Data: w}, nil
+	}
 	data, err := GobValue(v, t)
 	if err != nil {
 		return Arg{}, err
@@ -119,6 +123,8 @@ func DecodeValue(a *Arg, t reflect.Type) (reflect.Value, error) {
 			return reflect.ValueOf(string(a.Data)).Convert(t), nil
 		}
 		return reflect.ValueOf(bytes.Clone(a.Data)).Convert(t), nil
+	case ArgWord:
+		return wordValue(a.Data, t)
 	case ArgGob:
 		p := reflect.New(t)
 		if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(p); err != nil {
