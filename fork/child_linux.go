@@ -159,6 +159,11 @@ func child(mv string) int {
 			os.Unsetenv("GOMAXPROCS")
 			runtime.SetDefaultGOMAXPROCS()
 		}
+		if req.Flags&wire.FlagEnv != 0 {
+			// The sandbox's environment, which this program's own
+			// exec did not get (execEnv).
+			setEnviron(req.Env)
+		}
 		if req.Flags&wire.FlagHold != 0 && req.Flags&wire.FlagCommand != 0 && len(req.Argv) > 0 {
 			// A held command (an OCI runtime's "created" container)
 			// must exist before the hold: its creation fails, not its

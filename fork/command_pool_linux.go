@@ -94,12 +94,7 @@ func takeCommand(f *Function, in []reflect.Value, send func(wire.Kind, []byte)) 
 			file.Close()
 		}
 	}
-	os.Clearenv()
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-			os.Setenv(k, v)
-		}
-	}
+	setEnviron(env)
 	if dir != "" {
 		if err := unix.Chdir(dir); err != nil {
 			send(wire.KindSetup, setupFrame(sandbox.NewSetupError("cwd", "chdir", dir,
@@ -112,6 +107,17 @@ func takeCommand(f *Function, in []reflect.Value, send func(wire.Kind, []byte)) 
 
 // errCwd: takeCommand reported the failure itself.
 var errCwd = errors.New("cwd")
+
+// setEnviron makes env (validated KEY=VALUE entries) the process's
+// environment.
+func setEnviron(env []string) {
+	os.Clearenv()
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			os.Setenv(k, v)
+		}
+	}
+}
 
 // envWith is the environment a command starts with: base, or none
 // (sandbox ClearEnv), with the sandbox's additions on top.

@@ -151,6 +151,14 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 	}
 	marker := markerEnv + "=" + forkchild.Marker{FD: ctrlFD, NFDs: len(cmd.ExtraFiles), Token: token}.String()
 	env := childEnv(opts)
+	if opts != nil {
+		// The sandbox's environment is the function's or the command's,
+		// taken after the setup; this program's own exec gets none of
+		// what the options add (execEnv).
+		req.Env = env
+		req.Flags |= wire.FlagEnv
+		env = execEnv(opts, env)
+	}
 	if plan != nil && !hasEnv(env, "GOMAXPROCS") {
 		// Every all-threads system call of the setup stops and signals
 		// every thread the child's runtime has; with one P it starts
@@ -341,15 +349,52 @@ func orBackground(ctx context.Context) context.Context {
 	return ctx
 }
 
-// childEnv is the environment the child starts with: the parent's, or none
-// (sandbox ClearEnv), with the sandbox's additions on top. Building it here
-// keeps the parent's environment out of the child's memory entirely when it
-// is cleared.
+// childEnv is the environment the sandboxed function or command gets: the
+// parent's, or none (sandbox ClearEnv), with the sandbox's additions on
+// top. Building it here keeps the parent's environment out of the child's
+// memory entirely when it is cleared.
 func childEnv(opts *sandbox.Options) []string {
 	if opts != nil && opts.ClearEnv {
 		return envWith(nil, opts)
 	}
 	return envWith(os.Environ(), opts)
+}
+
+// execEnv is the environment of the child's exec of this program, before
+// any of its setup, on the host's file system and with the caller's ids
+// (host root's for a root caller until its id maps, mapsafter_linux.go):
+// the caller's own (none with ClearEnv), never what the sandbox's options
+// add (an OCI image's process.env): the dynamic loader of a dynamically
+// linked program acts on it at that exec (LD_PRELOAD, LD_LIBRARY_PATH,
+// GCONV_PATH). Of the sandbox's environment only the Go runtime's own
+// settings, which the runtime reads at its start, come along (sandboxEnv
+// holds them); the child takes the whole sandbox environment after its
+// setup (wire.FlagEnv).
+func execEnv(opts *sandbox.Options, sandboxEnv []string) []string {
+	var env []string
+	if !opts.ClearEnv {
+		env = os.Environ()
+	}
+	for _, kv := range sandboxEnv {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG":
+			env = setEnvIn(env, kv)
+		}
+	}
+	return env
+}
+
+// setEnvIn sets kv in env, replacing a variable of the same name.
+func setEnvIn(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
 }
 
 // childOptions encodes opts for the child. The child loads the filter

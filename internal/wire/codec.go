@@ -10,7 +10,7 @@ import (
 var ErrMalformed = errors.New("nsfork/wire: malformed message")
 
 // Version is the protocol version carried in every request.
-const Version = 1
+const Version = 2
 
 // MaxArgs bounds the number of arguments and results in one message.
 const MaxArgs = 4096
@@ -44,6 +44,7 @@ type Request struct {
 	Flags   uint32
 	Filter  []byte   // a seccomp.Program in its binary encoding, loaded last
 	Argv    []string // command mode: the command
+	Env     []string // with FlagEnv: the environment the child takes after its setup
 	Args    []Arg
 }
 
@@ -58,6 +59,7 @@ const (
 	FlagConsole       uint32 = 1 << 6 // command mode: the last passed descriptor is a console socket
 	FlagMapsAfter     uint32 = 1 << 7 // the id maps were written after the exec (fork/mapsafter_linux.go)
 	FlagRootAfter     uint32 = 1 << 8 // with FlagMapsAfter: become root of the user namespace first
+	FlagEnv           uint32 = 1 << 9 // Env replaces the environment once the setup is done
 )
 
 // Panic is a recovered panic in the child.
@@ -83,6 +85,13 @@ func (e *enc) bytes(p []byte) {
 	e.u32(uint32(len(p)))
 	e.b = append(e.b, p...)
 }
+func (e *enc) strs(ss []string) {
+	e.u32(uint32(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
+
 func (e *enc) str(s string) {
 	e.u32(uint32(len(s)))
 	e.b = append(e.b, s...)
@@ -146,6 +155,28 @@ func (d *dec) bytes(what string) []byte {
 }
 
 func (d *dec) str(what string) string { return string(d.bytes(what)) }
+
+// strs decodes a count and that many strings; each takes at least its
+// 4-byte length, so a count above what is left is refused before
+// allocating.
+func (d *dec) strs(what string) []string {
+	n := d.u32(what + " count")
+	if d.err != nil {
+		return nil
+	}
+	if uint64(n) > uint64(len(d.b))/4 {
+		d.fail(fmt.Sprintf("%s count %d out of range", what, n))
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.str(what)
+	}
+	return out
+}
 
 func (d *dec) done(what string) error {
 	if d.err == nil && len(d.b) != 0 {
@@ -213,10 +244,8 @@ func EncodeRequest(r *Request) []byte {
 	e.bytes(r.Sandbox)
 	e.u32(r.Flags)
 	e.bytes(r.Filter)
-	e.u32(uint32(len(r.Argv)))
-	for _, a := range r.Argv {
-		e.str(a)
-	}
+	e.strs(r.Argv)
+	e.strs(r.Env)
 	encodeArgs(e, r.Args)
 	return e.b
 }
@@ -234,16 +263,8 @@ func DecodeRequest(p []byte) (*Request, error) {
 	r.Sandbox = d.bytes("sandbox")
 	r.Flags = d.u32("flags")
 	r.Filter = d.bytes("filter")
-	if n := d.u32("argv count"); d.err == nil {
-		if uint64(n) > uint64(len(d.b))/4 {
-			d.fail(fmt.Sprintf("argv count %d out of range", n))
-		} else {
-			r.Argv = make([]string, n)
-			for i := range r.Argv {
-				r.Argv[i] = d.str("argv")
-			}
-		}
-	}
+	r.Argv = d.strs("argv")
+	r.Env = d.strs("env")
 	r.Args = decodeArgs(d)
 	if err := d.done("request"); err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 func sampleRequest() *Request {
 	return &Request{
 		Version: Version, Token: bytes.Repeat([]byte{7}, 16), Name: "fn", Sandbox: []byte(`{"hostname":"x"}`),
-		Flags: FlagDieWithParent, Filter: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Argv: []string{"/bin/true", "x"},
+		Flags: FlagDieWithParent | FlagEnv, Filter: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Argv: []string{"/bin/true", "x"}, Env: []string{"A=1", "PATH=/bin"},
 		Args: []Arg{
 			{Kind: ArgGob, Data: []byte{1, 2, 3}}, {Kind: ArgNil}, {Kind: ArgBytes, FD: 5, Len: 1 << 40},
 			{Kind: ArgFile, FD: 6}, {Kind: ArgRaw, Data: []byte("raw")},
