@@ -11,7 +11,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/sandbox"
@@ -74,7 +77,15 @@ func credState() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return out + "\n  setgroups " + strings.TrimSpace(string(sg)), nil
+	dumpable, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		return "", err
+	}
+	var pdeath int32
+	if err := unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&pdeath)), 0, 0, 0); err != nil {
+		return "", err
+	}
+	return out + "\n  setgroups " + strings.TrimSpace(string(sg)) + fmt.Sprintf("\n  dumpable %d pdeathsig %d", dumpable, pdeath), nil
 }
 
 // TestMapsAfterSameCredentials: a start whose maps come after the exec
@@ -245,5 +256,227 @@ func TestMapsAfterNotWithOwnIDs(t *testing.T) {
 		if want := own == nil; plan.mapsAfter != want || vfork != want {
 			t.Errorf("%s: mapsAfter %v, CLONE_VFORK %v, want %v", name, plan.mapsAfter, vfork, want)
 		}
+	}
+}
+
+// TestMapsAfterSameOutcome (red team): more option sets than the presets
+// of TestMapsAfterSameCredentials, each started with the maps before the
+// exec (the fork start, the reference) and after it: both starts must
+// succeed or fail alike, and a function that runs must hold the same
+// credentials, dumpable flag and parent-death signal. Option sets this
+// caller cannot start, or whose plan keeps the fork start, have nothing
+// to compare (the plan decides, not the machine).
+func TestMapsAfterSameOutcome(t *testing.T) {
+	five := 5
+	sets := []struct {
+		name string
+		opts func() *sandbox.Options
+	}{
+		{"user and pid namespaces only, no Capabilities", func() *sandbox.Options {
+			return &sandbox.Options{Namespaces: nsTypes(specs.UserNamespace, specs.PIDNamespace)}
+		}},
+		{"user namespace only, no Capabilities", func() *sandbox.Options {
+			return &sandbox.Options{Namespaces: nsTypes(specs.UserNamespace)}
+		}},
+		{"user, pid and mount namespaces, no Capabilities", func() *sandbox.Options {
+			return &sandbox.Options{Namespaces: nsTypes(specs.UserNamespace, specs.PIDNamespace, specs.MountNamespace)}
+		}},
+		{"Default with rlimits, keyring, oom score", func() *sandbox.Options {
+			o := sandbox.Default()
+			o.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 64, Hard: 64}}
+			o.NewSessionKeyring = true
+			o.OOMScoreAdj = &five
+			return o
+		}},
+		{"Default as user 1000 with additional gids", func() *sandbox.Options {
+			o := sandbox.Default()
+			o.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5, 6}}
+			return o
+		}},
+		{"Default as uid 1000 gid 0", func() *sandbox.Options {
+			o := sandbox.Default()
+			o.User = specs.User{UID: 1000, GID: 0}
+			return o
+		}},
+		{"Default with a time namespace", func() *sandbox.Options {
+			o := sandbox.Default().WithNamespaces(specs.TimeNamespace)
+			o.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1000}}
+			return o
+		}},
+		{"Default with late cgroup and ipc namespaces, no Capabilities", func() *sandbox.Options {
+			o := sandbox.Default().WithNamespaces(specs.CgroupNamespace)
+			o.Capabilities = nil
+			return o
+		}},
+	}
+	for _, set := range sets {
+		t.Run(set.name, func(t *testing.T) {
+			plan, err := planIsolation(set.opts())
+			if err != nil {
+				t.Logf("refused for this caller, nothing to compare: %v", err) // the caller's kind decides
+				return
+			}
+			plan.planMapsAfter(nil)
+			if !plan.mapsAfter {
+				t.Logf("the plan keeps the fork start, nothing to compare")
+				return
+			}
+			state := func(after bool) (string, error) {
+				defer func(v bool) { mapsAfterStart = v }(mapsAfterStart)
+				mapsAfterStart = after
+				return Call[string](context.Background(), "credState", set.opts())
+			}
+			before, errBefore := state(false)
+			after, errAfter := state(true)
+			if (errBefore == nil) != (errAfter == nil) {
+				t.Fatalf("the starts differ: maps before the exec: %v, after: %v", errBefore, errAfter)
+			}
+			if errBefore != nil {
+				t.Logf("both starts fail alike: %v", errBefore)
+				return
+			}
+			if before != after {
+				t.Errorf("credentials differ:\n maps before the exec (fork):\n  %s\n maps after the exec (vfork):\n  %s", before, after)
+			}
+			for _, s := range []string{"CapAmb:", "CapInh:"} {
+				i := strings.Index(after, s)
+				if i < 0 || !strings.HasPrefix(after[i:], s+" 0000000000000000") {
+					t.Errorf("%s is not empty in the function:\n  %s", s, after)
+				}
+			}
+		})
+	}
+}
+
+func nsTypes(types ...specs.LinuxNamespaceType) []specs.LinuxNamespace {
+	var ns []specs.LinuxNamespace
+	for _, t := range types {
+		ns = append(ns, specs.LinuxNamespace{Type: t})
+	}
+	return ns
+}
+
+// TestMapsAfterPooledSameCredentials (red team): a pooled child, whose
+// request comes at its start and whose call comes later, holds in its
+// call the credentials a fork start's pooled child holds.
+func TestMapsAfterPooledSameCredentials(t *testing.T) {
+	state := func(after bool) string {
+		defer func(v bool) { mapsAfterStart = v }(mapsAfterStart)
+		mapsAfterStart = after
+		plan, err := planIsolation(sandbox.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan.planMapsAfter(nil)
+		if plan.mapsAfter != after {
+			t.Fatalf("mapsAfterStart=%v: the plan's mapsAfter is %v", after, plan.mapsAfter)
+		}
+		pool, err := NewPool(sandbox.Default(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		res, err := pool.Call(context.Background(), "credState")
+		if err != nil {
+			t.Fatalf("mapsAfterStart=%v: %v", after, err)
+		}
+		return res[0].(string)
+	}
+	before, after := state(false), state(true)
+	if before != after {
+		t.Errorf("credentials differ:\n maps before the exec (fork):\n  %s\n maps after the exec (vfork):\n  %s", before, after)
+	}
+}
+
+// TestMapsAfterCancelBeforeMaps (red team): a context cancelled between
+// the child's exec and its maps ends the launch with an error and leaves
+// no child (it never runs unmapped past its start).
+func TestMapsAfterCancelBeforeMaps(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var child int
+	testHookAfterStart = func(pid int) {
+		child = pid
+		cancel()
+		// Until os/exec's watcher has killed it: a zombie.
+		for i := 0; i < 2000; i++ {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				return
+			}
+			if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	defer func() { testHookAfterStart = nil }()
+	plan, err := planIsolation(sandbox.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.planMapsAfter(nil); !plan.mapsAfter {
+		t.Fatal("the plan keeps the fork start")
+	}
+	_, err = Call[string](ctx, "credState", sandbox.Default())
+	if err == nil {
+		t.Fatal("a launch cancelled before the maps returned no error")
+	}
+	t.Logf("launch cancelled before the maps: %v", err)
+	if err := syscall.Kill(child, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("the child %d is still there after the cancelled launch (kill 0: %v)", child, err)
+	}
+}
+
+// TestMapsAfterBaseAttr (red team): end to end beside
+// TestMapsAfterNotWithOwnIDs (the plan): Config.SysProcAttr is a base the
+// launcher adds its own settings to, and the fork start replaced the
+// base's id maps and, for root inside, its credential with the sandbox's;
+// a start of the sandboxed function with such a base returns (a vfork
+// start would wait forever for the maps) with the fork start's
+// credentials.
+func TestMapsAfterBaseAttr(t *testing.T) {
+	bases := []struct {
+		name string
+		attr *syscall.SysProcAttr
+	}{
+		{"credential 0 0", &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 0, Gid: 0}}},
+		{"uid and gid maps", &syscall.SysProcAttr{
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+		}},
+	}
+	for _, b := range bases {
+		t.Run(b.name, func(t *testing.T) {
+			run := func(after bool) (string, error) {
+				defer func(v bool) { mapsAfterStart = v }(mapsAfterStart)
+				mapsAfterStart = after
+				a := *b.attr
+				c := &Config{SysProcAttr: &a}
+				p, err := c.Start(context.Background(), "credState", sandbox.Default())
+				if err != nil {
+					return "", err
+				}
+				if err := p.Wait(); err != nil {
+					return "", err
+				}
+				return p.Results()[0].(string), nil
+			}
+			before, errBefore := run(false)
+			var after string
+			var errAfter error
+			done := make(chan struct{})
+			go func() { after, errAfter = run(true); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				// A deadlock, not a slow start: the syscall package's child
+				// waiting for maps from a parent CLONE_VFORK holds.
+				t.Fatal("the start with the maps after the exec has not returned in a minute")
+			}
+			if (errBefore == nil) != (errAfter == nil) || before != after {
+				t.Errorf("the starts differ:\n maps before the exec: %v\n  %s\n maps after the exec: %v\n  %s", errBefore, before, errAfter, after)
+			}
+		})
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"syscall"
 	"unsafe"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/internal/allthreads"
+	"github.com/nsfork/nsfork/nsinit"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -46,7 +48,10 @@ import (
 // (they are set before the exec, with the capabilities carried), when the
 // caller's own SysProcAttr asks for ids or maps before the exec, and when
 // the process cannot change every thread (a cgo build without package
-// psx: the ambient set could not be cleared). Maps that go through
+// psx: the ambient set could not be cleared), and, in a cgo build, when
+// the child has a pid namespace of its own but no mount namespace (libpsx
+// would find no /proc of its pid namespace to clear the carried sets
+// with). Maps that go through
 // newuidmap/newgidmap are written after the exec already; such a start
 // loses only its fork.
 
@@ -83,9 +88,30 @@ func (p *isolation) planMapsAfter(own *syscall.SysProcAttr) {
 	if p.opts.Capabilities == nil && callerInheritable() != 0 {
 		return // the child could not know what to restore
 	}
+	if nsinit.ThreadsThroughProc && p.cloneflags&unix.CLONE_NEWNS == 0 && p.otherPIDNamespace() {
+		// The carried sets are cleared on every thread through libpsx,
+		// which needs a /proc of the child's pid namespace: without a
+		// mount namespace there is none, and the clear would fail where
+		// the fork start, carrying nothing, runs.
+		return
+	}
 	p.mapsAfter, p.rootAfter, p.vfork = true, root, true
 	p.credential = nil
 	p.ambient = allCaps()
+}
+
+// otherPIDNamespace reports whether the child runs in a pid namespace
+// other than the caller's (a new one or one it joins).
+func (p *isolation) otherPIDNamespace() bool {
+	if p.cloneflags&unix.CLONE_NEWPID != 0 {
+		return true
+	}
+	for _, ns := range p.joins {
+		if ns.Type == specs.PIDNamespace {
+			return true
+		}
+	}
+	return false
 }
 
 // writeIDMaps writes the child's id maps as the syscall package would have
@@ -146,6 +172,13 @@ func afterMaps(root bool) (op string, err error) {
 	if !root {
 		return "", nil
 	}
+	// The kernel makes a process whose ids change non-dumpable, which a
+	// start with the ids set before the exec never was (the exec makes it
+	// dumpable again): keep what the exec gave.
+	dumpable, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		return "prctl PR_GET_DUMPABLE", err
+	}
 	// Every thread has this thread's ids until something changes them:
 	// where the maps made them 0 already (the caller's own ids mapped to
 	// root) there is nothing to do.
@@ -158,6 +191,12 @@ func afterMaps(root bool) (op string, err error) {
 		if err := syscall.Setresuid(0, 0, 0); err != nil {
 			return "setresuid 0 0 0", err
 		}
+	}
+	if now, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err == nil && now == dumpable {
+		return "", nil
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(dumpable), 0, 0, 0); err != nil {
+		return fmt.Sprintf("prctl PR_SET_DUMPABLE %d", dumpable), err
 	}
 	return "", nil
 }
