@@ -75,8 +75,8 @@ func preloadFixture(t *testing.T) (env []string, out string) {
 // TestSandboxEnvNotLoaderOfLauncher (red team): end to end beside
 // TestExecEnvNotSandboxEnv, with a library the dynamic loader really
 // loads: a library the sandbox's environment preloads never runs in the
-// launcher's child, under either start, as a root caller's Default or
-// with maps that leave id 0 inside unmapped (whose child keeps the
+// launcher's child, under either start, as a root caller's Default (with
+// a time namespace too: its child execs itself again) or with maps that leave id 0 inside unmapped (whose child keeps the
 // caller's ids, host root's for root, until its ids step). It ran there,
 // before the setup: in a cgo build, as host root under the start without
 // a fork (open(2) of a file of host root's, mode 0600, for writing
@@ -92,7 +92,15 @@ func TestSandboxEnvNotLoaderOfLauncher(t *testing.T) {
 	if b, err := os.ReadFile(out); err != nil || len(b) == 0 {
 		t.Fatalf("control failed: /bin/true did not run the preloaded library (%v)", err)
 	}
-	sets := map[string]func() *sandbox.Options{"Default": sandbox.Default}
+	sets := map[string]func() *sandbox.Options{
+		"Default": sandbox.Default,
+		// The child execs itself again in its time namespace.
+		"Default with a time namespace": func() *sandbox.Options {
+			o := sandbox.Default().WithNamespaces(specs.TimeNamespace)
+			o.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1000}}
+			return o
+		},
+	}
 	if os.Geteuid() == 0 {
 		sets["root, id 0 inside unmapped"] = func() *sandbox.Options {
 			o := sandbox.Default()
