@@ -429,6 +429,9 @@ func TestMapsAfterCancelBeforeMaps(t *testing.T) {
 		t.Fatal("a launch cancelled before the maps returned no error")
 	}
 	t.Logf("launch cancelled before the maps: %v", err)
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "fork.Init") {
+		t.Errorf("the error does not say the launch was cancelled, or blames fork.Init: %v", err)
+	}
 	if err := syscall.Kill(child, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Fatalf("the child %d is still there after the cancelled launch (kill 0: %v)", child, err)
 	}

@@ -308,6 +308,11 @@ func reasonBeforeReady(st *os.ProcessState) string {
 	case wire.ExitParentGone:
 		return "the child lost its parent channel"
 	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		// Killed from outside (a cancelled context, a timeout, a
+		// signal): not a program that forgot fork.Init.
+		return "the child ended before running the function, by a signal (a cancelled context, a timeout, a kill)"
+	}
 	return "the child ended before running the function (" + ErrNoInit.Error() + ")"
 }
 
@@ -483,6 +488,9 @@ func Call[T any](ctx context.Context, name string, opts *sandbox.Options, args .
 		return zero, err
 	}
 	if err := p.Wait(); err != nil {
+		if ctx != nil && ctx.Err() != nil {
+			return zero, fmt.Errorf("fork: %w: %w", ctx.Err(), err)
+		}
 		return zero, err
 	}
 	var out T
