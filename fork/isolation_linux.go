@@ -104,14 +104,15 @@ func planIsolation(o *sandbox.Options) (*isolation, error) {
 	case mapsZero(uids) && mapsZero(gids):
 		// Exec as root inside: the child keeps its capabilities there.
 		p.credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
-	case o.User.UID != 0 && o.User.GID != 0:
-		// No root inside (root starting a job for a host user): the
-		// setup runs as the user's mapped ids, with every capability
-		// of the namespace carried over the exec, so that what it
-		// creates (the minimal /dev) has an owner the namespace knows.
-		p.credential = &syscall.Credential{Uid: o.User.UID, Gid: o.User.GID, NoSetGroups: true}
-		p.ambient = allCaps()
 	default:
+		// No root inside (root starting a job for a host user), or a
+		// root uid or gid without the other: the setup runs as the
+		// user's ids (Validate made sure the maps have them), with every
+		// capability of the namespace carried over the exec, so that
+		// what it creates (the minimal /dev) has an owner the namespace
+		// knows, and never as ids the namespace does not map (for a
+		// root caller: host root's).
+		p.credential = &syscall.Credential{Uid: o.User.UID, Gid: o.User.GID, NoSetGroups: true}
 		p.ambient = allCaps()
 	}
 	return p, nil

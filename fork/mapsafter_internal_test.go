@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsfork/nsfork/internal/testreq"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -487,5 +488,26 @@ func TestMapsAfterBaseAttr(t *testing.T) {
 				t.Errorf("the starts differ:\n maps before the exec: %v\n  %s\n maps after the exec: %v\n  %s", errBefore, before, errAfter, after)
 			}
 		})
+	}
+}
+
+// TestSetupNeverUnmappedIDs (red team): with a uid map that leaves 0
+// inside unmapped and a user whose gid is 0, the child had no credential
+// before its exec and ran its setup with the caller's ids, host root's
+// for a root caller, which its namespace does not map: the minimal /dev
+// failed (EOVERFLOW). It now runs the setup as the user's ids, as for a
+// user with neither id 0.
+func TestSetupNeverUnmappedIDs(t *testing.T) {
+	testreq.RootOnly(t, "maps of ids other than the caller's own")
+	o := sandbox.Default()
+	o.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 301000, Size: 1}}
+	o.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+	o.User = specs.User{UID: 1000, GID: 0}
+	got, err := Call[string](context.Background(), "credState", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "Uid: 1000 1000 1000 1000") || !strings.Contains(got, "Gid: 0 0 0 0") {
+		t.Fatalf("the function's ids:\n  %s", got)
 	}
 }
