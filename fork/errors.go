@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"syscall"
 
+	"github.com/nsfork/nsfork/internal/wire"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -130,3 +131,21 @@ type OOMError struct {
 func (e *OOMError) Error() string { return "fork: " + oomText(&e.Usage) }
 
 func (e *OOMError) Unwrap() error { return e.ExitError }
+
+// reasonBeforeReady says why a child ended before it ran its function.
+func reasonBeforeReady(st *os.ProcessState) string {
+	switch st.ExitCode() {
+	case wire.ExitProtocol:
+		return "the child could not read its request"
+	case wire.ExitBadMarker:
+		return "the child found no valid parent channel"
+	case wire.ExitParentGone:
+		return "the child lost its parent channel"
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		// Killed from outside (a cancelled context, a timeout, a
+		// signal): not a program that forgot fork.Init.
+		return "the child ended before running the function, by a signal (a cancelled context, a timeout, a kill)"
+	}
+	return "the child ended before running the function (" + ErrNoInit.Error() + ")"
+}

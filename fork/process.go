@@ -299,23 +299,6 @@ func (p *Process) wait() error {
 	return ee
 }
 
-func reasonBeforeReady(st *os.ProcessState) string {
-	switch st.ExitCode() {
-	case wire.ExitProtocol:
-		return "the child could not read its request"
-	case wire.ExitBadMarker:
-		return "the child found no valid parent channel"
-	case wire.ExitParentGone:
-		return "the child lost its parent channel"
-	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		// Killed from outside (a cancelled context, a timeout, a
-		// signal): not a program that forgot fork.Init.
-		return "the child ended before running the function, by a signal (a cancelled context, a timeout, a kill)"
-	}
-	return "the child ended before running the function (" + ErrNoInit.Error() + ")"
-}
-
 // read collects the child's frames until the channel closes.
 func (p *Process) read(max uint32) {
 	defer close(p.readDone)
