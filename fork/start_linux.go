@@ -278,6 +278,11 @@ func launchMode(ctx context.Context, c *Config, f *Function, opts *sandbox.Optio
 			err = encodeRequest()
 		}
 		if err != nil {
+			if ctx != nil && ctx.Err() != nil {
+				// Cancelled while the parent's steps ran: the child
+				// was killed under them, which is why they failed.
+				err = fmt.Errorf("fork: %w: %w", ctx.Err(), err)
+			}
 			cmd.Cancel()
 			cmd.Wait()
 			close(release)
