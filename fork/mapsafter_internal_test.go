@@ -7,13 +7,13 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -25,33 +25,13 @@ func init() { RegisterFunc("credState", credState) }
 
 // credState is what a sandboxed function holds of credentials: each
 // thread's ids, groups, capability sets, no_new_privs and seccomp mode
-// (the distinct states, sorted: every thread should have the same), the
+// (threadStates' distinct states, sorted: every thread should have the
+// same), the
 // namespace's maps with their host ids left out (a leased range may differ
 // from start to start) and whether a host id of 0 is among them, and
 // setgroups.
 func credState() (string, error) {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return "", err
-	}
-	var states []string
-	for _, t := range tasks {
-		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/status")
-		if err != nil {
-			return "", err
-		}
-		var keep []string
-		for _, l := range strings.Split(string(b), "\n") {
-			k, _, _ := strings.Cut(l, ":")
-			switch k {
-			case "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp":
-				keep = append(keep, strings.Join(strings.Fields(l), " "))
-			}
-		}
-		if s := strings.Join(keep, "; "); !slices.Contains(states, s) {
-			states = append(states, s)
-		}
-	}
+	states := threadStates()
 	slices.Sort(states)
 	out := strings.Join(states, "\n  | ")
 	for _, f := range []string{"uid_map", "gid_map"} {
@@ -66,10 +46,8 @@ func credState() (string, error) {
 			if len(fs) != 3 {
 				return "", fmt.Errorf("%s: %q", f, l)
 			}
-			in, _ := strconv.ParseUint(fs[0], 10, 32)
-			host, _ := strconv.ParseUint(fs[1], 10, 32)
-			n, _ := strconv.ParseUint(fs[2], 10, 32)
-			hostRoot = hostRoot || (host == 0 && n > 0) || (host < 1 && host+n > 0) || (in == 0 && host == 0)
+			// A range from host id 0 maps host root.
+			hostRoot = hostRoot || (fs[1] == "0" && fs[2] != "0")
 			inside = append(inside, fs[0]+"+"+fs[2])
 		}
 		out += fmt.Sprintf("\n  %s inside %v host 0 mapped %v", f, inside, hostRoot)
@@ -509,5 +487,54 @@ func TestSetupNeverUnmappedIDs(t *testing.T) {
 	}
 	if !strings.Contains(got, "Uid: 1000 1000 1000 1000") || !strings.Contains(got, "Gid: 0 0 0 0") {
 		t.Fatalf("the function's ids:\n  %s", got)
+	}
+}
+
+// TestMapsAfterNotWithCallerInheritable: options that leave the capability
+// sets as the start gives them keep the fork start when the caller's
+// thread has an inheritable set (the child, which clears the set the
+// carry raised, could not know what to restore); with an empty one, or
+// with Capabilities in the options, the start shares memory.
+func TestMapsAfterNotWithCallerInheritable(t *testing.T) {
+	noCaps := sandbox.Rootless()
+	noCaps.Capabilities = nil
+	plan := func(o *sandbox.Options) bool {
+		p, err := planIsolation(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.planMapsAfter(nil)
+		return p.mapsAfter
+	}
+	if !plan(noCaps) || !plan(sandbox.Rootless()) {
+		t.Fatal("with an empty inheritable set the start still forks")
+	}
+	testreq.RootOnly(t, "raising the inheritable set needs the capability in the permitted set")
+	got := make(chan [2]bool, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine, its raised
+		// set with it.
+		runtime.LockOSThread()
+		c, err := capability.NewPid2(0)
+		if err == nil {
+			err = c.Load()
+		}
+		if err == nil {
+			c.Set(capability.INHERITABLE, capability.CAP_CHOWN)
+			err = c.Apply(capability.CAPS)
+		}
+		if err != nil {
+			t.Error(err)
+			got <- [2]bool{true, true}
+			return
+		}
+		got <- [2]bool{plan(noCaps), plan(sandbox.Rootless())}
+	}()
+	r := <-got
+	if r[0] {
+		t.Error("a caller with CAP_CHOWN inheritable and options without Capabilities: the start shares memory")
+	}
+	if !r[1] {
+		t.Error("with Capabilities in the options the caller's inheritable set decides nothing, yet the start forks")
 	}
 }

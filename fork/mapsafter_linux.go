@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -85,7 +85,7 @@ func (p *isolation) planMapsAfter(own *syscall.SysProcAttr) {
 	default:
 		return
 	}
-	if p.opts.Capabilities == nil && callerInheritable() != 0 {
+	if p.opts.Capabilities == nil && !callerInheritableEmpty() {
 		return // the child could not know what to restore
 	}
 	if nsinit.ThreadsThroughProc && p.cloneflags&unix.CLONE_NEWNS == 0 && p.otherPIDNamespace() {
@@ -201,16 +201,12 @@ func afterMaps(root bool) (op string, err error) {
 	return "", nil
 }
 
-// callerInheritable is the calling thread's inheritable set (all bits set
-// when it cannot be read).
-func callerInheritable() uint64 {
-	hdr := struct {
-		version uint32
-		pid     int32
-	}{version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]struct{ effective, permitted, inheritable uint32 }
-	if _, _, e := unix.RawSyscall(unix.SYS_CAPGET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
-		return ^uint64(0)
+// callerInheritableEmpty reports whether the calling thread's inheritable
+// set is empty (false when it cannot be read).
+func callerInheritableEmpty() bool {
+	c, err := capability.NewPid2(0)
+	if err != nil || c.Load() != nil {
+		return false
 	}
-	return uint64(data[0].inheritable) | uint64(data[1].inheritable)<<32
+	return c.Empty(capability.INHERITABLE)
 }

@@ -12,8 +12,8 @@ import (
 )
 
 // threadStates returns, for each distinct state among the process's
-// threads, its Uid, Gid, Cap*, NoNewPrivs, Seccomp and Seccomp_filters
-// lines from /proc/self/task/*/status.
+// threads, its Uid, Gid, Groups, Cap*, NoNewPrivs, Seccomp and
+// Seccomp_filters lines from /proc/self/task/*/status.
 func threadStates() []string {
 	// More threads: whatever the runtime starts from here clones one of
 	// the existing ones.
@@ -32,7 +32,7 @@ func threadStates() []string {
 		}
 		var keep []string
 		for _, l := range strings.Split(string(b), "\n") {
-			for _, k := range []string{"Uid:", "Gid:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:"} {
+			for _, k := range []string{"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:", "Seccomp_filters:"} {
 				if strings.HasPrefix(l, k) {
 					keep = append(keep, strings.Join(strings.Fields(l), " "))
 				}
