@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -41,17 +43,38 @@ func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
 			return fail("ids", fmt.Sprintf("setgroups %v", gids), "", err)
 		}
 	}
-	if gid := int(o.User.GID); gid != unix.Getgid() || gid != unix.Getegid() {
+	if gid := int(o.User.GID); !holds(gid, unix.Getresgid, "overflowgid") {
 		if err := syscall.Setgid(gid); err != nil {
 			return fail("ids", fmt.Sprintf("setgid %d", gid), "", err)
 		}
 	}
-	if uid := int(o.User.UID); uid != unix.Getuid() || uid != unix.Geteuid() {
+	if uid := int(o.User.UID); !holds(uid, unix.Getresuid, "overflowuid") {
 		if err := syscall.Setuid(uid); err != nil {
 			return fail("ids", fmt.Sprintf("setuid %d", uid), "", err)
 		}
 	}
 	return nil
+}
+
+// holds reports whether the real, effective and saved ids (getres) are id
+// already, so that the change can be skipped. The kernel's overflow id
+// (/proc/sys/kernel/overflowuid, overflowgid: 65534 by default) proves
+// nothing: it is also what a process whose host id its namespace does not
+// map reads. A rootless start through newuidmap whose maps leave the
+// caller's own ids out comes here so, with the caller's host ids: taking
+// "65534" for done left the sandbox those. Where the overflow id cannot
+// be read, the change is made.
+func holds(id int, getres func() (int, int, int), overflow string) bool {
+	r, e, s := getres()
+	if r != id || e != id || s != id {
+		return false
+	}
+	b, err := os.ReadFile("/proc/sys/kernel/" + overflow)
+	if err != nil {
+		return false
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return err == nil && v != id
 }
 
 // setgroupsAllowed is false in a user namespace whose setgroups is "deny".
