@@ -155,6 +155,21 @@ func child(mv string) int {
 		return wire.ExitSetup
 	}
 	if opts != nil {
+		if req.Flags&wire.FlagCommand != 0 {
+			// From here until the command's exec this process has the
+			// command's ids and capabilities but not yet its seccomp
+			// filter, and holds the channel to the caller; an OCI
+			// runtime's "created" container waits here for its start,
+			// and its exec'd processes (the same ids, capabilities and
+			// pid namespace) could otherwise ptrace it, run what the
+			// filter forbids through it, or take the channel
+			// (pidfd_getfd). The command's execve makes it dumpable
+			// again; a pid 1 that stays (runAsInit) stays so.
+			if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+				send(wire.KindSetup, setupFrame(sandbox.NewSetupError("command", "prctl PR_SET_DUMPABLE 0", "", err)))
+				return wire.ExitSetup
+			}
+		}
 		if req.Flags&wire.FlagOneProc != 0 {
 			os.Unsetenv("GOMAXPROCS")
 			runtime.SetDefaultGOMAXPROCS()
