@@ -38,10 +38,15 @@ func TestParentDeathHelper(t *testing.T) {
 		t.Skip("helper process for TestParentDeath")
 	}
 	opts := sandbox.Default()
-	if stage == "before-request" || stage == "after-uid-change" {
+	if stage == "before-request" || stage == "after-uid-change" || stage == "keepalive-before-maps" {
 		testHookAfterStart = func(pid int) {
 			fmt.Printf("child %d\n", pid)
-			if stage == "before-request" {
+			if stage == "keepalive-before-maps" {
+				// Still without its maps: the start without a fork.
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+				fmt.Printf("uid_map %q %v\n", b, err)
+			}
+			if stage == "before-request" || stage == "keepalive-before-maps" {
 				fmt.Println("ready")
 				time.Sleep(300 * time.Second)
 			}
@@ -58,7 +63,7 @@ func TestParentDeathHelper(t *testing.T) {
 		}
 		opts.User = specs.User{UID: 1000, GID: 1000}
 	}
-	p, err := (&Config{}).Start(context.Background(), "pdGrandchild", opts)
+	p, err := (&Config{KeepAlive: stage == "keepalive-before-maps"}).Start(context.Background(), "pdGrandchild", opts)
 	if err != nil {
 		fmt.Println("error", err)
 		return
@@ -70,9 +75,14 @@ func TestParentDeathHelper(t *testing.T) {
 }
 
 // TestParentDeath: SIGKILL of the parent at each stage leaves nothing of
-// the sandbox running within a second.
+// the sandbox running within a second. keepalive-before-maps (red team):
+// with Config.KeepAlive (no parent-death signal) a child started without
+// a fork, killed parent before its id maps, is no sandbox at all yet (a
+// root caller's child still has host root's uid, unmapped, with every
+// capability of its namespace): it must end with its channel, not live
+// on.
 func TestParentDeath(t *testing.T) {
-	for _, stage := range []string{"before-request", "running", "after-uid-change"} {
+	for _, stage := range []string{"before-request", "running", "after-uid-change", "keepalive-before-maps"} {
 		t.Run(stage, func(t *testing.T) {
 			if stage == "after-uid-change" && os.Geteuid() != 0 {
 				needSubIDMaps(t, 100000, 65535)
@@ -83,7 +93,9 @@ func TestParentDeath(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer cmd.Wait()
+			// A failure before the kill below must not wait out the
+			// helper's sleep.
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
 			sc := bufio.NewScanner(out)
 			var pids []int
 			deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
@@ -97,6 +109,9 @@ func TestParentDeath(t *testing.T) {
 				}
 				if f[0] == "error" {
 					t.Fatalf("helper: %s", sc.Text())
+				}
+				if f[0] == "uid_map" && f[1] != `""` {
+					t.Fatalf("helper: the child had its maps before the parent's steps (%s): not the start without a fork", sc.Text())
 				}
 				if f[0] == "ready" || f[0] == "grandchild" {
 					seen = true
@@ -117,7 +132,7 @@ func TestParentDeath(t *testing.T) {
 					pids = append(pids, n)
 				}
 			}
-			if stage != "before-request" && len(pids) < 2 {
+			if stage != "before-request" && stage != "keepalive-before-maps" && len(pids) < 2 {
 				t.Fatalf("no grandchild found under %d", pids[0])
 			}
 			cmd.Process.Kill()
