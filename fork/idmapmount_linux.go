@@ -73,6 +73,16 @@ func (im *idmapMount) fail(why string, err error) error {
 	return sandbox.NewSetupError("mount", fmt.Sprintf("mounts[%d].options %s", im.idx, im.opt), im.src, fmt.Errorf("%s: %w", why, err))
 }
 
+// failAt is the error for this mount's source: the link refused (its
+// path), or the open that failed.
+func (im *idmapMount) failAt(err error) error {
+	var le *sourceLinkError
+	if errors.As(err, &le) {
+		return sandbox.NewSetupError("mount", fmt.Sprintf("mounts[%d].options %s", im.idx, im.opt), im.src, err)
+	}
+	return im.fail("open the source", err)
+}
+
 // makeIDMapMounts clones and maps every id-mapped bind through the user
 // namespace of the child pid, whose id maps are written. On error nothing
 // is left open.
@@ -100,11 +110,16 @@ func makeIDMapMounts(ims []idmapMount, pid int) ([]*os.File, error) {
 
 // make clones the source and sets MOUNT_ATTR_IDMAP on the clone.
 func (im *idmapMount) make(ns int) (*os.File, error) {
-	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	src, err := openSource(im.src)
+	if err != nil {
+		return nil, im.failAt(err)
+	}
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
 	if im.rbind {
 		flags |= unix.AT_RECURSIVE
 	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, im.src, uint(flags))
+	fd, err := unix.OpenTree(src, "", uint(flags))
+	unix.Close(src)
 	if err != nil {
 		return nil, im.fail("open_tree (clone the source)", err)
 	}
