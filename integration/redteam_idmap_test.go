@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -75,5 +76,38 @@ func TestRedteamIDMapSourceForeignSymlink(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(rootOnly, "through-root-link")); err != nil {
 		t.Errorf("through root's own link: %v", err)
+	}
+}
+
+func init() {
+	fork.RegisterFunc("rt.setuid", func(path string) error {
+		if err := os.WriteFile(path, []byte("#!/bin/sh\nid\n"), 0o755); err != nil {
+			return err
+		}
+		return syscall.Chmod(path, 0o4755)
+	})
+}
+
+// TestRedteamIDMapSetuidRoot (open, NSFORK_REDTEAM_KNOWN=1): through an
+// id-mapped bind the sandbox's root is the source's owner uid 0 on disk
+// (docs/oci.md: "what the sandbox creates there is the host's id of its
+// inside id"), so it makes files owned by host root, setuid root
+// included, in the source: whoever can run a file there on the host (the
+// user whose project directory root's launcher mapped into the user's
+// job) runs it as host root. The sandbox must not be able to leave a
+// file there that is setuid and owned by host uid 0.
+func TestRedteamIDMapSetuidRoot(t *testing.T) {
+	testreq.RootOnly(t, "id-mapped binds need a root launcher")
+	testreq.OptIn(t, "NSFORK_REDTEAM_KNOWN", "open finding (SECURITY.md, id-mapped binds): the sandbox's root writes as host root through an id-mapped bind")
+	src := tempDir(t)
+	opts := sandbox.Default()
+	opts.Mounts = append(opts.Mounts, specs.Mount{Destination: "/mnt", Source: src, Type: "bind", Options: []string{"bind", "rw", "idmap"}})
+	p, err := new(fork.Config).Start(context.Background(), "rt.setuid", opts, "/mnt/sh")
+	if err == nil {
+		err = p.Wait()
+	}
+	var st syscall.Stat_t
+	if serr := syscall.Stat(filepath.Join(src, "sh"), &st); serr == nil && st.Uid == 0 && st.Mode&syscall.S_ISUID != 0 {
+		t.Errorf("the sandbox left a setuid file owned by host root in the id-mapped source: mode %#o uid %d (launch: %v)", st.Mode&0o7777, st.Uid, err)
 	}
 }
