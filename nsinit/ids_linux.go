@@ -43,12 +43,12 @@ func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
 			return fail("ids", fmt.Sprintf("setgroups %v", gids), "", err)
 		}
 	}
-	if gid := int(o.User.GID); !holds(gid, unix.Getresgid, "overflowgid") {
+	if gid := int(o.User.GID); !holds(gid, unix.Getresgid, overflowIDs[1]) {
 		if err := syscall.Setgid(gid); err != nil {
 			return fail("ids", fmt.Sprintf("setgid %d", gid), "", err)
 		}
 	}
-	if uid := int(o.User.UID); !holds(uid, unix.Getresuid, "overflowuid") {
+	if uid := int(o.User.UID); !holds(uid, unix.Getresuid, overflowIDs[0]) {
 		if err := syscall.Setuid(uid); err != nil {
 			return fail("ids", fmt.Sprintf("setuid %d", uid), "", err)
 		}
@@ -58,23 +58,36 @@ func stepIDs(o *sandbox.Options, _ Config, _ *Applied) error {
 
 // holds reports whether the real, effective and saved ids (getres) are id
 // already, so that the change can be skipped. The kernel's overflow id
-// (/proc/sys/kernel/overflowuid, overflowgid: 65534 by default) proves
-// nothing: it is also what a process whose host id its namespace does not
-// map reads. A rootless start through newuidmap whose maps leave the
-// caller's own ids out comes here so, with the caller's host ids: taking
-// "65534" for done left the sandbox those. Where the overflow id cannot
-// be read, the change is made.
-func holds(id int, getres func() (int, int, int), overflow string) bool {
+// (overflow: /proc/sys/kernel/overflowuid or overflowgid, 65534 by
+// default) proves nothing: it is also what a process whose host id its
+// namespace does not map reads. A rootless start through newuidmap whose
+// maps leave the caller's own ids out comes here so, with the caller's
+// host ids: taking "65534" for done left the sandbox those. Where the
+// overflow id is not known (-1), the change is made.
+func holds(id int, getres func() (int, int, int), overflow int) bool {
 	r, e, s := getres()
-	if r != id || e != id || s != id {
-		return false
+	return r == id && e == id && s == id && overflow >= 0 && overflow != id
+}
+
+// overflowIDs are the kernel's overflow uid and gid, -1 where unknown.
+// Setup reads them before the mount step, from the caller's /proc: by the
+// ids step the sandbox's root file system may have put anything at that
+// path.
+var overflowIDs = [2]int{-1, -1}
+
+// readOverflowIDs fills overflowIDs for a sandbox whose ids the ids step
+// sets.
+func readOverflowIDs(o *sandbox.Options) {
+	if o == nil || !o.AppliesUser() {
+		return
 	}
-	b, err := os.ReadFile("/proc/sys/kernel/" + overflow)
-	if err != nil {
-		return false
+	for i, name := range []string{"overflowuid", "overflowgid"} {
+		if b, err := os.ReadFile("/proc/sys/kernel/" + name); err == nil {
+			if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v >= 0 {
+				overflowIDs[i] = v
+			}
+		}
 	}
-	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return err == nil && v != id
 }
 
 // setgroupsAllowed is false in a user namespace whose setgroups is "deny".

@@ -94,6 +94,7 @@ func (s *step) do(c *child) error {
 func Setup(o *sandbox.Options, cfg Config) ([]byte, error) {
 	c := &child{o: o, cfg: cfg}
 	defer c.closeMounter()
+	readOverflowIDs(o)
 	if o != nil {
 		c.a = &Applied{Applied: sandbox.Applied{Namespaces: map[string]string{}}}
 	}
