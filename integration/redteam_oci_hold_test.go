@@ -1,10 +1,15 @@
 package integration
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/internal/ociruntime"
 	"github.com/nsfork/nsfork/internal/testreq"
 )
 
@@ -43,4 +48,40 @@ func TestRedteamOCICreatedInitNotTraceable(t *testing.T) {
 	}
 	e.must(t, "start", "held")
 	e.waitStatus(t, "held", "running")
+}
+
+// TestRedteamOCIFailedCreateLeavesNoCgroup: a create whose createRuntime
+// hook fails leaves no cgroup. The monitor, having reported the failure,
+// ends the container and removes the cgroup itself; create killed it
+// first (abandon), which left the cgroup directories behind: with
+// linux.cgroupsPath for good (the cleanup of abandoned cgroups takes only
+// nsfork's own names, and only 10 s later). The same path is seen made by
+// a create that succeeds, so that the test cannot pass by looking in the
+// wrong place.
+func TestRedteamOCIFailedCreateLeavesNoCgroup(t *testing.T) {
+	testreq.RootOnly(t, "linux.cgroupsPath needs a root launcher")
+	e := &ociEnv{bin: sandboxrunBin(t), root: filepath.Join(tempDir(t), "state")}
+	name := fmt.Sprintf("nsfork-redteam-%d", os.Getpid())
+	dirs := func() []string {
+		m, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", name))
+		return m
+	}
+	t.Cleanup(func() {
+		for _, d := range dirs() {
+			os.Remove(d)
+		}
+	})
+	withPath := func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + name }
+	ok := ociBundle(t, withPath, "sleep", "1000")
+	e.must(t, "create", "--bundle", ok, "made")
+	if len(dirs()) == 0 {
+		t.Fatalf("a created container's cgroup is not at /sys/fs/cgroup/*/%s", name)
+	}
+	e.must(t, "delete", "--force", "made")
+	failing := ociBundle(t, withPath, "true")
+	setHooks(t, failing, &ociruntime.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 1"}}}})
+	e.fails(t, "hooks.createRuntime[0]", "create", "--bundle", failing, "failed")
+	if left := dirs(); len(left) > 0 {
+		t.Errorf("a create whose hook failed left its cgroup: %v", left)
+	}
 }

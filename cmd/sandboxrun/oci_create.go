@@ -275,10 +275,35 @@ func (c *created) startMonitor(g *ociGlobal, f *createFlags) error {
 		return ociruntime.Fail("create", id, "", "", fmt.Sprintf("the monitor ended without a report (%v)", werr), nil)
 	}
 	if rep.Error != "" {
+		// The monitor ends the container and removes its cgroup itself
+		// once it has reported a failure (a hook's, say): abandon, which
+		// kills it, would leave the cgroup behind.
+		awaitExit(cmd.Process.Pid, monitorCleanup)
 		return ociruntime.Fail("create", id, "", "", rep.Error, nil)
 	}
 	c.rec.Init, c.rec.Cgroup = rep.Init, rep.Cgroup
 	return c.lk.Root.Save(c.rec)
+}
+
+// monitorCleanup bounds how long create waits for a monitor that
+// reported a failure to end on its own.
+const monitorCleanup = 10 * time.Second
+
+// awaitExit waits until the process pid (a child not yet waited for, so
+// the pid is its own) has exited, at most d.
+func awaitExit(pid int, d time.Duration) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	end := time.Now().Add(d)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for left := time.Until(end); left > 0; left = time.Until(end) {
+		if n, err := unix.Poll(fds, int(left/time.Millisecond)+1); n > 0 || err != nil && err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // abandon undoes a create that failed: the monitor and the container are

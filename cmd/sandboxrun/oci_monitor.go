@@ -43,10 +43,11 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	unix.CloseOnExec(3)
 	status := os.NewFile(3, "status")
 	var once sync.Once
-	var reported atomic.Bool
+	var reported, reportedErr atomic.Bool
 	report := func(rep monitorReport) (err error) {
 		once.Do(func() {
 			reported.Store(true)
+			reportedErr.Store(rep.Error != "")
 			err = json.NewEncoder(status).Encode(rep)
 			status.Close()
 		})
@@ -132,9 +133,10 @@ func ociMonitor(g *ociGlobal, args []string) error {
 	if msg != "" && !reported.Load() {
 		// Before "created" this goes to create, which prints it.
 		fail(errors.New(msg))
-	} else if msg != "" {
+	} else if msg != "" && !reportedErr.Load() {
 		// After, to the log and the container's stderr, as runc's
-		// init errors do.
+		// init errors do; not the child's end after a failure create
+		// prints (create waits for us, awaitExit).
 		if g.log != "" {
 			g.logLine("error", id+": "+msg)
 		}
