@@ -85,6 +85,8 @@ func TestMain(m *testing.M) {
 		os.Exit(bareSum(true))
 	case "hwm":
 		os.Exit(writeWords(vmHWM()))
+	case "pingpong":
+		os.Exit(pingPongChild())
 	default:
 		os.Exit(0)
 	}
