@@ -30,8 +30,8 @@ func poolReady(p *Pool, f func(*Process)) {
 	var ps []*Process
 	for {
 		select {
-		case c := <-p.ready:
-			ps = append(ps, c)
+		case <-p.idle.avail:
+			ps = append(ps, p.idle.pop())
 			continue
 		default:
 		}
@@ -39,7 +39,9 @@ func poolReady(p *Pool, f func(*Process)) {
 	}
 	for _, c := range ps {
 		f(c)
-		p.ready <- c
+	}
+	for i := len(ps) - 1; i >= 0; i-- { // back in their order
+		p.idle.put(ps[i])
 	}
 }
 

@@ -25,7 +25,8 @@ var poolFunc = func() *Function {
 // A Pool keeps children already started and already isolated (namespaces,
 // id maps, mounts, rlimits, cgroup, capabilities, seccomp all applied),
 // each waiting on its channel. Start hands one the function and its
-// arguments, and it runs at once. Each child serves exactly one call, so
+// arguments, and it runs at once; the one it hands it to is the child that
+// waited least (where a process idle longer wakes slower). Each child serves exactly one call, so
 // isolation is never shared between calls; the pool starts a replacement in
 // the background. A child that died while waiting is replaced, never handed
 // out. Descriptor arguments (*os.File), and the pipes that []byte and string
@@ -37,7 +38,7 @@ type Pool struct {
 	size int
 	argv []string // non-nil: a pool of commands (NewCommandPool)
 
-	ready  chan *Process
+	idle   *idleSet
 	wake   chan struct{}
 	done   chan struct{}
 	wg     sync.WaitGroup // fill, and each child's watch goroutine
@@ -72,14 +73,14 @@ func (c *Config) newPool(opts *sandbox.Options, size int, argv []string) (*Pool,
 	cfg := *c
 	cfg.OnApplied = nil
 	cfg.pooled = true
-	p := &Pool{cfg: cfg, opts: opts, size: size, argv: argv, ready: make(chan *Process, size),
+	p := &Pool{cfg: cfg, opts: opts, size: size, argv: argv, idle: newIdleSet(size),
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	first, err := p.spawn()
 	if err != nil {
 		return nil, err
 	}
 	p.watch(first)
-	p.ready <- first
+	p.idle.put(first)
 	p.wg.Add(1)
 	go p.fill(size - 1)
 	return p, nil
@@ -130,7 +131,7 @@ func (p *Pool) fill(missing int) {
 			closed := p.closed
 			if !closed {
 				p.watch(child)
-				p.ready <- child
+				p.idle.put(child)
 			}
 			p.mu.Unlock()
 			if closed {
@@ -144,7 +145,7 @@ func (p *Pool) fill(missing int) {
 		case <-p.done:
 			return
 		case <-p.wake:
-			missing = p.size - len(p.ready)
+			missing = p.size - p.idle.len()
 		}
 	}
 }
@@ -197,13 +198,15 @@ func (p *Pool) start(ctx context.Context, toResult bool, name string, args []any
 	for {
 		var child *Process
 		select {
-		case child = <-p.ready:
+		case <-p.idle.avail:
+			child = p.idle.pop()
 		default:
 			// None ready: the replacements start now, not when the
 			// children handed over end.
 			p.refill()
 			select {
-			case child = <-p.ready:
+			case <-p.idle.avail:
+				child = p.idle.pop()
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-p.done:
@@ -334,7 +337,7 @@ var (
 	refillAfter  = 60 * time.Millisecond
 )
 
-// handOver says how the pool let go of a child it had taken from ready.
+// handOver says how the pool let go of a child it had taken from its idle set.
 type handOver uint8
 
 const (
@@ -345,7 +348,7 @@ const (
 
 // watch starts the goroutine that, once the child is let go of, asks for
 // its replacement (refillSettle, refillAfter) and, for Call, reaps it (Close waits
-// for that). It starts when the child goes into ready, so the hand-over
+// for that). It starts when the child goes into the idle set, so the hand-over
 // itself starts no goroutine and no timer: on the call's clock a send on a
 // buffered channel is all that is left of both.
 func (p *Pool) watch(child *Process) {
@@ -409,7 +412,7 @@ func (p *Pool) refillDue(child *Process) bool {
 }
 
 // letGo tells child's watch goroutine how the pool let go of it; every child
-// taken from ready is let go of exactly once.
+// taken from the idle set is let go of exactly once.
 func (p *Pool) letGo(child *Process, how handOver) {
 	child.handed <- how
 }
@@ -436,12 +439,13 @@ func (p *Pool) Close() error {
 	p.closed = true
 	close(p.done)
 	p.mu.Unlock()
-	// No child enters ready once closed (fill checks under mu): the idle
+	// No child enters the idle set once closed (fill checks under mu): the idle
 	// ones are let go of here, then every watch goroutine ends (the ones of
 	// Call's children once they are reaped), and fill.
 	for {
 		select {
-		case child := <-p.ready:
+		case <-p.idle.avail:
+			child := p.idle.pop()
 			p.letGo(child, dropped)
 			child.Kill()
 			child.Wait()
