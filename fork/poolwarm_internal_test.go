@@ -23,8 +23,8 @@ func TestWarmCallPath(t *testing.T) {
 // Types of the layout tests' own, so that no call before the test has laid
 // out a frame of theirs.
 type (
-	warmArgA struct{ a, b, c int64 }
-	warmArgB struct{ a, b, c int64 }
+	warmArgA [3]int64
+	warmArgB [3]int64
 )
 
 // warmLayouts prepares every registered function's type (variadic, with
