@@ -51,8 +51,10 @@ func TestRedteamUserOverflowID(t *testing.T) {
 	if !root() {
 		opts = sandbox.Rootless()
 	}
-	// No mount namespace: the file lands on the host's file system.
-	opts.WithoutNamespaces(specs.MountNamespace)
+	// No mount namespace: the file lands on the host's file system. No pid
+	// namespace either: without a new /proc of its own, a cgo build's
+	// per-thread calls (libpsx) are refused in one.
+	opts.WithoutNamespaces(specs.MountNamespace, specs.PIDNamespace)
 	opts.Root, opts.Mounts, opts.MaskedPaths, opts.ReadonlyPaths = nil, nil, nil, nil
 	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: base, Size: 65536}}
 	opts.UIDMappings, opts.GIDMappings = m, m
