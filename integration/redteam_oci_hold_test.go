@@ -24,9 +24,7 @@ import (
 // end of its setup until the command's exec (fork/child_linux.go).
 //
 // Root only: a rootless container's processes are the caller's own uid,
-// which owns the container's user namespace and may trace them anyway,
-// and exec into a rootless container does not run yet (nsenter's
-// setgroups is denied there).
+// which owns the container's user namespace and may trace them anyway.
 func TestRedteamOCICreatedInitNotTraceable(t *testing.T) {
 	testreq.RootOnly(t, "processes exec'd into a root caller's created container")
 	e := &ociEnv{bin: staticSandboxrunShared(t), root: filepath.Join(tempDir(t), "state")}

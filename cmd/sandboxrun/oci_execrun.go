@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -48,9 +49,23 @@ func nsenterArgs(pid int) ([]string, error) {
 		}
 		if !os.SameFile(theirs, ours) {
 			args = append(args, n.flag)
+			if n.ns == "user" && setgroupsDenied(pid) {
+				// nsenter's own change of credentials starts with
+				// setgroups, which a user namespace whose setgroups is
+				// "deny" (a rootless container mapping only its
+				// user's own id) refuses. Keep ours: __execinit sets
+				// the process's ids, groups and capabilities itself.
+				args = append(args, "--preserve-credentials")
+			}
 		}
 	}
 	return append(args, "--root", "--wd"), nil
+}
+
+// setgroupsDenied reports whether pid's user namespace refuses setgroups.
+func setgroupsDenied(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }
 
 // runExec starts the chain __execjoin -> nsenter -> __execinit and waits
