@@ -81,11 +81,59 @@ func newWarmHome(t *testing.T, extraEnv ...string) *warmHome {
 	h.env = append(h.env, extraEnv...)
 	t.Cleanup(func() {
 		for _, pid := range h.servers(t) {
-			syscall.Kill(pid, syscall.SIGKILL)
+			stopServer(pid)
 		}
 		os.RemoveAll(dir)
 	})
 	return h
+}
+
+// stopServer ends a pool's server as a batch system does at a job's end,
+// SIGTERM, so that it removes its sandboxes' cgroups (a SIGKILLed server
+// leaves its idle sandboxes' behind); SIGKILL if it has not ended within
+// 10 s. It reports whether it ended on the SIGTERM.
+func stopServer(pid int) bool {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if n, _ := unix.Poll(fds, 100); n > 0 {
+			return true
+		}
+	}
+	unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+	return false
+}
+
+// TestWarmServerSignalLeavesNoCgroup: a pool's server ended by SIGTERM
+// (Slurm's at a job's end) removes its idle sandboxes and their cgroups;
+// before, the signal's default action left the cgroups for good (fails
+// so: the server's nsfork-<pid>-* directories stay).
+func TestWarmServerSignalLeavesNoCgroup(t *testing.T) {
+	testreq.RootOnly(t, "the sandboxes' cgroups are made under the hierarchies' roots by a root server")
+	h := newWarmHome(t)
+	h.startPool(t, "--memory", "256m") // a limit: each sandbox has a cgroup
+	pid := h.onlyServer(t)
+	dirs := func() []string {
+		m, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", fmt.Sprintf("nsfork-%d-*", pid)))
+		return m
+	}
+	if len(dirs()) == 0 {
+		t.Fatalf("the server (pid %d) has no sandbox cgroup at /sys/fs/cgroup/*/nsfork-%d-*", pid, pid)
+	}
+	if !stopServer(pid) {
+		t.Fatal("the server did not end within 10 s of SIGTERM")
+	}
+	if left := dirs(); len(left) > 0 {
+		t.Errorf("the server ended by SIGTERM left its sandboxes' cgroups: %v", left)
+		for _, d := range left {
+			os.Remove(d)
+		}
+	}
 }
 
 func (h *warmHome) pools() string { return filepath.Join(h.dir, "nsfork-warm") }

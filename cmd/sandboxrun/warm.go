@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -222,7 +223,13 @@ func serveWarm() int {
 	}
 	s.Options, s.Log = &o, logger
 	s.Outcome = func(err error, st *os.ProcessState) (int, string) { return outcome(err, st) }
-	if err := s.Serve(context.Background()); err != nil && !errors.Is(err, warm.ErrServing) {
+	// Ended by a signal (a batch system's SIGTERM at the job's end, ^C),
+	// the server stops as at its idle timeout: the pool kills and reaps
+	// its idle sandboxes and removes their cgroups, which the signal's
+	// default action (the process gone at once) left behind.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer stop()
+	if err := s.Serve(ctx); err != nil && !errors.Is(err, warm.ErrServing) {
 		logger.Print(err)
 		return exitLauncher
 	}
