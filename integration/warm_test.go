@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -212,17 +213,28 @@ func (h *warmHome) onlyServer(t *testing.T) int {
 // tell whether it ran warm (none: the server started the sandbox) or cold.
 func (h *warmHome) held(t *testing.T, args ...string) (string, bool) {
 	t.Helper()
+	out, warm, release := h.hold(t, args...)
+	release()
+	return out, warm
+}
+
+// hold is held that leaves the command waiting until release is called
+// (at the latest when t ends): namespaces compared by their inode numbers
+// must be alive together, as the kernel gives a freed one's number to the
+// next namespace made.
+func (h *warmHome) hold(t *testing.T, args ...string) (out string, warm bool, release func()) {
+	t.Helper()
 	cmd := exec.Command(sandboxrunBin(t), args...)
 	cmd.Env = h.env
 	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
+	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	var buf strings.Builder
-	br := bufio.NewReader(out)
+	br := bufio.NewReader(stdout)
 	for {
 		l, err := br.ReadString('\n')
 		if l == "END\n" {
@@ -234,13 +246,19 @@ func (h *warmHome) held(t *testing.T, args ...string) (string, bool) {
 			t.Fatalf("sandboxrun %q: no END; output %q stderr %q", args, buf.String(), stderr.String())
 		}
 	}
-	warmRun := len(childrenOf(cmd.Process.Pid)) == 0
-	in.Close()
-	io.Copy(io.Discard, br)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sandboxrun %q: %v, stderr %q", args, err, stderr.String())
+	warm = len(childrenOf(cmd.Process.Pid)) == 0
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			in.Close()
+			io.Copy(io.Discard, br)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("sandboxrun %q: %v, stderr %q", args, err, stderr.String())
+			}
+		})
 	}
-	return buf.String(), warmRun
+	t.Cleanup(release)
+	return buf.String(), warm, release
 }
 
 // warmProbe prints, section by section, what a sandbox is.
@@ -443,11 +461,21 @@ func warmSameIsolation(t *testing.T) {
 		// shows, may change meanwhile (other work on the machine); then
 		// the round is taken again.
 		var cold, w, w2 warmSnap
+		// All four stay alive until their namespaces are compared.
+		var releases []func()
+		releaseAll := func() {
+			for _, r := range releases {
+				r()
+			}
+			releases = nil
+		}
 		for attempt := 1; ; attempt++ {
 			var seen []string // the host's mount points before and after each launch
 			held := func(a ...string) (string, bool) {
 				seen = append(seen, fmt.Sprint(hostMounts(t)))
-				return h.held(t, a...)
+				out, warm, release := h.hold(t, a...)
+				releases = append(releases, release)
+				return out, warm
 			}
 			coldOut, wasWarm := held(args...)
 			if wasWarm {
@@ -474,6 +502,7 @@ func warmSameIsolation(t *testing.T) {
 				t.Fatalf("%q: two cold launches differ beyond what the test removes, or the host's mounts kept changing, 8 times:\n%v\n----\n%v", flags, a, b)
 			}
 			t.Logf("%q: the host's mounts changed during the round (host stable: %v): again", flags, stable)
+			releaseAll()
 		}
 		cn, wn := cold.normal(t), w.normal(t)
 		for k := range cn {
@@ -493,6 +522,7 @@ func warmSameIsolation(t *testing.T) {
 				t.Errorf("%q: %s namespace: host %s cold %s warm %s warm again %s: want each its own", flags, n, host, cns[n], wns[n], w2ns[n])
 			}
 		}
+		releaseAll()
 	}
 }
 
