@@ -87,6 +87,8 @@ func TestMain(m *testing.M) {
 		os.Exit(writeWords(vmHWM()))
 	case "pingpong":
 		os.Exit(pingPongChild())
+	case "rpc":
+		os.Exit(rpcChild())
 	default:
 		os.Exit(0)
 	}

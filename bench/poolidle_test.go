@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,8 +26,13 @@ import (
 // call's refill), then the peer: a plain Go child started by os/exec, idle
 // the same time in a blocking read on its locked main thread, woken by an
 // 8-byte write and answering with its clock (no sandbox, no decoding,
-// nothing run). The peer is what the machine charges any Go process for
-// being woken after that idle; the call's excess over it is nsfork's.
+// nothing run), and the RPC peer (poolrpc_test.go: the same with nsfork's
+// call frame decoded, the function called through reflect, its results
+// encoded). The call and the two peers run in a rotating order. The peers
+// are what the machine charges any Go process for being woken after that
+// idle; the call's excess over them is the sandboxed child's
+// (BenchmarkPoolCallIsolation: its pid namespace). In the busy variant
+// the pause is spent in cold starts, as a table round spends it.
 // A fixed number of samples per pause (NSFORK_BENCH_IDLE_SAMPLES, 10):
 // the pauses, not the timed parts, set the run time.
 //
@@ -37,8 +43,16 @@ func BenchmarkPoolCallIdle(b *testing.B) {
 		fmt.Sscan(v, &samples)
 	}
 	cold := isolatedRun(sandbox.Default())
-	for _, pause := range []time.Duration{100 * time.Millisecond, 1400 * time.Millisecond} {
-		b.Run(fmt.Sprintf("idle-%v", pause), func(b *testing.B) {
+	for _, pc := range []struct {
+		pause time.Duration
+		busy  bool // the pause is spent in cold starts, as in the table
+	}{{100 * time.Millisecond, false}, {1400 * time.Millisecond, false}, {1400 * time.Millisecond, true}} {
+		pause := pc.pause
+		name := "idle"
+		if pc.busy {
+			name = "busy"
+		}
+		b.Run(fmt.Sprintf("%s-%v", name, pause), func(b *testing.B) {
 			pool, err := fork.NewPool(sandbox.Default(), 1)
 			if err != nil {
 				b.Skip("NewPool: " + err.Error())
@@ -49,70 +63,137 @@ func BenchmarkPoolCallIdle(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer pp.stop()
-			var call, peer, base []time.Duration
+			rp, err := startRPC(false, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rp.stop()
+			var call, peer, rpc, base []time.Duration
 			for range b.N {
 				for range samples {
-					time.Sleep(pause)
+					if pc.busy {
+						for end := time.Now().Add(pause); time.Now().Before(end); {
+							if err := cold(); err != nil {
+								b.Fatal(err)
+							}
+						}
+					} else {
+						time.Sleep(pause)
+					}
 					t0 := time.Now()
 					if err := cold(); err != nil {
 						b.Fatal(err)
 					}
 					base = append(base, time.Since(t0))
-					t0 = time.Now()
-					if _, err := pool.Call(context.Background(), "noop"); err != nil {
-						b.Fatal(err)
+					// In a rotating order: the first after the cold
+					// start shares the CPUs with the end of its sandbox.
+					for j := range 3 {
+						var d time.Duration
+						switch (len(base) + j) % 3 {
+						case 0:
+							t0 = time.Now()
+							if _, err := pool.Call(context.Background(), "noop"); err != nil {
+								b.Fatal(err)
+							}
+							call = append(call, time.Since(t0))
+						case 1:
+							if d, err = pp.ping(); err != nil {
+								b.Fatal(err)
+							}
+							peer = append(peer, d)
+						case 2:
+							if d, err = rp.call("noop"); err != nil {
+								b.Fatal(err)
+							}
+							rpc = append(rpc, d)
+						}
 					}
-					call = append(call, time.Since(t0))
-					d, err := pp.ping()
-					if err != nil {
-						b.Fatal(err)
-					}
-					peer = append(peer, d)
 				}
 			}
-			c, p, k := summarize(call).p50, summarize(peer).p50, summarize(base).p50
+			c, p, k, r := summarize(call).p50, summarize(peer).p50, summarize(base).p50, summarize(rpc).p50
 			b.ReportMetric(micros(c), "call-p50-µs")
 			b.ReportMetric(micros(p), "peer-p50-µs")
 			b.ReportMetric(micros(k), "cold-p50-µs")
 			b.ReportMetric(float64(c)/float64(k), "x-cold")
 			b.ReportMetric(float64(p)/float64(k), "peer-x-cold")
+			b.ReportMetric(micros(r), "rpc-p50-µs")
+			b.ReportMetric(float64(r)/float64(k), "rpc-x-cold")
 		})
 	}
 }
 
-// pingPong is the peer child: started with bareEnv=pingpong, it answers
-// each 8 bytes on its stdin with 8 on its stdout.
-type pingPong struct {
+// peerProc is a peer child (bareEnv=pingpong: 8 bytes back for 8;
+// bareEnv=rpc: poolrpc_test.go), started by os/exec.
+type peerProc struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
 	out io.ReadCloser
 }
 
-func startPingPong() (*pingPong, error) {
+func startPingPong() (*peerProc, error) {
+	return startPeer("pingpong", false, false, func(p *peerProc) error { _, err := p.ping(); return err })
+}
+
+// startPeer starts the peer child mode, in a new user and pid namespace
+// with pidns, over one unix stream socket instead of two pipes with sock,
+// and returns it once first(p), its first exchange, is done.
+func startPeer(mode string, pidns, sock bool, first func(*peerProc) error) (*peerProc, error) {
 	c := exec.Command("/proc/self/exe")
-	c.Env = append(os.Environ(), bareEnv+"=pingpong")
+	c.Env = append(os.Environ(), bareEnv+"="+mode)
 	c.Stderr = os.Stderr
-	in, err := c.StdinPipe()
-	if err != nil {
-		return nil, err
+	if pidns {
+		c.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+		}
 	}
-	out, err := c.StdoutPipe()
-	if err != nil {
-		return nil, err
+	p := &peerProc{cmd: c}
+	if sock {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		syscall.SetNonblock(fds[0], true)
+		mine, theirs := os.NewFile(uintptr(fds[0]), "peer"), os.NewFile(uintptr(fds[1]), "peer-child")
+		defer theirs.Close()
+		c.ExtraFiles = []*os.File{theirs}
+		c.Env = append(c.Env, peerFDEnv+"=3")
+		p.in, p.out = mine, mine
+	} else {
+		var err error
+		if p.in, err = c.StdinPipe(); err != nil {
+			return nil, err
+		}
+		if p.out, err = c.StdoutPipe(); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Start(); err != nil {
+		p.in.Close()
 		return nil, err
 	}
-	p := &pingPong{cmd: c, in: in, out: out}
-	if _, err := p.ping(); err != nil { // it is up and has run once
+	if err := first(p); err != nil { // it is up and has run once
 		p.stop()
 		return nil, err
 	}
 	return p, nil
 }
 
+// peerFDEnv tells a peer child its channel is descriptor 3.
+const peerFDEnv = "NSFORK_BENCH_PEER_FD"
+
+// peerChannel is a peer child's end of its channel.
+func peerChannel() (io.Reader, io.Writer) {
+	if os.Getenv(peerFDEnv) == "3" {
+		f := os.NewFile(3, "peer")
+		return f, f
+	}
+	return os.Stdin, os.Stdout
+}
+
 // ping writes 8 bytes and returns how long the answer took.
-func (p *pingPong) ping() (time.Duration, error) {
+func (p *peerProc) ping() (time.Duration, error) {
 	var buf [8]byte
 	t0 := time.Now()
 	if _, err := p.in.Write(buf[:]); err != nil {
@@ -124,7 +205,7 @@ func (p *pingPong) ping() (time.Duration, error) {
 	return time.Since(t0), nil
 }
 
-func (p *pingPong) stop() {
+func (p *peerProc) stop() {
 	p.in.Close()
 	p.cmd.Wait()
 }

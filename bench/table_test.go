@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -32,6 +33,9 @@ import (
 //	NSFORK_BENCH_TPUT_MS=300   one throughput window
 //	NSFORK_BENCH_TPUT_REPS=3   windows per row, worker count and pass
 //	NSFORK_BENCH_RSS_ROUNDS=10 children per peak RSS row and pass
+//	NSFORK_BENCH_ONLY=regexp   only the latency rows whose key matches (a
+//	                           diagnosis: fewer rows, shorter rounds, so
+//	                           not the table's conditions)
 //	NSFORK_BENCH_MD=file       also append the tables to file
 //	NSFORK_BENCH_PNG=file.png  also draw the latency p50s as a PNG chart,
 //	                           and launches per second in file-throughput.png
@@ -52,8 +56,9 @@ func TestPrintTable(t *testing.T) {
 	tr := tputRows(byKey)
 	ps := rssProbes(byKey)
 	var active []*row
+	only := os.Getenv("NSFORK_BENCH_ONLY")
 	for _, r := range rs {
-		if r.skip == "" {
+		if r.skip == "" && (only == "" || regexp.MustCompile(only).MatchString(r.key)) {
 			active = append(active, r)
 		}
 	}

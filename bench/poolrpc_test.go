@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/internal/wire"
+	"github.com/nsfork/nsfork/sandbox"
+)
+
+// The RPC peer: what a pooled call needs at the least, without nsfork's
+// sandbox or setup. A plain Go child, started by os/exec, waits in a
+// blocking read on its locked main thread, as a pooled child does; a call
+// is a frame in nsfork's wire format that it decodes, a function it looks
+// up by name and calls through reflect, results it encodes and writes as
+// one frame, which the caller reads and decodes. (The pooled child does
+// the same over a unix socket instead of two pipes, with a ready frame
+// before the call.)
+
+// rpcFuncs are the peer child's functions by name.
+var rpcFuncs = map[string]reflect.Value{"noop": reflect.ValueOf(func() {})}
+
+func startRPC(pidns, sock bool) (*peerProc, error) {
+	return startPeer("rpc", pidns, sock, func(p *peerProc) error { _, err := p.call("noop"); return err })
+}
+
+// call calls name with no arguments and returns how long the results took.
+func (p *peerProc) call(name string) (time.Duration, error) {
+	t0 := time.Now()
+	frame := wire.EncodeRequest(&wire.Request{Version: wire.Version, Name: name})
+	if err := wire.WriteFrame(p.in, wire.KindCall, frame); err != nil {
+		return 0, err
+	}
+	k, payload, err := wire.ReadFrame(p.out, 1<<20)
+	if err != nil {
+		return 0, err
+	}
+	if k != wire.KindResult {
+		return 0, fmt.Errorf("rpc peer: %s frame", k)
+	}
+	if _, err := wire.DecodeValues(payload); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
+}
+
+// rpcChild is the peer's side, until EOF.
+func rpcChild() int {
+	runtime.LockOSThread()
+	in, out := peerChannel()
+	for {
+		k, payload, err := wire.ReadFrame(in, 1<<20)
+		if errors.Is(err, io.EOF) {
+			return 0
+		}
+		if err != nil || k != wire.KindCall {
+			return 1
+		}
+		req, err := wire.DecodeRequest(payload)
+		if err != nil {
+			return 1
+		}
+		f, ok := rpcFuncs[req.Name]
+		if !ok || f.Type().NumIn() != len(req.Args) {
+			return 1
+		}
+		in := make([]reflect.Value, len(req.Args))
+		for i := range req.Args {
+			if in[i], err = wire.DecodeValue(&req.Args[i], f.Type().In(i)); err != nil {
+				return 1
+			}
+		}
+		var vals []wire.Arg
+		for _, v := range f.Call(in) {
+			a, err := wire.EncodeValue(v, v.Type())
+			if err != nil {
+				return 1
+			}
+			vals = append(vals, a)
+		}
+		if err := wire.WriteFrame(out, wire.KindResult, wire.EncodeValues(vals)); err != nil {
+			return 1
+		}
+	}
+}
+
+// BenchmarkPoolCallIsolation: which part of Default()'s isolation makes a
+// pooled call slower after its child sat idle 1.4 s (a table round).
+// Pool.Call of a no-op in pools of one whose options add the isolation a
+// part at a time (no_new_privs alone; and a user namespace; and a pid
+// namespace; Default's six namespaces; Default()), and the RPC peer plain and in a
+// user and pid namespace of its own, each child idle the same time: one
+// call every idle/len(entries), in a rotating order, so that each call's
+// refill has ended before the next call and the machine's drift falls on
+// all alike. Reported: each p50 and its ratio to the plain RPC peer's.
+//
+//	go test -run '^$' -bench PoolCallIsolation ./bench/
+func BenchmarkPoolCallIsolation(b *testing.B) {
+	samples := 10
+	if v := os.Getenv("NSFORK_BENCH_IDLE_SAMPLES"); v != "" {
+		fmt.Sscan(v, &samples)
+	}
+	const idle = 1400 * time.Millisecond
+	def := sandbox.Default()
+	ns := func(types ...specs.LinuxNamespaceType) *sandbox.Options {
+		// no_new_privs: a sandbox in this process's pid namespace needs it
+		// for its launcher guard when the caller is not root.
+		o := &sandbox.Options{UIDMappings: def.UIDMappings, GIDMappings: def.GIDMappings, NoNewPrivileges: true}
+		for _, t := range types {
+			o.Namespaces = append(o.Namespaces, specs.LinuxNamespace{Type: t})
+		}
+		return o
+	}
+	type entry struct {
+		name string
+		call func() error
+		d    []time.Duration
+	}
+	var es []*entry
+	for _, v := range []struct {
+		name string
+		opts *sandbox.Options
+	}{
+		{"none", &sandbox.Options{NoNewPrivileges: true}},
+		{"user", ns(specs.UserNamespace)},
+		{"user+pid", ns(specs.UserNamespace, specs.PIDNamespace)},
+		{"namespaces", &sandbox.Options{Namespaces: def.Namespaces, UIDMappings: def.UIDMappings, GIDMappings: def.GIDMappings, NoNewPrivileges: true}},
+		{"default", def},
+	} {
+		pool, err := fork.NewPool(v.opts, 1)
+		if err != nil {
+			b.Skip("NewPool " + v.name + ": " + err.Error())
+		}
+		defer pool.Close()
+		es = append(es, &entry{name: v.name, call: func() error {
+			_, err := pool.Call(context.Background(), "noop")
+			return err
+		}})
+	}
+	for _, v := range []struct {
+		name        string
+		pidns, sock bool
+	}{{"rpc", false, false}, {"rpc-user+pid", true, false}, {"rpc-socket", false, true}} {
+		rp, err := startRPC(v.pidns, v.sock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rp.stop()
+		name := v.name
+		es = append(es, &entry{name: name, call: func() error {
+			_, err := rp.call("noop")
+			return err
+		}})
+	}
+	gap := idle / time.Duration(len(es))
+	for range b.N {
+		for s := range samples {
+			for j := range es {
+				e := es[(s+j)%len(es)]
+				time.Sleep(gap)
+				t0 := time.Now()
+				if err := e.call(); err != nil {
+					b.Fatalf("%s: %v", e.name, err)
+				}
+				e.d = append(e.d, time.Since(t0))
+			}
+		}
+	}
+	var rpc time.Duration
+	for _, e := range es {
+		if e.name == "rpc" {
+			rpc = summarize(e.d).p50
+		}
+	}
+	for _, e := range es {
+		p := summarize(e.d).p50
+		b.ReportMetric(micros(p), e.name+"-p50-µs")
+		b.ReportMetric(float64(p)/float64(rpc), e.name+"-x-rpc")
+	}
+}
