@@ -30,8 +30,8 @@ import (
 // call frame decoded, the function called through reflect, its results
 // encoded). The call and the two peers run in a rotating order. The peers
 // are what the machine charges any Go process for being woken after that
-// idle; the call's excess over them is the sandboxed child's
-// (BenchmarkPoolCallIsolation: its pid namespace). In the busy variant
+// idle; the call's excess over them is nsfork's call machinery, not the
+// sandbox (BenchmarkPoolCallIsolation). In the busy variant
 // the pause is spent in cold starts, as a table round spends it.
 // A fixed number of samples per pause (NSFORK_BENCH_IDLE_SAMPLES, 10):
 // the pauses, not the timed parts, set the run time.

@@ -74,14 +74,14 @@ func rpcChild() int {
 		if !ok || f.Type().NumIn() != len(req.Args) {
 			return 1
 		}
-		in := make([]reflect.Value, len(req.Args))
+		args := make([]reflect.Value, len(req.Args))
 		for i := range req.Args {
-			if in[i], err = wire.DecodeValue(&req.Args[i], f.Type().In(i)); err != nil {
+			if args[i], err = wire.DecodeValue(&req.Args[i], f.Type().In(i)); err != nil {
 				return 1
 			}
 		}
 		var vals []wire.Arg
-		for _, v := range f.Call(in) {
+		for _, v := range f.Call(args) {
 			a, err := wire.EncodeValue(v, v.Type())
 			if err != nil {
 				return 1
@@ -98,8 +98,9 @@ func rpcChild() int {
 // pooled call slower after its child sat idle 1.4 s (a table round).
 // Pool.Call of a no-op in pools of one whose options add the isolation a
 // part at a time (no_new_privs alone; and a user namespace; and a pid
-// namespace; Default's six namespaces; Default()), and the RPC peer plain and in a
-// user and pid namespace of its own, each child idle the same time: one
+// namespace; Default's six namespaces; Default()), and the RPC peer
+// plain, in a user and pid namespace of its own and over a unix socket,
+// each child idle the same time: one
 // call every idle/len(entries), in a rotating order, so that each call's
 // refill has ended before the next call and the machine's drift falls on
 // all alike. Reported: each p50 and its ratio to the plain RPC peer's.
@@ -156,8 +157,7 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer rp.stop()
-		name := v.name
-		es = append(es, &entry{name: name, call: func() error {
+		es = append(es, &entry{name: v.name, call: func() error {
 			_, err := rp.call("noop")
 			return err
 		}})

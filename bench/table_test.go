@@ -49,6 +49,10 @@ func TestPrintTable(t *testing.T) {
 	window := time.Duration(envInt(t, "NSFORK_BENCH_TPUT_MS", 300)) * time.Millisecond
 	tputReps := envInt(t, "NSFORK_BENCH_TPUT_REPS", 3)
 	rssRounds := envInt(t, "NSFORK_BENCH_RSS_ROUNDS", 10)
+	only, err := regexp.Compile(os.Getenv("NSFORK_BENCH_ONLY")) // empty: every row
+	if err != nil {
+		t.Fatalf("NSFORK_BENCH_ONLY: %v", err)
+	}
 	rs, byKey, err := rows()
 	if err != nil {
 		t.Fatal(err)
@@ -56,9 +60,8 @@ func TestPrintTable(t *testing.T) {
 	tr := tputRows(byKey)
 	ps := rssProbes(byKey)
 	var active []*row
-	only := os.Getenv("NSFORK_BENCH_ONLY")
 	for _, r := range rs {
-		if r.skip == "" && (only == "" || regexp.MustCompile(only).MatchString(r.key)) {
+		if r.skip == "" && only.MatchString(r.key) {
 			active = append(active, r)
 		}
 	}
