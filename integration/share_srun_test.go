@@ -300,7 +300,13 @@ func shareSrunEnd(t *testing.T, e *shareEnv, wrap string, cancel bool) {
 	// The check of the pid namespace below sees its processes: the
 	// daemons at least (and the holder, where this user may read its
 	// namespaces: it is not dumpable).
-	if !waitUntil(10*time.Second, func() bool { return len(rankNS(out.String())) == 2 }) {
+	// Each rank's four lines: srun forwards them as they come, so one
+	// rank's first line may be there before its others (CI once checked
+	// then and found only "user" of each rank).
+	if !waitUntil(10*time.Second, func() bool {
+		ns := rankNS(out.String())
+		return len(ns) == 2 && len(strings.Fields(ns["0"])) == 4 && len(strings.Fields(ns["1"])) == 4
+	}) {
 		t.Fatalf("the ranks did not report their namespaces: %q", out.String())
 	}
 	ps := inPidNS(checkRankNS(t, out.String()))
