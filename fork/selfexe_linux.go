@@ -18,8 +18,10 @@ import (
 // idle. Without a new pid namespace a sandboxed process can outlive both
 // the child and the launcher; such a child is started from a sealed
 // in-memory copy of the binary instead, so that /proc/<pid>/exe leads to
-// memory nobody can write (F_SEAL_WRITE), never to the file. The copy is
-// made once per process (about 7 ms for 14 MiB).
+// memory nobody can write (F_SEAL_WRITE), never to the file. A pool's
+// children are started from the copy too, for speed (start_linux.go). The
+// copy is made once per process (about 7 ms for 14 MiB) and held in memory
+// for its life.
 var selfExe struct {
 	once sync.Once
 	path string

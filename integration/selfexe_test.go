@@ -77,7 +77,8 @@ func fileHash(t *testing.T, p string) [32]byte {
 // through /proc reaches the launcher's binary for writing, and the binary's
 // hash is unchanged. Without a pid namespace, where a sandboxed process can
 // outlive everything that executes the binary, the child runs from a sealed
-// copy; in one, pid 1 executes the binary for the sandbox's whole life.
+// copy; in one, pid 1 executes the binary for the sandbox's whole life. A
+// pool's children run from the copy either way.
 func TestSelfExeCannotBeOverwritten(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
@@ -106,6 +107,39 @@ func TestSelfExeCannotBeOverwritten(t *testing.T) {
 		if same {
 			t.Errorf("without a pid namespace the child runs the binary on disk, not a sealed copy")
 		}
+	}
+	// A pool's children run from the sealed copy, with a pid namespace
+	// too (for speed: fork/start_linux.go); a cold start with one runs the
+	// binary's file.
+	var st unix.Stat_t
+	if err := unix.Stat(self, &st); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := fork.NewPool(sandbox.Default(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	res, err := pool.Call(context.Background(), "exeAttack", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range res[0].([]string) {
+		t.Errorf("attack from a pooled child succeeded: %s", w)
+	}
+	res, err = pool.Call(context.Background(), "exeIsDisk", st.Dev, st.Ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].(bool) {
+		t.Errorf("a pooled child runs the binary on disk, not the sealed copy")
+	}
+	cold, err := fork.Call[bool](context.Background(), "exeIsDisk", sandbox.Default(), st.Dev, st.Ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cold {
+		t.Errorf("a cold start with a pid namespace runs a copy, not the binary's file (7 ms more a process)")
 	}
 	if fileHash(t, self) != before {
 		t.Fatal("the launcher's binary changed")
