@@ -39,16 +39,14 @@ func benchRow(b *testing.B, r, base *row) {
 	for i := 0; i < b.N; i++ {
 		if base != nil {
 			b.StopTimer()
-			t0 := time.Now()
-			if err := base.run(); err != nil {
+			d, err := base.measure()
+			if err != nil {
 				b.Fatalf("baseline %s: %v", base.key, err)
 			}
-			ref = append(ref, time.Since(t0))
+			ref = append(ref, d)
 			b.StartTimer()
 		}
-		t0 := time.Now()
-		err := r.run()
-		d := time.Since(t0)
+		d, err := r.measure()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -203,6 +203,17 @@ func benchPool() (*fork.Pool, error) {
 
 func addPoolRows(add func(*row)) {
 	cold := &row{key: "forkisolated-default", label: "fork: ForkIsolated(sandbox.Default()) + Wait (cold)", run: isolatedRun(sandbox.Default())}
+	// Pool.Call's floor: a Go child started ahead from an in-memory copy
+	// of this binary, as a pooled child is, idle a round, serving one call
+	// in nsfork's wire format and exiting (freshRPC), with no sandbox and
+	// no setup. Before the cold row, not after the pool's rows, whose
+	// refills run then; its own replacement starts untimed, before the
+	// next row.
+	fresh := &freshRPC{o: peerOpts{memfd: true}}
+	add(&row{key: "rpc-fresh", label: "RPC peer: a fresh Go child started ahead from memory, idle, one call (Pool.Call's floor)", base: cold.key, timed: fresh.call, run: func() error {
+		_, err := fresh.call()
+		return err
+	}})
 	add(cold)
 	// The same with Docker's default seccomp profile (what sandboxrun
 	// loads by default; the presets load none).

@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nsfork/nsfork/fork"
 	"github.com/nsfork/nsfork/sandbox"
@@ -63,7 +66,7 @@ func BenchmarkPoolCallIdle(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer pp.stop()
-			rp, err := startRPC(false, false)
+			rp, err := startRPC(peerOpts{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -131,17 +134,34 @@ type peerProc struct {
 }
 
 func startPingPong() (*peerProc, error) {
-	return startPeer("pingpong", false, false, func(p *peerProc) error { _, err := p.ping(); return err })
+	return startPeer("pingpong", peerOpts{}, func(p *peerProc) error { _, err := p.ping(); return err })
 }
 
-// startPeer starts the peer child mode, in a new user and pid namespace
-// with pidns, over one unix stream socket instead of two pipes with sock,
-// and returns it once first(p), its first exchange, is done.
-func startPeer(mode string, pidns, sock bool, first func(*peerProc) error) (*peerProc, error) {
-	c := exec.Command("/proc/self/exe")
+// peerOpts say how a peer child starts: in a new user and pid namespace
+// (pidns), over one unix stream socket instead of two pipes (sock), exec'd
+// from a sealed in-memory copy of this binary instead of its file (memfd,
+// as a pooled child is: fork/selfexe_linux.go), exiting right after its
+// answer to the first call after the warm-up one (once, as a pooled child
+// exits after its call).
+type peerOpts struct{ pidns, sock, memfd, once bool }
+
+// startPeer starts the peer child mode as o says and returns it once
+// first(p), its first exchange, is done.
+func startPeer(mode string, o peerOpts, first func(*peerProc) error) (*peerProc, error) {
+	exe := "/proc/self/exe"
+	if o.memfd {
+		var err error
+		if exe, err = memfdSelf(); err != nil {
+			return nil, err
+		}
+	}
+	c := exec.Command(exe)
 	c.Env = append(os.Environ(), bareEnv+"="+mode)
+	if o.once {
+		c.Env = append(c.Env, peerOnceEnv+"=1")
+	}
 	c.Stderr = os.Stderr
-	if pidns {
+	if o.pidns {
 		c.SysProcAttr = &syscall.SysProcAttr{
 			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID,
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
@@ -149,7 +169,7 @@ func startPeer(mode string, pidns, sock bool, first func(*peerProc) error) (*pee
 		}
 	}
 	p := &peerProc{cmd: c}
-	if sock {
+	if o.sock {
 		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, err
@@ -179,6 +199,37 @@ func startPeer(mode string, pidns, sock bool, first func(*peerProc) error) (*pee
 	}
 	return p, nil
 }
+
+// memfdSelf returns a path to a copy of this binary in memory, made once.
+var memfdSelf = sync.OnceValues(func() (string, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("nsfork-bench-exe", unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return "", err
+	}
+	mem := os.NewFile(uintptr(fd), "nsfork-bench-exe")
+	if _, err := io.Copy(mem, src); err != nil {
+		mem.Close()
+		return "", err
+	}
+	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK); err != nil {
+		mem.Close()
+		return "", err
+	}
+	// Kept open for the process's life (the exec opens the path in the
+	// child before its close-on-exec descriptors go).
+	memfdSelfFile = mem
+	return fmt.Sprintf("/proc/self/fd/%d", mem.Fd()), nil
+})
+
+var memfdSelfFile *os.File
+
+// peerOnceEnv tells an RPC peer child to exit after its second answer.
+const peerOnceEnv = "NSFORK_BENCH_PEER_ONCE"
 
 // peerFDEnv tells a peer child its channel is descriptor 3.
 const peerFDEnv = "NSFORK_BENCH_PEER_FD"

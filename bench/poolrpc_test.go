@@ -30,8 +30,50 @@ import (
 // rpcFuncs are the peer child's functions by name.
 var rpcFuncs = map[string]reflect.Value{"noop": reflect.ValueOf(func() {})}
 
-func startRPC(pidns, sock bool) (*peerProc, error) {
-	return startPeer("rpc", pidns, sock, func(p *peerProc) error { _, err := p.call("noop"); return err })
+func startRPC(o peerOpts) (*peerProc, error) {
+	return startPeer("rpc", o, func(p *peerProc) error { _, err := p.call("noop"); return err })
+}
+
+// freshRPC is an RPC peer used once, as a pool's child is: each call goes
+// to a peer started (and warmed by one call of its own) right after the
+// previous call, which exits after its answer. The replacement starts
+// after the call is timed, before call returns, so that it overlaps
+// nothing measured after it.
+type freshRPC struct {
+	o    peerOpts
+	next *peerProc
+}
+
+// call times one call of the no-op on the standing peer, then starts its
+// replacement.
+func (f *freshRPC) call() (time.Duration, error) {
+	if f.next == nil {
+		if err := f.start(); err != nil {
+			return 0, err
+		}
+	}
+	d, err := f.next.call("noop")
+	f.next.stop()
+	f.next = nil
+	if err != nil {
+		return 0, err
+	}
+	return d, f.start()
+}
+
+func (f *freshRPC) start() error {
+	o := f.o
+	o.once = true
+	p, err := startRPC(o)
+	f.next = p
+	return err
+}
+
+func (f *freshRPC) stop() {
+	if f.next != nil {
+		f.next.stop()
+		f.next = nil
+	}
 }
 
 // call calls name with no arguments and returns how long the results took.
@@ -58,7 +100,12 @@ func (p *peerProc) call(name string) (time.Duration, error) {
 func rpcChild() int {
 	runtime.LockOSThread()
 	in, out := peerChannel()
-	for {
+	calls := 0
+	if os.Getenv(peerOnceEnv) == "" {
+		calls = -1 << 62
+	}
+	for calls < 2 {
+		calls++
 		k, payload, err := wire.ReadFrame(in, 1<<20)
 		if errors.Is(err, io.EOF) {
 			return 0
@@ -92,6 +139,7 @@ func rpcChild() int {
 			return 1
 		}
 	}
+	return 0
 }
 
 // BenchmarkPoolCallIsolation: which part of Default()'s isolation makes a
@@ -123,9 +171,10 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 		return o
 	}
 	type entry struct {
-		name string
-		call func() error
-		d    []time.Duration
+		name  string
+		call  func() error
+		timed func() (time.Duration, error) // instead of call: times itself
+		d     []time.Duration
 	}
 	var es []*entry
 	for _, v := range []struct {
@@ -149,10 +198,15 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 		}})
 	}
 	for _, v := range []struct {
-		name        string
-		pidns, sock bool
-	}{{"rpc", false, false}, {"rpc-user+pid", true, false}, {"rpc-socket", false, true}} {
-		rp, err := startRPC(v.pidns, v.sock)
+		name string
+		o    peerOpts
+	}{
+		{"rpc", peerOpts{}},
+		{"rpc-user+pid", peerOpts{pidns: true}},
+		{"rpc-socket", peerOpts{sock: true}},
+		{"rpc-memfd", peerOpts{memfd: true}},
+	} {
+		rp, err := startRPC(v.o)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -162,6 +216,18 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 			return err
 		}})
 	}
+	// A fresh peer per call, as a pool has a fresh child (freshRPC).
+	for _, v := range []struct {
+		name string
+		o    peerOpts
+	}{
+		{"rpc-fresh-memfd", peerOpts{memfd: true}},
+		{"rpc-fresh-memfd-user+pid", peerOpts{memfd: true, pidns: true}},
+	} {
+		f := &freshRPC{o: v.o}
+		defer f.stop()
+		es = append(es, &entry{name: v.name, timed: f.call})
+	}
 	gap := idle / time.Duration(len(es))
 	for range b.N {
 		for s := range samples {
@@ -169,10 +235,18 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 				e := es[(s+j)%len(es)]
 				time.Sleep(gap)
 				t0 := time.Now()
-				if err := e.call(); err != nil {
+				var d time.Duration
+				var err error
+				if e.timed != nil {
+					d, err = e.timed()
+				} else {
+					err = e.call()
+					d = time.Since(t0)
+				}
+				if err != nil {
 					b.Fatalf("%s: %v", e.name, err)
 				}
-				e.d = append(e.d, time.Since(t0))
+				e.d = append(e.d, d)
 			}
 		}
 	}

@@ -28,6 +28,10 @@ type row struct {
 	key   string // stable identifier, also the benchmark's name
 	label string // what the table shows
 	run   func() error
+	// timed, when set, is what the latency rounds run instead of run: it
+	// returns the time of its measured part, doing untimed work after it
+	// (freshRPC starts its next peer so).
+	timed func() (time.Duration, error)
 	bytes int64  // payload per call, for MB/s; 0 if none
 	base  string // key of the row it is compared with; "" for none
 	skip  string // why it cannot run here; "" if it can
@@ -181,6 +185,16 @@ func buildRows() ([]*row, error) {
 		}
 	}
 	return rs, nil
+}
+
+// measure runs r once and returns the time of its measured part.
+func (r *row) measure() (time.Duration, error) {
+	if r.timed != nil {
+		return r.timed()
+	}
+	t0 := time.Now()
+	err := r.run()
+	return time.Since(t0), err
 }
 
 func titled(s string) string { return strings.ToUpper(s[:1]) + s[1:] }

@@ -78,9 +78,7 @@ func TestPrintTable(t *testing.T) {
 				if !runsIn(r, round, rounds, heavyEvery) {
 					continue
 				}
-				t0 := time.Now()
-				err := r.run()
-				d := time.Since(t0)
+				d, err := r.measure()
 				if err != nil {
 					t.Fatalf("%s: %v", r.label, err)
 				}
