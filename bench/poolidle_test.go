@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nsfork/nsfork/fork"
+	"github.com/nsfork/nsfork/internal/sealedexe"
 	"github.com/nsfork/nsfork/sandbox"
 )
 
@@ -31,10 +30,12 @@ import (
 // 8-byte write and answering with its clock (no sandbox, no decoding,
 // nothing run), and the RPC peer (poolrpc_test.go: the same with nsfork's
 // call frame decoded, the function called through reflect, its results
-// encoded). The call and the two peers run in a rotating order. The peers
-// are what the machine charges any Go process for being woken after that
-// idle; the call's excess over them is nsfork's call machinery, not the
-// sandbox (BenchmarkPoolCallIsolation). In the busy variant
+// encoded); both run from an in-memory copy of this binary, as pooled
+// children do (a Go child run from the binary's file wakes up to twice as
+// slowly here: BenchmarkPoolCallIsolation). The call and the two peers run
+// in a rotating order. The peers are what the machine charges a Go process
+// for being woken after that idle; the call's excess over them is nsfork's
+// call machinery, not the sandbox. In the busy variant
 // the pause is spent in cold starts, as a table round spends it.
 // A fixed number of samples per pause (NSFORK_BENCH_IDLE_SAMPLES, 10):
 // the pauses, not the timed parts, set the run time.
@@ -66,7 +67,7 @@ func BenchmarkPoolCallIdle(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer pp.stop()
-			rp, err := startRPC(peerOpts{})
+			rp, err := startRPC(peerOpts{memfd: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -134,7 +135,7 @@ type peerProc struct {
 }
 
 func startPingPong() (*peerProc, error) {
-	return startPeer("pingpong", peerOpts{}, func(p *peerProc) error { _, err := p.ping(); return err })
+	return startPeer("pingpong", peerOpts{memfd: true}, func(p *peerProc) error { _, err := p.ping(); return err })
 }
 
 // peerOpts say how a peer child starts: in a new user and pid namespace
@@ -200,33 +201,9 @@ func startPeer(mode string, o peerOpts, first func(*peerProc) error) (*peerProc,
 	return p, nil
 }
 
-// memfdSelf returns a path to a copy of this binary in memory, made once.
-var memfdSelf = sync.OnceValues(func() (string, error) {
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return "", err
-	}
-	defer src.Close()
-	fd, err := unix.MemfdCreate("nsfork-bench-exe", unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return "", err
-	}
-	mem := os.NewFile(uintptr(fd), "nsfork-bench-exe")
-	if _, err := io.Copy(mem, src); err != nil {
-		mem.Close()
-		return "", err
-	}
-	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK); err != nil {
-		mem.Close()
-		return "", err
-	}
-	// Kept open for the process's life (the exec opens the path in the
-	// child before its close-on-exec descriptors go).
-	memfdSelfFile = mem
-	return fmt.Sprintf("/proc/self/fd/%d", mem.Fd()), nil
-})
-
-var memfdSelfFile *os.File
+// memfdSelf returns a path to a sealed copy of this binary in memory, made
+// once, as fork makes it for its pooled children.
+var memfdSelf = sync.OnceValues(sealedexe.Make)
 
 // peerOnceEnv tells an RPC peer child to exit after its second answer.
 const peerOnceEnv = "NSFORK_BENCH_PEER_ONCE"

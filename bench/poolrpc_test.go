@@ -25,7 +25,7 @@ import (
 // up by name and calls through reflect, results it encodes and writes as
 // one frame, which the caller reads and decodes. (The pooled child does
 // the same over a unix socket instead of two pipes, with a ready frame
-// before the call.)
+// before the function runs.)
 
 // rpcFuncs are the peer child's functions by name.
 var rpcFuncs = map[string]reflect.Value{"noop": reflect.ValueOf(func() {})}
@@ -100,12 +100,8 @@ func (p *peerProc) call(name string) (time.Duration, error) {
 func rpcChild() int {
 	runtime.LockOSThread()
 	in, out := peerChannel()
-	calls := 0
-	if os.Getenv(peerOnceEnv) == "" {
-		calls = -1 << 62
-	}
-	for calls < 2 {
-		calls++
+	once := os.Getenv(peerOnceEnv) != ""
+	for n := 1; !once || n <= 2; n++ { // with once: the warm-up call and one more
 		k, payload, err := wire.ReadFrame(in, 1<<20)
 		if errors.Is(err, io.EOF) {
 			return 0
@@ -147,8 +143,10 @@ func rpcChild() int {
 // Pool.Call of a no-op in pools of one whose options add the isolation a
 // part at a time (no_new_privs alone; and a user namespace; and a pid
 // namespace; Default's six namespaces; Default()), and the RPC peer
-// plain, in a user and pid namespace of its own and over a unix socket,
-// each child idle the same time: one
+// plain, in a user and pid namespace of its own, over a unix socket, run
+// from an in-memory copy of this binary (as pooled children are) and, so
+// run, fresh for each call (freshRPC, as a pool's children are), each
+// child idle the same time: one
 // call every idle/len(entries), in a rotating order, so that each call's
 // refill has ended before the next call and the machine's drift falls on
 // all alike. Reported: each p50 and its ratio to the plain RPC peer's.
@@ -171,10 +169,8 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 		return o
 	}
 	type entry struct {
-		name  string
-		call  func() error
-		timed func() (time.Duration, error) // instead of call: times itself
-		d     []time.Duration
+		*row
+		d []time.Duration
 	}
 	var es []*entry
 	for _, v := range []struct {
@@ -192,10 +188,10 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 			b.Skip("NewPool " + v.name + ": " + err.Error())
 		}
 		defer pool.Close()
-		es = append(es, &entry{name: v.name, call: func() error {
+		es = append(es, &entry{row: &row{key: v.name, run: func() error {
 			_, err := pool.Call(context.Background(), "noop")
 			return err
-		}})
+		}}})
 	}
 	for _, v := range []struct {
 		name string
@@ -211,10 +207,7 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer rp.stop()
-		es = append(es, &entry{name: v.name, call: func() error {
-			_, err := rp.call("noop")
-			return err
-		}})
+		es = append(es, &entry{row: &row{key: v.name, timed: func() (time.Duration, error) { return rp.call("noop") }}})
 	}
 	// A fresh peer per call, as a pool has a fresh child (freshRPC).
 	for _, v := range []struct {
@@ -226,7 +219,7 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 	} {
 		f := &freshRPC{o: v.o}
 		defer f.stop()
-		es = append(es, &entry{name: v.name, timed: f.call})
+		es = append(es, &entry{row: &row{key: v.name, timed: f.call}})
 	}
 	gap := idle / time.Duration(len(es))
 	for range b.N {
@@ -234,17 +227,9 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 			for j := range es {
 				e := es[(s+j)%len(es)]
 				time.Sleep(gap)
-				t0 := time.Now()
-				var d time.Duration
-				var err error
-				if e.timed != nil {
-					d, err = e.timed()
-				} else {
-					err = e.call()
-					d = time.Since(t0)
-				}
+				d, err := e.measure()
 				if err != nil {
-					b.Fatalf("%s: %v", e.name, err)
+					b.Fatalf("%s: %v", e.key, err)
 				}
 				e.d = append(e.d, d)
 			}
@@ -252,13 +237,13 @@ func BenchmarkPoolCallIsolation(b *testing.B) {
 	}
 	var rpc time.Duration
 	for _, e := range es {
-		if e.name == "rpc" {
+		if e.key == "rpc" {
 			rpc = summarize(e.d).p50
 		}
 	}
 	for _, e := range es {
 		p := summarize(e.d).p50
-		b.ReportMetric(micros(p), e.name+"-p50-µs")
-		b.ReportMetric(float64(p)/float64(rpc), e.name+"-x-rpc")
+		b.ReportMetric(micros(p), e.key+"-p50-µs")
+		b.ReportMetric(float64(p)/float64(rpc), e.key+"-x-rpc")
 	}
 }

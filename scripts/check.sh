@@ -94,7 +94,7 @@ if [ "$(id -u)" = 0 ]; then
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" NSFORK_SANDBOXRUN="$tmp/sandboxrun" NSFORK_SANDBOXRUN_STATIC="$tmp/sandboxrun-static" NSFORK_CONFORMANCE_PROBE="$tmp/probe" NSFORK_README="$tmp/README.md" "./$bin" -test.count=1)
   done
 
-  step "unit tests of fork, gofork, jobns, internal/warm, internal/pidsig, internal/passwd and internal/earlysig as uid 65534 (the pool, the holder, the warm server's peer checks: rootless)"
+  step "unit tests of fork, gofork, jobns, internal/warm, internal/pidsig, internal/passwd, internal/earlysig and internal/sealedexe as uid 65534 (the pool, the holder, the warm server's peer checks: rootless)"
   go test -c -o "$tmp/fork.test" ./fork/
   go test -c -o "$tmp/jobns.test" ./jobns/
   go test -c -o "$tmp/warm.test" ./internal/warm/
@@ -103,6 +103,7 @@ if [ "$(id -u)" = 0 ]; then
   go test -c -o "$tmp/gofork.test" ./gofork/
   go test -c -o "$tmp/passwd.test" ./internal/passwd/
   go test -c -o "$tmp/earlysig.test" ./internal/earlysig/
+  go test -c -o "$tmp/sealedexe.test" ./internal/sealedexe/
   chmod 755 "$tmp"/*.test
   # The fork tests that build example programs need the module
   # (unreadable to uid 65534); they run above, as root.
@@ -112,7 +113,7 @@ if [ "$(id -u)" = 0 ]; then
   (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" ./gofork.test -test.count=1 \
     -test.skip '^(TestNoInit|TestCommOffLeader)$')
-  for bin in jobns.test warm.test pidsig.test passwd.test earlysig.test; do
+  for bin in jobns.test warm.test pidsig.test passwd.test earlysig.test sealedexe.test; do
     (cd "$tmp" && setpriv --reuid=65534 --regid=65534 --clear-groups -- \
       env HOME="$tmp" NSFORK_REQUIRE_ALL="${NSFORK_REQUIRE_ALL:-}" "./$bin" -test.count=1)
   done
